@@ -1,0 +1,34 @@
+"""Options shared by commands, spelled as kubectl spells them."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+Namespace = Annotated[
+    str, typer.Option("--namespace", "-n", help="Kubernetes namespace of the Service.")
+]
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, else the emulator).",
+        envvar="KUBECONFIG",
+    ),
+]
+Context = Annotated[
+    str | None, typer.Option("--context", help="The kubeconfig context to use.")
+]
+Format = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-o", help="Output format: text (rich) or one JSON document."),
+]
