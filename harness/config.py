@@ -1,0 +1,516 @@
+"""Run specs: `CanarySpec` for `harness canary`, `PerfSpec` for `harness perf`.
+
+A spec comes from an optional YAML file merged with command-line flags (a flag that was
+not given is ``None`` and leaves the file's value alone), then is validated once. Any
+problem is one `BadInput` line naming the field, e.g.
+``canary spec: steps[2]: must be between 1 and 100``, or the file's line and column for
+YAML syntax errors. Names that later reach PromQL, URLs or paths (service, namespace,
+revisions, tags) are validated as DNS labels here.
+
+Relative paths written in a spec file (``locustfile``, ``apply``) are resolved against
+the file's folder, so a spec works from any working directory; output paths
+(``report_dir``, ``store``) and paths given as flags are relative to the working
+directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from harness.errors import BadInput
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "KNATIVE_STEPS_DEFAULT",
+    "PLACEHOLDERS",
+    "CanarySpec",
+    "CustomQueries",
+    "Margins",
+    "PerfSpec",
+    "Slos",
+    "knative_steps",
+    "load_canary_spec",
+    "load_perf_spec",
+    "parse_duration",
+]
+
+DEFAULT_STEPS: tuple[int, ...] = (1, 5, 10, 25, 50, 100)
+# Knative's own source comment gives 1% -> 26% -> 51% -> 76% -> 100% as its example.
+KNATIVE_STEPS_DEFAULT = 4
+PLACEHOLDERS = frozenset({"namespace", "service", "revision", "tag"})
+
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+# A placeholder is a bare identifier in braces; PromQL label matchers always hold an operator.
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Free-text labels end up in file names of reports and in CI summaries: keep them plain.
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a Go-style duration (``90``, ``"30s"``, ``"1m30s"``, ``"500ms"``).
+
+    Raises ValueError for anything else, for negative values and for infinities.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a duration like 30s, 2m or 1h30m")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = _parse_duration_text(text)
+    else:
+        raise ValueError("must be a duration like 30s, 2m or 1h30m")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("must be a finite, non-negative duration")
+    return seconds
+
+
+def _parse_duration_text(text: str) -> float:
+    position, seconds = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != position:
+            break
+        seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    if position == 0 or position != len(text):
+        raise ValueError(f"{text!r} is not a duration like 30s, 2m or 1h30m")
+    return seconds
+
+
+def knative_steps(count: int = KNATIVE_STEPS_DEFAULT) -> list[int]:
+    """Knative's gradual-rollout schedule: 1%, then ``count`` equal steps up to 100%.
+
+    As `computeProperties` in knative/serving `pkg/reconciler/route/traffic/rollout.go`:
+    step size = round(99 / count) (Go rounds halves away from zero), the last step
+    capped at 100, so the schedule may hold one step more or less than ``count``.
+    """
+    if not 1 <= count <= 99:
+        raise ValueError("knative step count must be between 1 and 99")
+    size = math.floor(99 / count + 0.5)
+    steps = [1]
+    while steps[-1] < 100:
+        steps.append(min(100, steps[-1] + size))
+    return steps
+
+
+# ----------------------------------------------------------------- field types
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise ValueError(
+            "must be a DNS label: lower-case letters, digits and '-', starting with a "
+            "letter, at most 63 characters"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
+def _duration(value: object) -> float:
+    return parse_duration(value)
+
+
+def _label(value: str) -> str:
+    if not _LABEL.fullmatch(value):
+        raise ValueError(
+            "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _percent(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise ValueError("must be between 1 and 100")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Seconds = Annotated[float, BeforeValidator(_duration)]
+RunLabel = Annotated[str, AfterValidator(_label)]
+Percent = Annotated[int, AfterValidator(_percent)]
+MetricsProfileName = Literal["legacy", "otel", "kourier", "istio", "custom"]
+OnFailure = Literal["rollback", "hold"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
+
+
+class Margins(_Strict):
+    """Non-inferiority margins: how much worse the canary may be and still be promoted.
+
+    Defaults follow statistics.md: error-rate ratio 1.5 or an absolute increase below
+    0.1 point, median ratio 1.05, p99 ratio 1.5.
+    """
+
+    error_ratio: float = Field(default=1.5, ge=1.0)
+    error_abs: float = Field(default=0.001, ge=0.0, le=1.0)
+    median_ratio: float = Field(default=1.05, ge=1.0)
+    p99_ratio: float = Field(default=1.5, ge=1.0)
+
+
+class Slos(_Strict):
+    """Absolute objectives judged on upper confidence bounds; None means not checked."""
+
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    p99_ms: float | None = Field(default=None, gt=0.0)
+
+
+class CustomQueries(_Strict):
+    """PromQL templates of the ``custom`` metrics profile (raw counters, no ``rate``).
+
+    Only the placeholders ``{namespace}``, ``{service}``, ``{revision}`` and ``{tag}``
+    may appear; they are filled with validated DNS labels only.
+    """
+
+    requests: str
+    errors: str
+    latency_buckets: str
+    latency_unit_ms: float = Field(default=1.0, gt=0.0)
+
+    @field_validator("requests", "errors", "latency_buckets")
+    @classmethod
+    def _only_known_placeholders(cls, template: str) -> str:
+        if not template.strip():
+            raise ValueError("must be a PromQL query")
+        unknown = sorted(set(_PLACEHOLDER.findall(template)) - PLACEHOLDERS)
+        if unknown:
+            allowed = ", ".join("{" + name + "}" for name in sorted(PLACEHOLDERS))
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}} (allowed: {allowed})")
+        return template
+
+
+class _RunSpec(_Strict):
+    """Fields shared by canary and perf runs."""
+
+    service: DnsLabel
+    namespace: DnsLabel = "default"
+    locustfile: Path | None = None
+    ingress: HttpUrl | None = None
+    prometheus: HttpUrl | None = None
+    metrics_profile: MetricsProfileName = "legacy"
+    queries: CustomQueries | None = None
+    rate: float | None = Field(default=None, gt=0.0)
+    users: int | None = Field(default=None, ge=1)
+    warmup: Seconds = 10.0
+    report_dir: Path | None = None
+    store: Path | None = None
+
+    @model_validator(mode="after")
+    def _check_shared(self) -> _RunSpec:
+        if self.rate is not None and self.users is not None:
+            raise ValueError("rate, users: give one of them, not both")
+        if self.metrics_profile == "custom" and self.queries is None:
+            raise ValueError("queries: required when metrics_profile is custom")
+        if self.metrics_profile != "custom" and self.queries is not None:
+            raise ValueError("queries: only used with metrics_profile: custom")
+        if self.locustfile is not None and not self.locustfile.is_file():
+            raise ValueError(f"locustfile: no such file: {self.locustfile}")
+        return self
+
+
+class CanarySpec(_RunSpec):
+    """A progressive rollout of ``to`` (candidate) alongside ``from`` (baseline).
+
+    ``steps`` are the candidate's traffic percents, ascending, ending at 100; the
+    literal ``knative`` (or ``knative:N``) gives Knative's rollout schedule with
+    `knative_steps` (N) equal steps after 1%. Each step lasts at least
+    ``step_interval``; the judge looks every ``look_interval`` after ``warmup``; the whole
+    run stops at ``max_duration``. Without ``rate`` or ``users``, each arm gets 20 req/s.
+    """
+
+    baseline: DnsLabel = Field(alias="from")
+    candidate: DnsLabel | None = Field(default=None, alias="to")
+    apply: Path | None = None
+    baseline_tag: DnsLabel = "baseline"
+    canary_tag: DnsLabel = "canary"
+    steps: list[Percent] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
+    knative_steps: int = Field(default=KNATIVE_STEPS_DEFAULT, ge=1, le=99)
+    step_interval: Seconds = 60.0
+    look_interval: Seconds = 5.0
+    max_duration: Seconds = 1800.0
+    margins: Margins = Margins()
+    slos: Slos = Slos()
+    alpha: float = Field(default=0.05, gt=0.0, le=0.5)
+    on_inconclusive: OnFailure = "rollback"
+    on_abort: OnFailure = "rollback"
+    dry_run: bool = False
+    confirm: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_steps(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        steps = data.get("steps")
+        if isinstance(steps, str):
+            data = dict(data)
+            text = steps.strip()
+            if text == "knative" or text.startswith("knative:"):
+                count: Any = data.get("knative_steps", KNATIVE_STEPS_DEFAULT)
+                if text.startswith("knative:"):
+                    count = text.partition(":")[2]
+                    data["knative_steps"] = count
+                try:
+                    data["steps"] = knative_steps(int(count))
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        "knative_steps: must be a whole number between 1 and 99"
+                    ) from None
+            else:
+                data["steps"] = [part.strip() for part in text.split(",")]
+        return data
+
+    @field_validator("steps")
+    @classmethod
+    def _ascending_to_100(cls, steps: list[int]) -> list[int]:
+        for index in range(1, len(steps)):
+            if steps[index] <= steps[index - 1]:
+                raise ValueError(
+                    f"must be strictly ascending: steps[{index}] = {steps[index]} "
+                    f"after {steps[index - 1]}"
+                )
+        if steps[-1] != 100:
+            raise ValueError("must end at 100 (the candidate takes all traffic)")
+        return steps
+
+    @model_validator(mode="after")
+    def _check_times(self) -> CanarySpec:
+        if self.candidate is None and self.apply is None:
+            raise ValueError("to: required (or apply: a manifest that creates the revision)")
+        if self.candidate is not None and self.candidate == self.baseline:
+            raise ValueError("to: must differ from from")
+        if self.baseline_tag == self.canary_tag:
+            raise ValueError("canary_tag: must differ from baseline_tag")
+        if self.step_interval <= 0:
+            raise ValueError("step_interval: must be positive")
+        if not 0 < self.look_interval <= self.step_interval:
+            raise ValueError("look_interval: must be positive and at most step_interval")
+        minimum = self.warmup + len(self.steps) * self.step_interval
+        if self.max_duration < minimum:
+            raise ValueError(
+                f"max_duration: {_seconds_text(self.max_duration)} is shorter than warmup "
+                f"plus {len(self.steps)} steps of step_interval ({_seconds_text(minimum)})"
+            )
+        if self.apply is not None and not self.apply.is_file():
+            raise ValueError(f"apply: no such file: {self.apply}")
+        return self
+
+    @property
+    def requests_per_second(self) -> float | None:
+        """The per-arm request rate, or None when `users` sets the load instead."""
+        if self.users is not None:
+            return None
+        return 20.0 if self.rate is None else self.rate
+
+
+PerfProfile = Literal["steady", "ramp", "spike", "soak", "cold-start"]
+
+
+class PerfSpec(_RunSpec):
+    """A performance run against one Service (its main route, or tag ``tag``).
+
+    ``save`` keeps the result in the history store (``store``, default under the state
+    folder) with an optional ``label`` (e.g. a release name). Without ``rate`` or
+    ``users``, the load is 20 req/s.
+    """
+
+    tag: DnsLabel | None = None
+    profile: PerfProfile = "steady"
+    duration: Seconds = 60.0
+    save: bool = False
+    label: RunLabel | None = None
+
+    @model_validator(mode="after")
+    def _check_duration(self) -> PerfSpec:
+        if self.duration <= 0:
+            raise ValueError("duration: must be positive")
+        return self
+
+
+# ----------------------------------------------------------------- loading
+SpecT = TypeVar("SpecT", bound=_RunSpec)
+_PATHS_FROM_FILE = ("locustfile", "apply")
+
+
+def load_canary_spec(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> CanarySpec:
+    """The canary spec from an optional YAML file with flag overrides applied.
+
+    ``overrides`` maps field names (``baseline`` or ``from``, ``steps``, dotted
+    ``margins.p99_ratio`` for nested fields) to flag values; None values are ignored.
+    Raises BadInput naming the field (or the file's line and column) on any problem.
+    """
+    return _load(CanarySpec, "canary spec", path, overrides)
+
+
+def load_perf_spec(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> PerfSpec:
+    """The perf spec from an optional YAML file with flag overrides; see `load_canary_spec`."""
+    return _load(PerfSpec, "perf spec", path, overrides)
+
+
+def _load(
+    model: type[SpecT], what: str, path: Path | None, overrides: Mapping[str, Any] | None
+) -> SpecT:
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(path, what)
+        for key in _PATHS_FROM_FILE:
+            value = data.get(key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                data[key] = str(path.parent / value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, _alias_of(model, key), value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"{what}: {_first_error(model, exc)}") from None
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{what} {path}: cannot read: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise BadInput(f"{what} {path}: {where}{problem}") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{what} {path}: invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{what} {path}: must be a mapping of fields, not {type(data).__name__}")
+    return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _alias_of(model: type[BaseModel], key: str) -> str:
+    head, dot, rest = key.partition(".")
+    field = model.model_fields.get(head)
+    if field is not None and field.alias:
+        head = field.alias
+    return head + dot + rest
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    target = data
+    for part in parents:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            target[part] = child
+        target = child
+    target[last] = value
+
+
+def _first_error(model: type[BaseModel], exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    message = _describe(model, errors[0])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return message
+
+
+def _describe(model: type[BaseModel], error: ErrorDetails) -> str:
+    location = _location(error["loc"])
+    kind = error["type"]
+    message = error["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        known = _field_names(model, error["loc"][:-1])
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        message = "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
+    elif kind == "missing":
+        message = "required"
+    elif message.startswith("Input should be "):
+        message = "must be " + message.removeprefix("Input should be ")
+    # Model-level checks name their field at the start of the message themselves.
+    return f"{location}: {message}" if location else message
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = part
+    return text
+
+
+def _field_names(model: type[BaseModel], parents: tuple[int | str, ...]) -> list[str]:
+    current: type[BaseModel] = model
+    for part in parents:
+        field = next(
+            (f for name, f in current.model_fields.items() if part in (name, f.alias)), None
+        )
+        annotation = field.annotation if field is not None else None
+        nested = [
+            arg
+            for arg in (annotation, *getattr(annotation, "__args__", ()))
+            if isinstance(arg, type) and issubclass(arg, BaseModel)
+        ]
+        if not nested:
+            return []
+        current = nested[0]
+    return [f.alias or name for name, f in current.model_fields.items()]
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g}s"

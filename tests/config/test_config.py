@@ -1,0 +1,231 @@
+"""Canary and perf specs: YAML plus flags, validated with errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import (
+    DEFAULT_STEPS,
+    knative_steps,
+    load_canary_spec,
+    load_perf_spec,
+    parse_duration,
+)
+from harness.errors import EXIT_BAD_INPUT, BadInput
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "canary.yaml"
+NAMES = {"service": "hello", "from": "v1", "to": "v2"}
+
+
+def _error(overrides: dict[str, object], path: Path | None = None) -> str:
+    with pytest.raises(BadInput) as raised:
+        load_canary_spec(path, overrides)
+    assert raised.value.exit_code == EXIT_BAD_INPUT
+    message = str(raised.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_the_documented_example_loads() -> None:
+    spec = load_canary_spec(EXAMPLE)
+    assert (spec.service, spec.namespace, spec.baseline, spec.candidate) == (
+        "hello",
+        "default",
+        "v1",
+        "v2",
+    )
+    assert spec.steps == list(DEFAULT_STEPS)
+    assert (spec.step_interval, spec.look_interval, spec.max_duration) == (60.0, 5.0, 1800.0)
+    assert spec.slos.p99_ms == 300.0 and spec.margins.median_ratio == 1.05
+    assert spec.requests_per_second == 20.0
+
+
+def test_the_examples_commented_custom_profile_is_valid(tmp_path: Path) -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index(
+        "# queries:                # raw counters; placeholders {namespace} "
+        "{service} {revision} {tag}"
+    )
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("#   "):
+            break
+        block.append(line)
+    custom = tmp_path / "custom.yaml"
+    uncommented = "\n".join(line.removeprefix("# ") for line in block)
+    custom.write_text(EXAMPLE.read_text() + "\n" + uncommented + "\n")
+    spec = load_canary_spec(custom, {"metrics_profile": "custom"})
+    assert spec.queries is not None and "{revision}" in spec.queries.latency_buckets
+
+
+def test_flags_override_the_file_and_none_means_not_given() -> None:
+    spec = load_canary_spec(
+        EXAMPLE,
+        {
+            "steps": "1,50,100",
+            "margins.p99_ratio": 2.0,
+            "baseline": "hello-v0",
+            "rate": None,
+            "dry_run": True,
+            "step_interval": "30s",
+        },
+    )
+    assert spec.steps == [1, 50, 100]
+    assert spec.margins.p99_ratio == 2.0 and spec.margins.median_ratio == 1.05
+    assert spec.baseline == "hello-v0" and spec.rate == 20.0
+    assert spec.dry_run and spec.step_interval == 30.0
+
+
+def test_flags_alone_make_a_spec_with_defaults() -> None:
+    spec = load_canary_spec(None, NAMES)
+    assert spec.steps == [1, 5, 10, 25, 50, 100]
+    assert spec.on_inconclusive == "rollback" and spec.on_abort == "rollback"
+    assert spec.alpha == 0.05 and not spec.dry_run
+    dumped = spec.model_dump(mode="json", by_alias=True)
+    assert dumped["from"] == "v1" and dumped["to"] == "v2"
+
+
+@pytest.mark.parametrize(
+    ("steps", "count", "expected"),
+    [
+        ("knative", None, [1, 26, 51, 76, 100]),
+        ("knative:6", None, [1, 18, 35, 52, 69, 86, 100]),
+        ("knative", 2, [1, 51, 100]),
+        ("knative:1", None, [1, 100]),
+    ],
+)
+def test_knative_steps_follow_knatives_rollout(
+    steps: str, count: int | None, expected: list[int]
+) -> None:
+    spec = load_canary_spec(None, {**NAMES, "steps": steps, "knative_steps": count})
+    assert spec.steps == expected
+
+
+def test_knative_schedule_with_99_steps_moves_one_percent_at_a_time() -> None:
+    assert knative_steps(99) == list(range(1, 101))
+    with pytest.raises(ValueError):
+        knative_steps(0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"steps": [1, 5, 500, 100]}, "canary spec: steps[2]: must be between 1 and 100"),
+        ({"steps": "1,5,3,100"}, "canary spec: steps: must be strictly ascending"),
+        ({"steps": [1, 50]}, "canary spec: steps: must end at 100"),
+        ({"steps": "knative:0"}, "canary spec: knative_steps: must be a whole number"),
+        ({"stepz": [1, 100]}, "canary spec: stepz: unknown field (did you mean steps?)"),
+        ({"margins": {"p99_rati": 2}}, "margins.p99_rati: unknown field (did you mean p99_ratio?)"),
+        ({"margins.p99_ratio": 0.5}, "canary spec: margins.p99_ratio: must be greater than"),
+        ({"service": "Hello_World"}, "canary spec: service: must be a DNS label"),
+        ({"to": 'v2"} or vector(1)'}, "canary spec: to: must be a DNS label"),
+        ({"canary_tag": "baseline"}, "canary spec: canary_tag: must differ from baseline_tag"),
+        ({"rate": 5, "users": 10}, "canary spec: rate, users: give one of them, not both"),
+        ({"metrics_profile": "custom"}, "canary spec: queries: required"),
+        ({"metrics_profile": "datadog"}, "canary spec: metrics_profile: must be 'legacy'"),
+        ({"step_interval": "2x"}, "canary spec: step_interval: '2x' is not a duration"),
+        ({"max_duration": "5m"}, "canary spec: max_duration: 300s is shorter than warmup"),
+        ({"look_interval": "2m"}, "canary spec: look_interval: must be positive and at most"),
+        ({"on_abort": "panic"}, "canary spec: on_abort: must be 'rollback' or 'hold'"),
+        ({"alpha": 0}, "canary spec: alpha: must be greater than 0"),
+        ({"prometheus": "ftp://x"}, "canary spec: prometheus: must be an http:// or https://"),
+        ({"locustfile": "/nonexistent/locustfile.py"}, "canary spec: locustfile: no such file"),
+        ({"slos": {"error_rate": 2}}, "canary spec: slos.error_rate: must be less than or equal"),
+    ],
+)
+def test_validation_errors_name_the_field(overrides: dict[str, object], expected: str) -> None:
+    assert expected in _error({**NAMES, **overrides})
+
+
+def test_missing_names_are_named() -> None:
+    assert _error({"from": "v1", "to": "v2"}) == "canary spec: service: required"
+    assert _error({"service": "hello", "from": "v1"}).startswith("canary spec: to: required")
+    assert _error({}).endswith("(and 1 more)")
+
+
+def test_custom_queries_allow_only_known_placeholders() -> None:
+    queries = {
+        "requests": 'revision_request_count{revision_name="{revision}"}',
+        "errors": 'x{code="5xx",ns="{namespace}"}',
+        "latency_buckets": 'y{job="{password}"}',
+    }
+    message = _error({**NAMES, "metrics_profile": "custom", "queries": queries})
+    assert message.startswith(
+        "canary spec: queries.latency_buckets: unknown placeholder {password}"
+    )
+
+
+def test_yaml_syntax_errors_give_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("service: hello\nsteps: [1, 5\nfrom: v1\n")
+    message = _error({}, path)
+    assert message.startswith(f"canary spec {path}: line 3, column 5:")
+
+
+def test_duplicate_yaml_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("service: hello\nfrom: v1\nto: v2\nfrom: v0\n")
+    assert _error({}, path) == f"canary spec {path}: line 4, column 1: duplicate key 'from'"
+
+
+def test_a_spec_file_must_be_a_mapping_and_exist(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- service: hello\n")
+    assert _error({}, path) == f"canary spec {path}: must be a mapping of fields, not list"
+    assert _error({}, tmp_path / "nope.yaml").endswith("nope.yaml: no such file")
+
+
+def test_relative_paths_in_a_file_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "users.py").write_text("# a locustfile\n")
+    (tmp_path / "specs").mkdir()
+    path = tmp_path / "specs" / "canary.yaml"
+    path.write_text("service: hello\nfrom: v1\nto: v2\nlocustfile: ../load/users.py\n")
+    spec = load_canary_spec(path)
+    assert spec.locustfile is not None and spec.locustfile.resolve() == (
+        tmp_path / "load" / "users.py"
+    )
+
+
+def test_perf_spec_validates_its_own_fields() -> None:
+    spec = load_perf_spec(
+        None, {"service": "hello", "tag": "canary", "duration": "5m", "label": "v1.2.3"}
+    )
+    assert (spec.duration, spec.profile, spec.save, spec.label) == (
+        300.0,
+        "steady",
+        False,
+        "v1.2.3",
+    )
+    with pytest.raises(BadInput, match=r"^perf spec: profile: must be 'steady', 'ramp'"):
+        load_perf_spec(None, {"service": "hello", "profile": "burst"})
+    with pytest.raises(BadInput, match=r"^perf spec: label: must be 1-63 letters"):
+        load_perf_spec(None, {"service": "hello", "label": "<script>"})
+    with pytest.raises(BadInput, match=r"^perf spec: steps: unknown field"):
+        load_perf_spec(None, {"service": "hello", "steps": [1, 100]})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (90, 90.0),
+        ("90", 90.0),
+        ("30s", 30.0),
+        ("2m", 120.0),
+        ("1h30m", 5400.0),
+        ("500ms", 0.5),
+        ("1.5m", 90.0),
+        (0.25, 0.25),
+    ],
+)
+def test_durations_parse_like_go(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 m", "m5", "-3s", "1d", "inf", True, None, "30s2"])
+def test_bad_durations_are_refused(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
