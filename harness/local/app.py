@@ -1,0 +1,177 @@
+"""The sample app: Knative's helloworld plus fault knobs read from the container's env.
+
+``GET`` on any path answers ``Hello {TARGET}!`` with the header ``K-Revision: $K_REVISION``
+(Knative sets ``K_REVISION`` in every container, so the same app on a real cluster
+attributes its responses too). The ``SIM_*`` knobs let a manifest describe a bad revision:
+latency is a lognormal draw slept with ``asyncio.sleep`` (concurrent requests overlap, like
+an I/O-bound service), a share of requests fail with 500 and a share are made slower.
+
+Run alone with ``python -m harness.local.app --port P`` (or env ``PORT``, as Knative's
+containers read it). Inside the emulator the revision process serves the same
+:class:`SampleApp` in-process behind its queue-proxy front (``harness.local.revision``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+REVISION_HEADER = "K-Revision"
+_ERROR_BODY = b"Internal Server Error (SIM_ERROR_RATE)\n"
+
+
+class KnobError(ValueError):
+    """A ``SIM_*`` (or ``PORT``) value that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class AppKnobs:
+    """The app's settings, as read from its environment."""
+
+    target: str = "World"
+    revision: str = ""
+    latency_ms: float = 5.0
+    latency_sigma: float = 0.3
+    error_rate: float = 0.0
+    tail_rate: float = 0.0
+    tail_multiplier: float = 10.0
+    cold_start_ms: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AppKnobs:
+        """Read ``TARGET``, ``K_REVISION`` and the ``SIM_*`` knobs; ``KnobError`` if one is invalid.
+
+        Unset or empty knobs take their defaults (DESIGN.md, "Sample app").
+        """
+        default = cls()
+        seed_text = env.get("SIM_SEED", "").strip()
+        if seed_text and not seed_text.lstrip("-").isdigit():
+            raise KnobError(f"invalid SIM_SEED={seed_text!r}: want an integer")
+        return cls(
+            target=env.get("TARGET") or default.target,
+            revision=env.get("K_REVISION", ""),
+            latency_ms=_number(env, "SIM_LATENCY_MS", default.latency_ms, 0.0, math.inf),
+            latency_sigma=_number(env, "SIM_LATENCY_SIGMA", default.latency_sigma, 0.0, 10.0),
+            error_rate=_number(env, "SIM_ERROR_RATE", default.error_rate, 0.0, 1.0),
+            tail_rate=_number(env, "SIM_TAIL_RATE", default.tail_rate, 0.0, 1.0),
+            tail_multiplier=_number(
+                env, "SIM_TAIL_MULTIPLIER", default.tail_multiplier, 1.0, math.inf
+            ),
+            cold_start_ms=_number(env, "SIM_COLD_START_MS", default.cold_start_ms, 0.0, math.inf),
+            seed=int(seed_text) if seed_text else None,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (low <= value <= high):  # also rejects nan
+        bound = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise KnobError(f"invalid {name}={text!r}: want a number {bound}")
+    return value
+
+
+class SampleApp:
+    """The request behaviour of the sample app, independent of any HTTP server."""
+
+    def __init__(self, knobs: AppKnobs) -> None:
+        self.knobs = knobs
+        self.body = f"Hello {knobs.target}!\n".encode()
+        self._random = random.Random(knobs.seed)
+        self._mu = math.log(knobs.latency_ms) if knobs.latency_ms > 0 else -math.inf
+
+    def draw(self) -> tuple[int, float]:
+        """One request's outcome: (HTTP status, seconds to wait before answering)."""
+        rnd = self._random
+        delay_ms = (
+            rnd.lognormvariate(self._mu, self.knobs.latency_sigma)
+            if self.knobs.latency_ms > 0
+            else 0.0
+        )
+        if self.knobs.tail_rate > 0 and rnd.random() < self.knobs.tail_rate:
+            delay_ms *= self.knobs.tail_multiplier
+        failed = self.knobs.error_rate > 0 and rnd.random() < self.knobs.error_rate
+        return (500 if failed else 200), delay_ms / 1000.0
+
+    async def respond(self) -> tuple[int, bytes]:
+        """Serve one request: wait the drawn latency, then return (status, body)."""
+        status, delay = self.draw()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return status, (self.body if status == 200 else _ERROR_BODY)
+
+
+def _standalone_handler(app: SampleApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    headers = {REVISION_HEADER: app.knobs.revision}
+
+    async def handle(request: web.Request) -> web.Response:
+        status, body = await app.respond()
+        return web.Response(status=status, body=body, headers=headers, content_type="text/plain")
+
+    return handle
+
+
+async def serve(knobs: AppKnobs, host: str, port: int) -> None:
+    """Serve the app on host:port until cancelled; binds only after ``SIM_COLD_START_MS``.
+
+    Binding late is how a slow-starting container looks to Knative's default TCP
+    readiness probe.
+    """
+    if knobs.cold_start_ms > 0:
+        await asyncio.sleep(knobs.cold_start_ms / 1000.0)
+    web_app = web.Application()
+    web_app.router.add_route("*", "/{tail:.*}", _standalone_handler(SampleApp(knobs)))
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _port(text: str | None) -> int:
+    if text is None or not text.strip():
+        return 8080
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise KnobError(f"invalid port {text!r}: want an integer between 1 and 65535")
+    return int(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m harness.local.app``; bad knobs: one line on stderr, exit 2."""
+    parser = argparse.ArgumentParser(prog="python -m harness.local.app", description=__doc__)
+    parser.add_argument("--port", help="port to listen on (default: $PORT, else 8080)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    args = parser.parse_args(argv)
+    try:
+        port = _port(args.port if args.port is not None else os.environ.get("PORT"))
+        knobs = AppKnobs.from_env(os.environ)
+    except KnobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        asyncio.run(serve(knobs, args.host, port))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""One revision's process: a queue-proxy-like front and the sample app, in one process.
+
+Knative runs a queue-proxy sidecar beside every user container: it enforces the hard
+``containerConcurrency`` limit (at most CC requests in the app, a queue of 10 x CC more,
+then 503), answers the readiness probes and exposes the request metrics. Here both live
+in one asyncio process, so a request costs one hop instead of two; the app is the very
+:class:`~harness.local.app.SampleApp` that ``python -m harness.local.app`` serves.
+
+Started by :mod:`harness.local.supervisor` as ``python -m harness.local.revision`` with the
+revision's env (``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, the user's ``TARGET``
+and ``SIM_*``) plus the queue-proxy settings below. It binds the serving and metrics ports
+on free ports, writes one JSON line ``{"port": P, "metrics_port": M}`` to stdout (the
+handshake), then sends stdout to stderr, which the supervisor keeps as the revision's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from harness.local.app import REVISION_HEADER, AppKnobs, KnobError, SampleApp
+from harness.local.metrics import (
+    DEFAULT_ROUTE_HEADER,
+    SCHEMAS,
+    TAG_HEADER,
+    MetricsSchema,
+    RequestMetrics,
+    RevisionIdentity,
+    route_tag,
+)
+
+# Env of the queue-proxy part (Knative's queue-proxy reads SERVING_* and CONTAINER_CONCURRENCY).
+ENV_NAMESPACE = "SERVING_NAMESPACE"
+ENV_POD = "SERVING_POD"
+ENV_CONTAINER_CONCURRENCY = "CONTAINER_CONCURRENCY"
+ENV_METRICS_SCHEMA = "HARNESS_METRICS_SCHEMA"
+ENV_BIND_HOST = "HARNESS_BIND_HOST"
+
+PROBE_HEADER = "K-Network-Probe"
+PROBE_VALUE = "queue"
+QUEUE_DEPTH_PER_SLOT = 10  # queue-proxy's breaker queue: 10 x containerConcurrency
+_QUEUE_FULL_BODY = b"pending request queue full\n"
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """What the queue-proxy part needs besides the app's knobs."""
+
+    identity: RevisionIdentity
+    container_concurrency: int
+    schema: MetricsSchema
+    host: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> QueueSettings:
+        """Read the settings the supervisor passes; ``KnobError`` if one is invalid."""
+        cc_text = env.get(ENV_CONTAINER_CONCURRENCY, "0").strip() or "0"
+        if not cc_text.isdigit() or int(cc_text) > 1000:
+            raise KnobError(f"invalid {ENV_CONTAINER_CONCURRENCY}={cc_text!r}: want 0..1000")
+        schema_text = env.get(ENV_METRICS_SCHEMA, "legacy")
+        if schema_text not in SCHEMAS:
+            raise KnobError(f"invalid {ENV_METRICS_SCHEMA}={schema_text!r}: want legacy or otel")
+        schema: MetricsSchema = "otel" if schema_text == "otel" else "legacy"
+        revision = env.get("K_REVISION", "")
+        identity = RevisionIdentity(
+            namespace=env.get(ENV_NAMESPACE, "default"),
+            service=env.get("K_SERVICE", ""),
+            configuration=env.get("K_CONFIGURATION", ""),
+            revision=revision,
+            pod=env.get(ENV_POD, f"{revision}-deployment"),
+        )
+        return cls(identity, int(cc_text), schema, env.get(ENV_BIND_HOST, "127.0.0.1"))
+
+
+class Breaker:
+    """queue-proxy's breaker: ``capacity`` requests run at once, ``10 x capacity`` wait."""
+
+    def __init__(self, capacity: int) -> None:
+        self.slots = asyncio.Semaphore(capacity)
+        self.limit = capacity * (1 + QUEUE_DEPTH_PER_SLOT)
+        self.in_flight = 0  # running + waiting: what Knative reports as queue depth
+
+
+class QueueProxyFront:
+    """The request path: probe, route tag, breaker, app, metrics."""
+
+    def __init__(self, app: SampleApp, settings: QueueSettings, ready: asyncio.Event) -> None:
+        self.app = app
+        self.ready = ready
+        self.schema = settings.schema
+        cc = settings.container_concurrency
+        breaker = Breaker(cc) if cc else None
+        self.breaker = breaker
+        self.metrics = RequestMetrics(
+            settings.identity,
+            settings.schema,
+            (lambda: breaker.in_flight) if breaker is not None else None,
+        )
+        self.headers = {REVISION_HEADER: app.knobs.revision, "Content-Type": "text/plain"}
+
+    async def handle(self, request: web.BaseRequest) -> web.Response:
+        """Serve one request as queue-proxy and the app together would."""
+        headers = request.headers
+        if headers.get(PROBE_HEADER) == PROBE_VALUE:
+            if self.ready.is_set():
+                return web.Response(body=b"queue", headers=self.headers)
+            return web.Response(status=503, body=b"not ready\n", headers=self.headers)
+        start = time.perf_counter()
+        tag = route_tag(headers.get(TAG_HEADER), headers.get(DEFAULT_ROUTE_HEADER), self.schema)
+        if not self.ready.is_set():
+            await self.ready.wait()
+        breaker = self.breaker
+        if breaker is None:
+            status, body = await self._call_app()
+        elif breaker.in_flight >= breaker.limit:
+            status, body = 503, _QUEUE_FULL_BODY
+        else:
+            breaker.in_flight += 1
+            try:
+                async with breaker.slots:
+                    status, body = await self._call_app()
+            finally:
+                breaker.in_flight -= 1
+        self.metrics.record_request(request.method, status, time.perf_counter() - start, tag)
+        return web.Response(status=status, body=body, headers=self.headers)
+
+    async def _call_app(self) -> tuple[int, bytes]:
+        start = time.perf_counter()
+        status, body = await self.app.respond()
+        self.metrics.record_app(status, time.perf_counter() - start)
+        return status, body
+
+    async def serve_metrics(self, request: web.BaseRequest) -> web.Response:
+        """``GET /metrics``: the exposition; anything else 404."""
+        if request.path != "/metrics":
+            return web.Response(status=404, text="404: Not Found\n")
+        return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def run(env: Mapping[str, str]) -> None:
+    """Serve until SIGTERM or SIGINT; the handshake line goes to stdout once both ports listen."""
+    knobs = AppKnobs.from_env(env)
+    settings = QueueSettings.from_env(env)
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    front = QueueProxyFront(SampleApp(knobs), settings, ready)
+    serving = await loop.create_server(web.Server(front.handle, access_log=None), settings.host, 0)
+    metrics = await loop.create_server(
+        web.Server(front.serve_metrics, access_log=None), settings.host, 0
+    )
+    handshake = {
+        "port": serving.sockets[0].getsockname()[1],
+        "metrics_port": metrics.sockets[0].getsockname()[1],
+    }
+    sys.stdout.write(json.dumps(handshake) + "\n")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if knobs.cold_start_ms > 0:
+        loop.call_later(knobs.cold_start_ms / 1000.0, ready.set)
+    else:
+        ready.set()
+    await stop.wait()
+    serving.close()
+    metrics.close()
+
+
+def main() -> None:
+    """Entry point of ``python -m harness.local.revision``: bad settings exit 2 with one line."""
+    try:
+        asyncio.run(run(os.environ))
+    except KnobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
