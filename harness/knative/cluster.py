@@ -1,0 +1,27 @@
+"""``ClusterConfig``: the cluster settings Knative's webhook validation depends on.
+
+Defaults are Knative's own (``config/core/configmaps/autoscaler.yaml``, ``defaults.yaml``
+in knative/serving); a cluster may change them in its ConfigMaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KPA = "kpa.autoscaling.knative.dev"
+HPA = "hpa.autoscaling.knative.dev"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Settings of ``config-autoscaler`` and ``config-defaults`` that change what the
+    webhook accepts. The defaults are Knative's."""
+
+    # config-autoscaler
+    allow_zero_initial_scale: bool = False
+    pod_autoscaler_class: str = KPA
+    max_scale_limit: int = 0  # 0: no limit
+    # config-defaults
+    allow_container_concurrency_zero: bool = True
+    container_concurrency_max_limit: int = 1000
+    max_revision_timeout_seconds: int = 600
