@@ -1,0 +1,381 @@
+"""The emulator's Kubernetes-style REST API for serving.knative.dev/v1 (aiohttp).
+
+Paths, verbs, content types and error bodies follow the Kubernetes API conventions, so
+kubectl and lightkube talk to it as to a cluster:
+
+- discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/serving.knative.dev[/v1]`;
+- `/apis/serving.knative.dev/v1/[namespaces/{ns}/]{services|revisions|routes|configurations}`:
+  list (label and field selectors), watch (`?watch=1`, newline-delimited events);
+- `.../namespaces/{ns}/{resource}/{name}`: get; for services also create (POST on the
+  collection), replace (PUT), patch (`application/merge-patch+json`,
+  `application/json-patch+json`) and delete; revisions can be deleted;
+- `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gets a `Table` (kubectl get).
+
+Every failure is a Kubernetes `Status` body with its code; an unexpected error is a 500
+with the same shape, logged, and the daemon keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from harness.local import discovery
+from harness.local.controller import Controller
+from harness.local.objectstore import JSON, ApiError, not_found
+from harness.local.patches import PatchError, json_patch, merge_patch
+
+log = logging.getLogger(__name__)
+
+PREFIX = f"/apis/{discovery.GROUP_VERSION}"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+MAX_WATCH_SECONDS = 1800
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _json(exc.status(), exc.code)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal error serving %s %s", request.method, request.path)
+        err = ApiError(500, "InternalError", "an internal error occurred in the emulator")
+        return _json(err.status(), 500)
+
+
+def _not_served() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def _resource(request: web.Request) -> str:
+    resource = request.match_info["resource"]
+    if resource not in discovery.RESOURCES:
+        raise _not_served()
+    return resource
+
+
+def _namespace(request: web.Request) -> str:
+    namespace = request.match_info["namespace"]
+    if not _DNS1123_LABEL.match(namespace) or len(namespace) > 63:
+        raise ApiError(400, "BadRequest", f'invalid namespace name "{namespace}"')
+    return namespace
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        if request.content_type in ("application/yaml", "application/x-yaml"):
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
+
+
+def _reject_dry_run(request: web.Request) -> None:
+    if request.query.get("dryRun"):
+        raise ApiError(400, "BadRequest", "dryRun is not supported by the harness emulator")
+
+
+# ----- selectors -----
+
+
+def _label_matches(selector: str, labels: dict[str, str]) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = (s.strip() for s in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _field_matches(selector: str, obj: JSON) -> bool:
+    meta = obj["metadata"]
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        key, value = (s.strip() for s in re.split(r"!=|==|=", term, maxsplit=1))
+        fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
+        if key not in fields:
+            raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
+        if (fields[key] == value) == negate:
+            return False
+    return True
+
+
+def _matcher(request: web.Request) -> Callable[[JSON], bool]:
+    labels = request.query.get("labelSelector", "")
+    fields = request.query.get("fieldSelector", "")
+
+    def matches(obj: JSON) -> bool:
+        return _label_matches(labels, obj["metadata"].get("labels", {})) and _field_matches(
+            fields, obj
+        )
+
+    return matches
+
+
+# ----- handlers -----
+
+
+class Api:
+    """Request handlers bound to one controller (and its store)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+        self.store = controller.store
+
+    def _render(self, request: web.Request, resource: str, objects: list[JSON]) -> JSON:
+        if discovery.wants_table(request.headers.get("Accept", "")):
+            return discovery.table(
+                resource,
+                objects,
+                self.store.resource_version,
+                request.query.get("includeObject", "Metadata"),
+            )
+        return {
+            "apiVersion": discovery.GROUP_VERSION,
+            "kind": f"{discovery.RESOURCES[resource].kind}List",
+            "metadata": {"resourceVersion": str(self.store.resource_version)},
+            "items": objects,
+        }
+
+    async def list_all(self, request: web.Request) -> web.StreamResponse:
+        return await self._list(request, _resource(request), None)
+
+    async def list_namespaced(self, request: web.Request) -> web.StreamResponse:
+        return await self._list(request, _resource(request), _namespace(request))
+
+    async def _list(
+        self, request: web.Request, resource: str, namespace: str | None
+    ) -> web.StreamResponse:
+        matches = _matcher(request)
+        if request.query.get("watch") in ("1", "true", "True"):
+            return await self._watch(request, resource, namespace, matches)
+        objects = [o for o in self.store.list(resource, namespace) if matches(o)]
+        return _json(self._render(request, resource, objects))
+
+    async def _watch(
+        self,
+        request: web.Request,
+        resource: str,
+        namespace: str | None,
+        matches: Callable[[JSON], bool],
+    ) -> web.StreamResponse:
+        version = request.query.get("resourceVersion", "")
+        try:
+            timeout = min(
+                float(request.query.get("timeoutSeconds", MAX_WATCH_SECONDS)), MAX_WATCH_SECONDS
+            )
+            since = int(version) if version not in ("", "0") else None
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"invalid watch parameter: {exc}") from exc
+        # Listing and subscribing with no await in between: no event is lost or doubled.
+        initial = [] if since is not None else self.store.list(resource, namespace)
+        queue = self.store.watch(resource, namespace, since)
+        table = discovery.wants_table(request.headers.get("Accept", ""))
+        include = request.query.get("includeObject", "Metadata")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        deadline = time.monotonic() + timeout
+
+        async def send(kind: str, obj: JSON, version: int) -> None:
+            body = discovery.table(resource, [obj], version, include) if table else obj
+            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
+
+        try:
+            await response.prepare(request)
+            for obj in initial:
+                if matches(obj):
+                    await send("ADDED", obj, self.store.resource_version)
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    event = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+                if event is None:
+                    break
+                if matches(event.object):
+                    await send(event.type, event.object, event.resource_version)
+        except (ConnectionError, asyncio.CancelledError):
+            # The client went away: nothing to answer, the watch just ends.
+            pass
+        finally:
+            self.store.unwatch(queue)
+        return response
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        resource, namespace = _resource(request), _namespace(request)
+        name = request.match_info["name"]
+        obj = self.store.get(resource, namespace, name)
+        if obj is None:
+            raise not_found(resource, name)
+        if discovery.wants_table(request.headers.get("Accept", "")):
+            return _json(self._render(request, resource, [obj]))
+        return _json(obj)
+
+    def _require_services(self, resource: str, verb: str) -> None:
+        if resource != "services":
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                f"{verb} is not supported on {resource}.serving.knative.dev: they are "
+                "managed by their Service",
+            )
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        resource, namespace = _resource(request), _namespace(request)
+        self._require_services(resource, "create")
+        _reject_dry_run(request)
+        body = await _body(request)
+        return _json(self.controller.create_service(namespace, body), 201)
+
+    async def replace(self, request: web.Request) -> web.StreamResponse:
+        resource, namespace = _resource(request), _namespace(request)
+        self._require_services(resource, "update")
+        _reject_dry_run(request)
+        body = await _body(request)
+        name = request.match_info["name"]
+        return _json(self.controller.replace_service(namespace, name, body))
+
+    async def patch(self, request: web.Request) -> web.StreamResponse:
+        resource, namespace = _resource(request), _namespace(request)
+        self._require_services(resource, "patch")
+        _reject_dry_run(request)
+        name = request.match_info["name"]
+        kind = request.content_type
+        if kind not in (MERGE_PATCH, JSON_PATCH):
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {JSON_PATCH}, {MERGE_PATCH}",
+            )
+        patch = await _body(request)
+        current = self.store.get(resource, namespace, name)
+        if current is None:
+            raise not_found(resource, name)
+        try:
+            patched = (
+                merge_patch(current, patch) if kind == MERGE_PATCH else json_patch(current, patch)
+            )
+        except PatchError as exc:
+            raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
+        return _json(self.controller.replace_service(namespace, name, patched))
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        resource, namespace = _resource(request), _namespace(request)
+        _reject_dry_run(request)
+        return _json(self.controller.delete(resource, namespace, request.match_info["name"]))
+
+    # ----- discovery and the few core endpoints kubectl touches -----
+
+    async def version(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.version_info())
+
+    async def core_versions(self, request: web.Request) -> web.StreamResponse:
+        host = request.host or "127.0.0.1"
+        return _json(discovery.api_versions(host))
+
+    async def core_resources(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.core_resources())
+
+    async def groups(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.api_groups())
+
+    async def group(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.api_group())
+
+    async def group_resources(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.group_resources())
+
+    async def namespaces(self, request: web.Request) -> web.StreamResponse:
+        items = [discovery.namespace_object(n) for n in sorted(self.store.namespaces)]
+        return _json(
+            {
+                "kind": "NamespaceList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": items,
+            }
+        )
+
+    async def namespace(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["namespace"]
+        if name not in self.store.namespaces:
+            raise ApiError(404, "NotFound", f'namespaces "{name}" not found')
+        return _json(discovery.namespace_object(name))
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        # The emulator records no events; describe shows "<none>".
+        return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": []})
+
+    async def openapi_v3(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.openapi_v3_index())
+
+    async def openapi_v3_group(self, request: web.Request) -> web.StreamResponse:
+        return _json(discovery.openapi_v3_group())
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="ok")
+
+    async def unknown(self, request: web.Request) -> web.StreamResponse:
+        raise _not_served()
+
+
+def make_app(controller: Controller) -> web.Application:
+    """The aiohttp application serving the API for `controller`."""
+    api = Api(controller)
+    app = web.Application(middlewares=[_errors])
+    one = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}/{{name}}"
+    many = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}"
+    app.router.add_get("/version", api.version)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/readyz", api.healthz)
+    app.router.add_get("/livez", api.healthz)
+    app.router.add_get("/openapi/v3", api.openapi_v3)
+    app.router.add_get(f"/openapi/v3/{discovery.OPENAPI_V3_GROUP_PATH}", api.openapi_v3_group)
+    app.router.add_get("/api", api.core_versions)
+    app.router.add_get("/api/v1", api.core_resources)
+    app.router.add_get("/api/v1/namespaces", api.namespaces)
+    app.router.add_get("/api/v1/namespaces/{namespace}", api.namespace)
+    app.router.add_get("/api/v1/namespaces/{namespace}/events", api.events)
+    app.router.add_get("/api/v1/events", api.events)
+    app.router.add_get("/apis", api.groups)
+    app.router.add_get(f"/apis/{discovery.GROUP}", api.group)
+    app.router.add_get(PREFIX, api.group_resources)
+    app.router.add_get(f"{PREFIX}/{{resource}}", api.list_all)
+    app.router.add_get(many, api.list_namespaced)
+    app.router.add_post(many, api.create)
+    app.router.add_get(one, api.get)
+    app.router.add_put(one, api.replace)
+    app.router.add_patch(one, api.patch)
+    app.router.add_delete(one, api.delete)
+    app.router.add_route("*", "/{tail:.*}", api.unknown)
+    return app

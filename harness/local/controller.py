@@ -1,0 +1,809 @@
+"""Knative Serving's admission and reconcilers, for the emulator.
+
+Admission (what the API server and Knative's webhooks do on a write): defaults, the
+model's validation, `resourceVersion` conflicts, `metadata.generation`. Reconciliation
+(what Knative's controllers do afterwards, on the asyncio loop): a Service owns a
+Configuration and a Route of its name; a new `spec.template` makes a Revision named
+`spec.template.metadata.name` or `{configuration}-{00001}`; revisions run through the
+`Runtime` (the data plane); the Route resolves its traffic to ready revisions, programs
+the ingress, and only then reports Ready; the Service's status mirrors both, with
+`observedGeneration` set to the generation it reconciled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from harness.knative.field_error import FieldError, admission_denial
+from harness.knative.traffic import TrafficTarget
+from harness.knative.urls import http_url, route_host, tag_host
+from harness.knative.validation import ClusterConfig, validate_object
+from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
+
+log = logging.getLogger(__name__)
+
+GROUP = "serving.knative.dev"
+API_VERSION = f"{GROUP}/v1"
+LABEL_SERVICE = f"{GROUP}/service"
+LABEL_SERVICE_UID = f"{GROUP}/serviceUID"
+LABEL_CONFIGURATION = f"{GROUP}/configuration"
+LABEL_CONFIGURATION_UID = f"{GROUP}/configurationUID"
+LABEL_CONFIGURATION_GENERATION = f"{GROUP}/configurationGeneration"
+LABEL_ROUTE = f"{GROUP}/route"
+LABEL_ROUTING_STATE = f"{GROUP}/routingState"
+DEFAULT_CONTAINER_NAME = "user-container"
+DEFAULT_TIMEOUT_SECONDS = 300
+CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class RevisionWorkload:
+    """What the runtime needs to run one revision (plain values from its spec)."""
+
+    namespace: str
+    service: str
+    configuration: str
+    name: str
+    env: Mapping[str, str]
+    container_concurrency: int
+
+
+class Runtime(Protocol):
+    """The data plane as the controller sees it."""
+
+    async def start_revision(self, workload: RevisionWorkload) -> None: ...
+
+    async def stop_revision(self, namespace: str, name: str) -> None: ...
+
+    def program_routes(
+        self, traffic: Mapping[tuple[str, str], Sequence[TrafficTarget]], domain: str
+    ) -> None:
+        """Replace the ingress table: (namespace, route) -> resolved status.traffic."""
+        ...
+
+
+def now() -> str:
+    """Kubernetes' timestamp format (RFC 3339, seconds, UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(type_: str, status: str, reason: str = "", message: str = "") -> JSON:
+    """A Knative condition without its transition time (set by `_merge_conditions`)."""
+    cond: JSON = {"type": type_, "status": status}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+def _merge_conditions(old: list[JSON] | None, new: list[JSON]) -> list[JSON]:
+    """New conditions sorted by type, keeping lastTransitionTime where status did not change."""
+    before = {c["type"]: c for c in old or []}
+    merged: list[JSON] = []
+    for cond in sorted(new, key=lambda c: c["type"]):
+        prev = before.get(cond["type"])
+        stamp = (
+            prev["lastTransitionTime"]
+            if prev is not None and prev.get("status") == cond["status"]
+            else now()
+        )
+        merged.append({**cond, "lastTransitionTime": stamp})
+    return merged
+
+
+def _ready_of(obj: JSON | None) -> JSON:
+    """The Ready condition of `obj` (Unknown when absent)."""
+    for cond in (obj or {}).get("status", {}).get("conditions", []):
+        if cond.get("type") == "Ready":
+            return dict(cond)
+    return condition("Ready", "Unknown")
+
+
+def _happy(conditions: Sequence[JSON]) -> JSON:
+    """Knative's living condition set: Ready is the worst of its dependents."""
+    for wanted in ("False", "Unknown"):
+        for cond in conditions:
+            if cond["status"] == wanted:
+                return condition("Ready", wanted, cond.get("reason", ""), cond.get("message", ""))
+    return condition("Ready", "True")
+
+
+def set_service_defaults(obj: JSON) -> None:
+    """Knative's defaulting webhook for a Service, in place (service_defaults.go).
+
+    Parts of the wrong shape are left alone: validation reports them.
+    """
+    spec = obj.setdefault("spec", {})
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return
+    if template.setdefault("metadata", {}) is None:
+        template["metadata"] = {}
+    pod = template.setdefault("spec", {})
+    if isinstance(pod, dict):
+        _set_pod_defaults(pod)
+    traffic = spec.get("traffic")
+    if not traffic:
+        spec["traffic"] = [{"latestRevision": True, "percent": 100}]
+    elif isinstance(traffic, list):
+        for target in traffic:
+            if isinstance(target, dict) and target.get("latestRevision") is None:
+                target["latestRevision"] = not target.get("revisionName")
+
+
+def _set_pod_defaults(pod: JSON) -> None:
+    pod.setdefault("containerConcurrency", 0)
+    pod.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
+    pod.setdefault("enableServiceLinks", False)
+    containers = pod.setdefault("containers", [{}])
+    if not isinstance(containers, list):
+        return
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        default_name = (
+            DEFAULT_CONTAINER_NAME if len(containers) == 1 else f"{DEFAULT_CONTAINER_NAME}-{index}"
+        )
+        container.setdefault("name", default_name)
+        container.setdefault("resources", {})
+        if index == 0 and "readinessProbe" not in container:
+            container["readinessProbe"] = {"successThreshold": 1, "tcpSocket": {"port": 0}}
+
+
+def _env_of(template: JSON) -> dict[str, str]:
+    containers = template.get("spec", {}).get("containers") or [{}]
+    env: dict[str, str] = {}
+    for item in containers[0].get("env") or []:
+        if isinstance(item, dict) and "name" in item and "value" in item:
+            env[str(item["name"])] = str(item["value"])
+    return env
+
+
+def _owner(obj: JSON) -> JSON:
+    meta = obj["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": obj["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+class Controller:
+    """Admission for API writes and the reconcile loop; owns the store's Knative objects."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        runtime: Runtime,
+        *,
+        domain: str,
+        cluster_config: ClusterConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.domain = domain
+        self.cluster_config = cluster_config or ClusterConfig()
+        self._dirty: set[tuple[str, str]] = set()
+        self._wake = asyncio.Event()
+        self._routes_changed = False
+        self._readiness: dict[tuple[str, str], tuple[bool, str, str]] = {}
+        # What the ingress serves per (namespace, route): the last traffic that resolved.
+        self._programmed: dict[tuple[str, str], list[TrafficTarget]] = {}
+        self._to_stop: list[tuple[str, str]] = []
+
+    # ----- admission: called by the API, synchronously, before anything is stored -----
+
+    def create_service(self, namespace: str, body: JSON) -> JSON:
+        """Admit and store a new Service; 409 AlreadyExists, 422 on Knative's rejection."""
+        obj = self._check_body(body, namespace, "Service")
+        name = obj["metadata"].get("name")
+        if not name:
+            raise ApiError(422, "Invalid", "Service.serving.knative.dev is invalid: name: Required")
+        if self.store.peek("services", namespace, name) is not None:
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'services.serving.knative.dev "{name}" already exists',
+                details={"name": name, "group": GROUP, "kind": "services"},
+            )
+        set_service_defaults(obj)
+        self._validate(obj, None)
+        meta = obj["metadata"]
+        meta.update(
+            namespace=namespace,
+            uid=str(uuid.uuid4()),
+            creationTimestamp=now(),
+            generation=1,
+        )
+        meta.pop("resourceVersion", None)
+        obj["status"] = {}
+        stored = self.store.put("services", obj)
+        self._mark(namespace, name)
+        return stored
+
+    def replace_service(self, namespace: str, name: str, body: JSON) -> JSON:
+        """Admit a full replacement (PUT, or a patch's result); status in `body` is ignored."""
+        old = self.store.peek("services", namespace, name)
+        if old is None:
+            raise not_found("services", name)
+        obj = self._check_body(body, namespace, "Service")
+        meta = obj["metadata"]
+        if meta.get("name") not in (None, name):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta.get('name')}) does not match the name on "
+                f"the URL ({name})",
+            )
+        sent_version = meta.get("resourceVersion")
+        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
+            raise conflict("services", name)
+        set_service_defaults(obj)
+        self._validate(obj, old)
+        old_meta = old["metadata"]
+        spec_changed = obj["spec"] != old["spec"]
+        meta.update(
+            name=name,
+            namespace=namespace,
+            uid=old_meta["uid"],
+            creationTimestamp=old_meta["creationTimestamp"],
+            generation=old_meta["generation"] + (1 if spec_changed else 0),
+        )
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        obj["status"] = copy.deepcopy(old.get("status", {}))
+        if obj == old:
+            # Kubernetes does not write (nor bump resourceVersion) for a no-op update.
+            return copy.deepcopy(old)
+        stored = self.store.put("services", obj)
+        if spec_changed:
+            self._mark(namespace, name)
+        return stored
+
+    def delete(self, resource: str, namespace: str, name: str) -> JSON:
+        """Delete a Service (with its Configuration, Route and Revisions) or one Revision."""
+        if resource == "services":
+            gone = self.store.delete("services", namespace, name)
+            if gone is None:
+                raise not_found(resource, name)
+            self.store.delete("configurations", namespace, name)
+            self.store.delete("routes", namespace, name)
+            for owned in list(self.store.iter("revisions", namespace)):
+                if owned["metadata"].get("labels", {}).get(LABEL_SERVICE) == name:
+                    self._delete_revision(namespace, owned["metadata"]["name"])
+            self._programmed.pop((namespace, name), None)
+            self._routes_changed = True
+            self._wake.set()
+            return gone
+        if resource == "revisions":
+            rev = self.store.peek("revisions", namespace, name)
+            if rev is None:
+                raise not_found(resource, name)
+            gone = self._delete_revision(namespace, name)
+            owner = rev["metadata"].get("labels", {}).get(LABEL_SERVICE)
+            if owner:
+                self._mark(namespace, owner)
+            self._wake.set()
+            return gone
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"{resource}.serving.knative.dev are managed by their Service in this emulator",
+        )
+
+    def _delete_revision(self, namespace: str, name: str) -> JSON:
+        gone = self.store.delete("revisions", namespace, name)
+        assert gone is not None
+        self._readiness.pop((namespace, name), None)
+        self._to_stop.append((namespace, name))
+        self._wake.set()
+        return gone
+
+    def _check_body(self, body: Any, namespace: str, kind: str) -> JSON:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+        if body.get("kind") not in (None, kind) or body.get("apiVersion") not in (
+            None,
+            API_VERSION,
+        ):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({body.get('apiVersion')}) and kind "
+                f"({body.get('kind')}) do not match {API_VERSION} {kind}",
+            )
+        obj = copy.deepcopy(body)
+        obj["apiVersion"] = API_VERSION
+        obj["kind"] = kind
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        if meta.get("namespace") not in (None, "", namespace):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent "
+                "on the request",
+            )
+        meta["namespace"] = namespace
+        meta.pop("managedFields", None)
+        if not isinstance(obj.get("spec", {}), dict):
+            raise ApiError(400, "BadRequest", "spec must be an object")
+        return obj
+
+    def _validate(self, obj: JSON, old: JSON | None) -> None:
+        errors = [e for e in validate_object(obj, self.cluster_config) if e.level == "error"]
+        if old is not None:
+            errors.extend(_byo_name_errors(obj, old))
+        if errors:
+            raise ApiError(
+                422,
+                "Invalid",
+                admission_denial(errors),
+                details={
+                    "name": obj["metadata"].get("name", ""),
+                    "group": GROUP,
+                    "kind": obj["kind"],
+                    "causes": [
+                        {"reason": "FieldValueInvalid", "message": e.message, "field": path}
+                        for e in errors
+                        for path in (e.paths or ("",))
+                    ],
+                },
+            )
+
+    # ----- the data plane's reports -----
+
+    def revision_readiness(
+        self, namespace: str, name: str, ready: bool, reason: str, msg: str
+    ) -> None:
+        """Record a revision's readiness (from the data plane) and reconcile its Service."""
+        rev = self.store.peek("revisions", namespace, name)
+        if rev is None:
+            return
+        self._readiness[(namespace, name)] = (ready, reason, msg)
+        self._write_revision_status(rev)
+        owner = rev["metadata"].get("labels", {}).get(LABEL_SERVICE)
+        if owner:
+            self._mark(namespace, owner)
+
+    # ----- the reconcile loop -----
+
+    async def run(self) -> None:
+        """Reconcile dirty Services forever (cancel to stop)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.reconcile_pending()
+
+    async def reconcile_pending(self) -> None:
+        """Reconcile every Service marked dirty so far, then program the ingress."""
+        while self._to_stop:
+            namespace, name = self._to_stop.pop()
+            await self.runtime.stop_revision(namespace, name)
+        dirty, self._dirty = self._dirty, set()
+        results: list[tuple[JSON, int, JSON, list[TrafficTarget] | None, JSON]] = []
+        starts: list[RevisionWorkload] = []
+        for namespace, name in sorted(dirty):
+            svc = self.store.peek("services", namespace, name)
+            if svc is None:
+                continue
+            generation = svc["metadata"]["generation"]
+            config, new_workload = self._reconcile_configuration(svc)
+            if new_workload is not None:
+                starts.append(new_workload)
+            route, resolved, route_ready = self._resolve_route(svc, config)
+            if resolved is not None and self._programmed.get((namespace, name)) != resolved:
+                self._programmed[(namespace, name)] = resolved
+                self._routes_changed = True
+            results.append((svc, generation, route, resolved, route_ready))
+        for workload in starts:
+            await self.runtime.start_revision(workload)
+        if self._routes_changed:
+            self._routes_changed = False
+            self.runtime.program_routes(dict(self._programmed), self.domain)
+        # Statuses say Ready only now that the ingress serves what they describe.
+        for svc, generation, route, resolved, route_ready in results:
+            meta = svc["metadata"]
+            current = self.store.peek("services", meta["namespace"], meta["name"])
+            if current is None or current["metadata"]["uid"] != meta["uid"]:
+                continue
+            self._write_route_status(route, resolved, route_ready)
+            self._write_service_status(current, generation)
+
+    def _mark(self, namespace: str, name: str) -> None:
+        self._dirty.add((namespace, name))
+        self._wake.set()
+
+    def _reconcile_configuration(self, svc: JSON) -> tuple[JSON, RevisionWorkload | None]:
+        """Make the Service's Configuration match its template; create the Revision of its
+        generation when missing. Returns the Configuration and a revision to start."""
+        meta = svc["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        template = copy.deepcopy(svc["spec"]["template"])
+        config = self.store.get("configurations", namespace, name)
+        if config is None:
+            config = {
+                "apiVersion": API_VERSION,
+                "kind": "Configuration",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": now(),
+                    "generation": 1,
+                    "labels": {LABEL_SERVICE: name, LABEL_SERVICE_UID: meta["uid"]},
+                    "ownerReferences": [_owner(svc)],
+                },
+                "spec": {"template": template},
+                "status": {},
+            }
+        elif config["spec"]["template"] != template:
+            config["spec"]["template"] = template
+            config["metadata"]["generation"] += 1
+        cmeta = config["metadata"]
+        config_generation = cmeta["generation"]
+        revision = self._revision_of_generation(namespace, name, config_generation)
+        workload = None
+        if revision is None:
+            rev_name = template.get("metadata", {}).get("name") or f"{name}-{config_generation:05d}"
+            if self.store.peek("revisions", namespace, rev_name) is None:
+                config = self.store.put("configurations", config)
+                revision = self._create_revision(svc, config, template, rev_name)
+                workload = RevisionWorkload(
+                    namespace=namespace,
+                    service=name,
+                    configuration=name,
+                    name=rev_name,
+                    env=_env_of(template),
+                    container_concurrency=int(
+                        template.get("spec", {}).get("containerConcurrency") or 0
+                    ),
+                )
+            else:
+                revision = self.store.peek("revisions", namespace, rev_name)
+        assert revision is not None
+        latest_created = revision["metadata"]["name"]
+        latest_ready = self._latest_ready(namespace, name)
+        created_ready = _ready_of(revision)
+        if created_ready["status"] == "True":
+            ready = condition("Ready", "True")
+        elif created_ready["status"] == "False":
+            ready = condition(
+                "Ready",
+                "False",
+                "RevisionFailed",
+                f'Revision "{latest_created}" failed with message: '
+                f"{created_ready.get('message', '')}.",
+            )
+        else:
+            ready = condition("Ready", "Unknown")
+        status = {
+            "observedGeneration": config_generation,
+            "conditions": _merge_conditions(config.get("status", {}).get("conditions"), [ready]),
+            "latestCreatedRevisionName": latest_created,
+        }
+        if latest_ready:
+            status["latestReadyRevisionName"] = latest_ready
+        if config.get("status") != status or "resourceVersion" not in cmeta:
+            config["status"] = status
+            config = self.store.put("configurations", config)
+        return config, workload
+
+    def _revision_of_generation(self, namespace: str, config: str, generation: int) -> JSON | None:
+        for rev in self.store.iter("revisions", namespace):
+            labels = rev["metadata"].get("labels", {})
+            if labels.get(LABEL_CONFIGURATION) == config and labels.get(
+                LABEL_CONFIGURATION_GENERATION
+            ) == str(generation):
+                return rev
+        return None
+
+    def _latest_ready(self, namespace: str, config: str) -> str | None:
+        best: tuple[int, str] | None = None
+        for rev in self.store.iter("revisions", namespace):
+            labels = rev["metadata"].get("labels", {})
+            if labels.get(LABEL_CONFIGURATION) != config or _ready_of(rev)["status"] != "True":
+                continue
+            key = (int(labels.get(LABEL_CONFIGURATION_GENERATION, "0")), rev["metadata"]["name"])
+            if best is None or key > best:
+                best = key
+        return best[1] if best else None
+
+    def _create_revision(self, svc: JSON, config: JSON, template: JSON, name: str) -> JSON:
+        meta = config["metadata"]
+        tmeta = template.get("metadata", {})
+        labels = dict(tmeta.get("labels", {}))
+        labels.update(
+            {
+                LABEL_CONFIGURATION: meta["name"],
+                LABEL_CONFIGURATION_GENERATION: str(meta["generation"]),
+                LABEL_CONFIGURATION_UID: meta["uid"],
+                LABEL_SERVICE: svc["metadata"]["name"],
+                LABEL_SERVICE_UID: svc["metadata"]["uid"],
+                LABEL_ROUTING_STATE: "pending",
+            }
+        )
+        revision = {
+            "apiVersion": API_VERSION,
+            "kind": "Revision",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": now(),
+                "generation": 1,
+                "labels": labels,
+                "annotations": dict(tmeta.get("annotations", {})),
+                "ownerReferences": [_owner(config)],
+            },
+            "spec": copy.deepcopy(template.get("spec", {})),
+            "status": {},
+        }
+        self._readiness[(meta["namespace"], name)] = (False, "Deploying", "")
+        self._fill_revision_status(revision)
+        return self.store.put("revisions", revision)
+
+    def _fill_revision_status(self, revision: JSON) -> None:
+        meta = revision["metadata"]
+        ready, reason, message = self._readiness.get(
+            (meta["namespace"], meta["name"]), (False, "Deploying", "")
+        )
+        if ready:
+            health = condition("ContainerHealthy", "True")
+            resources = condition("ResourcesAvailable", "True")
+        elif reason == "Deploying":
+            health = condition("ContainerHealthy", "Unknown")
+            resources = condition("ResourcesAvailable", "Unknown", "Deploying")
+        else:
+            health = condition("ContainerHealthy", "False", reason, message)
+            resources = condition("ResourcesAvailable", "Unknown", "Deploying")
+        conditions = [health, resources, _happy([health, resources])]
+        containers = revision["spec"].get("containers") or [{}]
+        revision["status"] = {
+            "observedGeneration": 1,
+            "conditions": _merge_conditions(revision["status"].get("conditions"), conditions),
+            "containerStatuses": [
+                {"name": c.get("name", DEFAULT_CONTAINER_NAME), "imageDigest": c.get("image", "")}
+                for c in containers
+                if isinstance(c, dict)
+            ],
+            "actualReplicas": 1 if ready else 0,
+            "desiredReplicas": 1,
+        }
+
+    def _write_revision_status(self, stored: JSON) -> None:
+        revision = copy.deepcopy(stored)
+        self._fill_revision_status(revision)
+        if revision["status"] != stored["status"]:
+            self.store.put("revisions", revision)
+
+    def _resolve_route(
+        self, svc: JSON, config: JSON
+    ) -> tuple[JSON, list[TrafficTarget] | None, JSON]:
+        """Write the Route's spec from the Service and resolve its traffic (traffic.go).
+
+        Returns the Route, its resolved targets (None when some target cannot be served,
+        in which case the ingress keeps what it had) and the AllTrafficAssigned condition.
+        """
+        meta = svc["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        spec_traffic: list[JSON] = []
+        for target in svc["spec"]["traffic"]:
+            entry = dict(target)
+            if entry.get("latestRevision"):
+                entry["configurationName"] = name
+            spec_traffic.append(entry)
+        route = self.store.get("routes", namespace, name)
+        if route is None:
+            route = {
+                "apiVersion": API_VERSION,
+                "kind": "Route",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": now(),
+                    "generation": 1,
+                    "labels": {LABEL_SERVICE: name},
+                    "ownerReferences": [_owner(svc)],
+                },
+                "spec": {"traffic": spec_traffic},
+                "status": {},
+            }
+            route = self.store.put("routes", route)
+        elif route["spec"]["traffic"] != spec_traffic:
+            route["spec"]["traffic"] = spec_traffic
+            route["metadata"]["generation"] += 1
+            route = self.store.put("routes", route)
+        resolved: list[TrafficTarget] = []
+        problem: JSON | None = None
+        latest_ready = config.get("status", {}).get("latestReadyRevisionName")
+        for target in svc["spec"]["traffic"]:
+            tag = target.get("tag") or None
+            percent = target.get("percent")
+            if target.get("latestRevision"):
+                if not latest_ready:
+                    problem = problem or _unready_config(name, config)
+                    continue
+                rev_name = latest_ready
+            else:
+                rev_name = target.get("revisionName", "")
+            rev = self.store.peek("revisions", namespace, rev_name)
+            if rev is None:
+                problem = problem or condition(
+                    "AllTrafficAssigned",
+                    "False",
+                    "RevisionMissing",
+                    f'Revision "{rev_name}" referenced in traffic not found.',
+                )
+                continue
+            if rev["metadata"].get("labels", {}).get(LABEL_SERVICE) != name:
+                problem = problem or condition(
+                    "AllTrafficAssigned",
+                    "False",
+                    "RevisionNotOwned",
+                    f'Revision "{rev_name}" is not owned by Service "{name}".',
+                )
+                continue
+            rev_ready = _ready_of(rev)
+            if rev_ready["status"] != "True":
+                failed = rev_ready["status"] == "False"
+                problem = problem or condition(
+                    "AllTrafficAssigned",
+                    "False" if failed else "Unknown",
+                    "RevisionMissing",
+                    f'Revision "{rev_name}" failed to become ready.'
+                    if failed
+                    else f'Revision "{rev_name}" is not yet ready.',
+                )
+                continue
+            url = http_url(tag_host(tag, name, namespace, self.domain)) if tag else None
+            resolved.append(
+                TrafficTarget(
+                    percent=percent,
+                    revision_name=rev_name,
+                    tag=tag,
+                    latest_revision=bool(target.get("latestRevision")),
+                    configuration_name=None,
+                    url=url,
+                )
+            )
+        if problem is not None:
+            return route, None, problem
+        return route, resolved, condition("AllTrafficAssigned", "True")
+
+    def _write_route_status(
+        self, route: JSON, resolved: list[TrafficTarget] | None, assigned: JSON
+    ) -> None:
+        meta = route["metadata"]
+        stored = self.store.peek("routes", meta["namespace"], meta["name"])
+        if stored is None:
+            return
+        route = copy.deepcopy(stored)
+        namespace, name = meta["namespace"], meta["name"]
+        ingress = (
+            condition("IngressReady", "True")
+            if assigned["status"] == "True"
+            else condition(
+                "IngressReady", "Unknown", "Uninitialized", "Waiting for load balancer to be ready"
+            )
+        )
+        certificate = condition(
+            "CertificateProvisioned",
+            "True",
+            "TLSNotEnabled",
+            "autoTLS is not enabled",
+        )
+        conditions = [assigned, certificate, ingress, _happy([assigned, ingress])]
+        status: JSON = {
+            "observedGeneration": meta["generation"],
+            "conditions": _merge_conditions(route.get("status", {}).get("conditions"), conditions),
+            "url": http_url(route_host(name, namespace, self.domain)),
+            "address": {"url": http_url(f"{name}.{namespace}.{CLUSTER_LOCAL_DOMAIN}")},
+        }
+        if resolved is not None:
+            status["traffic"] = [t.to_dict() for t in resolved]
+        elif "traffic" in route.get("status", {}):
+            status["traffic"] = route["status"]["traffic"]
+        if route.get("status") != status:
+            route["status"] = status
+            self.store.put("routes", route)
+        self._write_routing_states(namespace, name, resolved)
+
+    def _write_routing_states(
+        self, namespace: str, service: str, resolved: list[TrafficTarget] | None
+    ) -> None:
+        if resolved is None:
+            return
+        active = {t.revision_name for t in resolved}
+        for rev in list(self.store.iter("revisions", namespace)):
+            labels = rev["metadata"].get("labels", {})
+            if labels.get(LABEL_SERVICE) != service:
+                continue
+            state = "active" if rev["metadata"]["name"] in active else "reserve"
+            if labels.get(LABEL_ROUTING_STATE) != state:
+                updated = copy.deepcopy(rev)
+                updated["metadata"]["labels"][LABEL_ROUTING_STATE] = state
+                self.store.put("revisions", updated)
+
+    def _write_service_status(self, stored: JSON, generation: int) -> None:
+        meta = stored["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        config = self.store.peek("configurations", namespace, name)
+        route = self.store.peek("routes", namespace, name)
+        cstatus = (config or {}).get("status", {})
+        rstatus = (route or {}).get("status", {})
+        config_ready = _ready_of(config)
+        route_ready = _ready_of(route)
+        configs = condition(
+            "ConfigurationsReady",
+            config_ready["status"],
+            config_ready.get("reason", ""),
+            config_ready.get("message", ""),
+        )
+        routes = condition(
+            "RoutesReady",
+            route_ready["status"],
+            route_ready.get("reason", ""),
+            route_ready.get("message", ""),
+        )
+        status: JSON = {
+            "observedGeneration": generation,
+            "conditions": _merge_conditions(
+                stored.get("status", {}).get("conditions"),
+                [configs, routes, _happy([configs, routes])],
+            ),
+        }
+        for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
+            if key in cstatus:
+                status[key] = cstatus[key]
+        for key in ("url", "address", "traffic"):
+            if key in rstatus:
+                status[key] = copy.deepcopy(rstatus[key])
+        if stored.get("status") != status:
+            svc = copy.deepcopy(stored)
+            svc["status"] = status
+            self.store.put("services", svc)
+
+
+def _unready_config(name: str, config: JSON) -> JSON:
+    ready = _ready_of(config)
+    if ready["status"] == "False":
+        return condition(
+            "AllTrafficAssigned",
+            "False",
+            "RevisionMissing",
+            f'Configuration "{name}" does not have any ready Revision.',
+        )
+    return condition(
+        "AllTrafficAssigned",
+        "Unknown",
+        "RevisionMissing",
+        f'Configuration "{name}" is waiting for a Revision to become ready.',
+    )
+
+
+def _byo_name_errors(obj: JSON, old: JSON) -> list[FieldError]:
+    """Knative rejects a changed template that keeps its user-chosen revision name."""
+    new_t = obj.get("spec", {}).get("template", {})
+    old_t = old.get("spec", {}).get("template", {})
+    name = new_t.get("metadata", {}).get("name")
+    if name and name == old_t.get("metadata", {}).get("name") and new_t != old_t:
+        return [
+            FieldError(
+                "Saw the following changes without a name change (-old +new)",
+                ("spec.template.metadata.name",),
+            )
+        ]
+    return []

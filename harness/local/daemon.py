@@ -1,0 +1,236 @@
+"""The emulator's background process: API + controller + data plane + Prometheus on one loop.
+
+`python -m harness.local.daemon --state-dir DIR [--port N] [--domain D]
+[--metrics-schema legacy|otel] [--demo]` binds the ingress on `--port` (0 = a free port)
+and the API on a free port, all on 127.0.0.1; starts Prometheus when a binary is
+installed; writes the kubeconfig; with `--demo` creates Service `hello` and waits until it
+is Ready; and only then writes `emulator.json`, which tells `Emulator.start` it answers.
+SIGTERM or SIGINT stops everything it started and removes `emulator.json`. Objects live
+in memory: a restarted emulator starts empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from harness.knative.traffic import TrafficTarget
+from harness.local.api import make_app
+from harness.local.controller import Controller, RevisionWorkload
+from harness.local.dataplane import (
+    DataPlane,
+    HostRoute,
+    RevisionReadiness,
+    RevisionSpec,
+    route_hosts,
+)
+from harness.local.objectstore import JSON, ObjectStore
+from harness.local.prometheus import PrometheusServer, start_prometheus
+from harness.local.state import (
+    EmulatorInfo,
+    ensure_state_dir,
+    remove_info,
+    write_info,
+    write_kubeconfig,
+)
+
+log = logging.getLogger("harness.local.daemon")
+
+DEMO_READY_TIMEOUT = 60.0
+DEMO_IMAGE = "ghcr.io/knative/helloworld-go:latest"
+
+
+class DataPlaneRuntime:
+    """The controller's `Runtime` on top of the data plane."""
+
+    def __init__(self, dataplane: DataPlane) -> None:
+        self.dataplane = dataplane
+
+    async def start_revision(self, workload: RevisionWorkload) -> None:
+        await self.dataplane.ensure_revision(
+            RevisionSpec(
+                namespace=workload.namespace,
+                service=workload.service,
+                configuration=workload.configuration,
+                name=workload.name,
+                env=dict(workload.env),
+                container_concurrency=workload.container_concurrency,
+            )
+        )
+
+    async def stop_revision(self, namespace: str, name: str) -> None:
+        await self.dataplane.remove_revision(namespace, name)
+
+    def program_routes(
+        self, traffic: Mapping[tuple[str, str], Sequence[TrafficTarget]], domain: str
+    ) -> None:
+        table: dict[str, HostRoute] = {}
+        for (namespace, route), targets in traffic.items():
+            table.update(route_hosts(namespace, route, targets, domain=domain))
+        self.dataplane.set_routes(table)
+
+
+def demo_service(revision: str, target: str, traffic: list[JSON] | None = None) -> JSON:
+    """Service `hello` whose template is revision `revision` saying `Hello {target}!`."""
+    spec: JSON = {
+        "template": {
+            "metadata": {"name": revision},
+            "spec": {
+                "containers": [{"image": DEMO_IMAGE, "env": [{"name": "TARGET", "value": target}]}]
+            },
+        }
+    }
+    if traffic is not None:
+        spec["traffic"] = traffic
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "default"},
+        "spec": spec,
+    }
+
+
+async def create_demo(controller: Controller) -> None:
+    """`hello-v1` (TARGET=v1, 100%, tag v1) and `hello-v2` (TARGET=v2, 0%, tag v2).
+
+    Run before the controller loop starts, so each write is reconciled before the next:
+    two templates in a row would otherwise make one revision, not two.
+    """
+    controller.create_service("default", demo_service("hello-v1", "v1"))
+    await controller.reconcile_pending()
+    traffic = [
+        {"revisionName": "hello-v1", "percent": 100, "tag": "v1"},
+        {"revisionName": "hello-v2", "percent": 0, "tag": "v2"},
+    ]
+    current = controller.store.get("services", "default", "hello")
+    assert current is not None
+    updated = demo_service("hello-v2", "v2", traffic)
+    updated["metadata"] = current["metadata"]
+    controller.replace_service("default", "hello", updated)
+    await controller.reconcile_pending()
+
+
+async def wait_ready(store: ObjectStore, namespace: str, name: str, timeout: float) -> None:
+    """Poll until the Service is Ready at its generation; RuntimeError on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        svc = store.peek("services", namespace, name)
+        if svc is not None:
+            status = svc.get("status", {})
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions", [])
+            )
+            if ready and status.get("observedGeneration") == svc["metadata"]["generation"]:
+                return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"service {namespace}/{name} did not become ready in {timeout:.0f}s")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the emulator until SIGTERM/SIGINT; clean up whatever was started."""
+    state_dir = ensure_state_dir(Path(args.state_dir))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = ObjectStore()
+    controller_ref: list[Controller] = []
+
+    def on_readiness(report: RevisionReadiness) -> None:
+        if controller_ref:
+            controller_ref[0].revision_readiness(
+                report.namespace, report.name, report.ready, report.reason, report.message
+            )
+
+    dataplane = DataPlane(state_dir, on_readiness=on_readiness, metrics_schema=args.metrics_schema)
+    runner: web.AppRunner | None = None
+    prometheus: PrometheusServer | None = None
+    controller_task: asyncio.Task[None] | None = None
+    try:
+        ingress_port = await dataplane.start(host="127.0.0.1", port=args.port)
+        controller = Controller(store, DataPlaneRuntime(dataplane), domain=args.domain)
+        controller_ref.append(controller)
+        runner = web.AppRunner(make_app(controller), handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.api_port)
+        await site.start()
+        api_port = runner.addresses[0][1]
+        api_url = f"http://127.0.0.1:{api_port}"
+        log.info("API on %s, ingress on 127.0.0.1:%d", api_url, ingress_port)
+        prometheus = await start_prometheus(state_dir)
+        kubeconfig = write_kubeconfig(state_dir, api_url)
+        if args.demo:
+            await create_demo(controller)
+        controller_task = asyncio.create_task(controller.run())
+        if args.demo:
+            await wait_ready(store, "default", "hello", DEMO_READY_TIMEOUT)
+        write_info(
+            state_dir,
+            EmulatorInfo(
+                api=api_url,
+                ingress=f"http://127.0.0.1:{ingress_port}",
+                prometheus=prometheus.url if prometheus else None,
+                kubeconfig=str(kubeconfig),
+                pid=os.getpid(),
+                domain=args.domain,
+            ),
+        )
+        log.info("emulator ready (pid %d)", os.getpid())
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        remove_info(state_dir)
+        store.close()
+        if runner is not None:
+            await runner.cleanup()
+        if controller_task is not None:
+            controller_task.cancel()
+        await dataplane.close()
+        if prometheus is not None:
+            await prometheus.stop()
+        log.info("stopped")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The daemon's flags (it is started by `Emulator.start`, not by users)."""
+    parser = argparse.ArgumentParser(prog="python -m harness.local.daemon")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--port", type=int, default=0, help="ingress port (0 = free)")
+    parser.add_argument("--api-port", type=int, default=0, help="API port (0 = free)")
+    parser.add_argument("--domain", default="example.com")
+    parser.add_argument("--metrics-schema", choices=["legacy", "otel"], default="legacy")
+    parser.add_argument("--demo", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: log to stderr (the launcher points it at `daemon.log`), run, exit code."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(args))
+    except Exception as exc:
+        log.exception("emulator failed")
+        # The last line of the log is what `harness local up` shows the user.
+        log.error("emulator failed: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Start, find and stop the emulator daemon: what `harness local up/status/down` do.
+
+`Emulator.start` runs `python -m harness.local.daemon` detached (its own session, so a
+terminal's Ctrl-C does not reach it) with its output in `daemon.log`, and returns once the
+daemon has written `emulator.json` and its API answers. `Emulator.stop` sends SIGTERM,
+waits, SIGKILLs if it must, and checks that no process of the daemon's session is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+import harness
+from harness.errors import BadInput, Unavailable
+from harness.local.state import (
+    LOG_FILE,
+    EmulatorInfo,
+    ensure_state_dir,
+    read_info,
+    remove_info,
+)
+
+PID_FILE = "daemon.pid"
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 15.0
+METRICS_SCHEMAS = ("legacy", "otel")
+
+
+def _process_state(pid: int) -> str | None:
+    """The /proc state letter of `pid` (None when gone); reaps it if it is our zombie child."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return None
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces or parentheses; the state follows the last ')'.
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _alive(pid: int) -> bool:
+    return _process_state(pid) not in (None, "Z", "X")
+
+
+def _is_daemon(pid: int) -> bool:
+    """True if `pid` is alive and is an emulator daemon (guards against a reused pid)."""
+    if not _alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"harness.local.daemon" in cmdline
+
+
+def _session_members(session: int) -> list[int]:
+    """Live processes whose session id is `session` (the daemon and what it spawned)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields after the name: state, ppid, pgrp, session, ...
+        if int(fields[3]) == session and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def _read_pid(state_dir: Path) -> int | None:
+    try:
+        return int((state_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _last_log_line(state_dir: Path) -> str:
+    try:
+        lines = [line for line in (state_dir / LOG_FILE).read_text().splitlines() if line.strip()]
+    except OSError:
+        return "no log written"
+    return lines[-1] if lines else "no log written"
+
+
+def _api_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Emulator:
+    """The emulator daemon of one state folder."""
+
+    @staticmethod
+    def status(state_dir: Path) -> EmulatorInfo | None:
+        """Where the emulator of `state_dir` answers, or None when it is not running."""
+        info = read_info(state_dir)
+        if info is None or not _is_daemon(info.pid):
+            return None
+        return info
+
+    @staticmethod
+    def start(
+        state_dir: Path,
+        port: int = 0,
+        demo: bool = False,
+        *,
+        metrics_schema: str = "legacy",
+        domain: str = "example.com",
+        timeout: float = START_TIMEOUT,
+    ) -> EmulatorInfo:
+        """Start the daemon and return once it answers.
+
+        BadInput when one is already running for `state_dir` or a flag is invalid;
+        Unavailable (with the log's last line) when it fails to start.
+        """
+        if metrics_schema not in METRICS_SCHEMAS:
+            raise BadInput(f"--metrics-schema must be legacy or otel, not {metrics_schema!r}")
+        if not 0 <= port <= 65535:
+            raise BadInput(f"--port must be between 0 and 65535, not {port}")
+        from harness.knative.urls import require_domain
+
+        require_domain(domain)
+        state_dir = ensure_state_dir(state_dir)
+        running = _read_pid(state_dir)
+        if running is not None and _is_daemon(running):
+            info = read_info(state_dir)
+            where = f" (API {info.api})" if info else ""
+            raise BadInput(f"the emulator is already running for {state_dir}{where}, pid {running}")
+        remove_info(state_dir)
+        command = [
+            sys.executable,
+            "-m",
+            "harness.local.daemon",
+            "--state-dir",
+            str(state_dir.resolve()),
+            "--port",
+            str(port),
+            "--metrics-schema",
+            metrics_schema,
+            "--domain",
+            domain,
+        ]
+        if demo:
+            command.append("--demo")
+        env = dict(os.environ)
+        package_root = str(Path(harness.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        with open(state_dir / LOG_FILE, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=state_dir,
+                env=env,
+                start_new_session=True,
+            )
+        (state_dir / PID_FILE).write_text(f"{process.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise Unavailable(
+                    f"the emulator failed to start: {_last_log_line(state_dir)} "
+                    f"(log: {state_dir / LOG_FILE})"
+                )
+            info = read_info(state_dir)
+            if info is not None and info.pid == process.pid and _api_answers(info.api):
+                return info
+            time.sleep(0.05)
+        Emulator.stop(state_dir)
+        raise Unavailable(
+            f"the emulator did not answer within {timeout:.0f}s: {_last_log_line(state_dir)} "
+            f"(log: {state_dir / LOG_FILE})"
+        )
+
+    @staticmethod
+    def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the daemon of `state_dir` and everything it started.
+
+        Returns False when nothing was running (not an error). Raises Unavailable if a
+        process of the daemon's session survives SIGKILL.
+        """
+        pid = _read_pid(state_dir)
+        if pid is None or not _is_daemon(pid):
+            (state_dir / PID_FILE).unlink(missing_ok=True)
+            remove_info(state_dir)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The daemon leads its own session: whatever is left in it is ours to end.
+        leftovers = _session_members(pid)
+        for member in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while any(_alive(m) for m in leftovers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivors = [m for m in leftovers if _alive(m)]
+        (state_dir / PID_FILE).unlink(missing_ok=True)
+        remove_info(state_dir)
+        if survivors:
+            raise Unavailable(f"emulator processes {survivors} survived SIGKILL")
+        return True
