@@ -36,6 +36,7 @@ KRevision = create_namespaced_resource(GROUP, "v1", "Revision", "revisions")
 
 # lightkube raises its HTTP library's transport errors (httpx, or httpx2 in lightkube 1.x).
 TransportError: type[Exception] = lk_exceptions.httpx.TransportError
+HTTPStatusError = lk_exceptions.httpx.HTTPStatusError
 
 
 def _dict(obj: Any) -> dict[str, Any]:
@@ -237,7 +238,8 @@ class _ErrorMapping:
             return
         if isinstance(exc, ApiError):
             code = exc.status.code
-            message = exc.status.message or str(exc)
+            # Knative joins several field errors with newlines; the CLI shows one line.
+            message = (exc.status.message or str(exc)).replace("\n", "; ")
             if code == 404:
                 raise _NotFound(f"{self.what} not found") from exc
             if code == 409 and exc.status.reason == "Conflict":
@@ -247,5 +249,11 @@ class _ErrorMapping:
             if code in (401, 403):
                 raise Unavailable(f"the cluster at {self.server} refused: {message}") from exc
             raise Unavailable(f"the cluster at {self.server} answered {code}: {message}") from exc
+        if isinstance(exc, HTTPStatusError):
+            # An answer without a Kubernetes Status body (a proxy in the way, say).
+            code = exc.response.status_code
+            if code == 404:
+                raise _NotFound(f"{self.what} not found") from exc
+            raise Unavailable(f"the cluster at {self.server} answered HTTP {code}") from exc
         if isinstance(exc, TransportError):
             raise Unavailable(f"cannot reach the cluster at {self.server}: {exc}") from exc

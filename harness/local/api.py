@@ -45,7 +45,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+    # Exactly `application/json`, no charset: clients (lightkube) compare it verbatim.
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
 
 
 @web.middleware

@@ -3,7 +3,7 @@
 `Emulator.start` runs `python -m harness.local.daemon` detached (its own session, so a
 terminal's Ctrl-C does not reach it) with its output in `daemon.log`, and returns once the
 daemon has written `emulator.json` and its API answers. `Emulator.stop` sends SIGTERM,
-waits, SIGKILLs if it must, and checks that no process of the daemon's session is left.
+waits, SIGKILLs if it must, and checks that no process the daemon spawned is left.
 """
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ def _process_state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
     return _process_state(pid) not in (None, "Z", "X")
 
 
 def _is_daemon(pid: int) -> bool:
     """True if `pid` is alive and is an emulator daemon (guards against a reused pid)."""
-    if not _alive(pid):
+    if not alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -65,9 +66,9 @@ def _is_daemon(pid: int) -> bool:
     return b"harness.local.daemon" in cmdline
 
 
-def _session_members(session: int) -> list[int]:
-    """Live processes whose session id is `session` (the daemon and what it spawned)."""
-    members = []
+def descendants(root: int) -> list[int]:
+    """Live processes below `root` in the process tree (revision processes, Prometheus)."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -75,10 +76,16 @@ def _session_members(session: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # Fields after the name: state, ppid, pgrp, session, ...
-        if int(fields[3]) == session and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
+        # Fields after the command name: state, ppid, ...
+        if fields[0] not in ("Z", "X"):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    pending = [root]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 def _read_pid(state_dir: Path) -> int | None:
@@ -193,27 +200,28 @@ class Emulator:
     def stop(state_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
         """Stop the daemon of `state_dir` and everything it started.
 
-        Returns False when nothing was running (not an error). Raises Unavailable if a
-        process of the daemon's session survives SIGKILL.
+        Returns False when nothing was running (not an error). Processes the daemon
+        spawned that outlive it are SIGKILLed; Unavailable if one survives even that.
         """
         pid = _read_pid(state_dir)
         if pid is None or not _is_daemon(pid):
             (state_dir / PID_FILE).unlink(missing_ok=True)
             remove_info(state_dir)
             return False
+        # Children run in sessions of their own: note them now, before they are orphaned.
+        spawned = descendants(pid)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # The daemon leads its own session: whatever is left in it is ours to end.
-        leftovers = _session_members(pid)
+        leftovers = [p for p in [pid, *spawned] if alive(p)]
         for member in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(member, signal.SIGKILL)
         deadline = time.monotonic() + 5.0
-        while any(_alive(m) for m in leftovers) and time.monotonic() < deadline:
+        while any(alive(m) for m in leftovers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        survivors = [m for m in leftovers if _alive(m)]
+        survivors = [m for m in leftovers if alive(m)]
         (state_dir / PID_FILE).unlink(missing_ok=True)
         remove_info(state_dir)
         if survivors:

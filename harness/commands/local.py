@@ -1,0 +1,198 @@
+"""`harness local up|status|down|apply`: the embedded Knative emulator."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harness.commands.options import Format, OutputFormat
+from harness.errors import BadInput, Unavailable
+
+DEFAULT_INGRESS_PORT = 8080
+
+local_app = typer.Typer(
+    help="Run the embedded Knative Serving emulator (API, ingress, revisions, Prometheus).",
+    no_args_is_help=True,
+)
+
+
+class MetricsSchema(StrEnum):
+    legacy = "legacy"
+    otel = "otel"
+
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
+    ),
+]
+
+
+def _status_document(info: Any) -> dict[str, Any]:
+    return {
+        "api": info.api,
+        "ingress": info.ingress,
+        "prometheus": info.prometheus,
+        "kubeconfig": info.kubeconfig,
+        "pid": info.pid,
+    }
+
+
+def _print_info(info: Any, output: OutputFormat, headline: str) -> None:
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(_status_document(info)))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(headline)
+    console.print(f"  API         {info.api}")
+    console.print(f"  ingress     {info.ingress}  (Host: {{route}}.{{namespace}}.{info.domain})")
+    console.print(f"  Prometheus  {info.prometheus or 'not installed: client-side metrics only'}")
+    console.print(f"  kubeconfig  {info.kubeconfig}")
+    console.print(f"  pid         {info.pid}")
+
+
+@local_app.command("up")
+def up(
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Create Service hello with hello-v1 (100%) and hello-v2 (0%)."),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="Ingress port on 127.0.0.1 (0 = any free port).")
+    ] = DEFAULT_INGRESS_PORT,
+    metrics_schema: Annotated[
+        MetricsSchema,
+        typer.Option("--metrics-schema", help="legacy (Knative <= 1.18) or otel (>= 1.19)."),
+    ] = MetricsSchema.legacy,
+    domain: Annotated[str, typer.Option("--domain", help="Domain of route hosts.")] = "example.com",
+    state_dir: StateDir = None,
+    output: Format = OutputFormat.text,
+) -> None:
+    """Start the emulator in the background; returns once it answers."""
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    info = Emulator.start(
+        resolve_state_dir(state_dir),
+        port=port,
+        demo=demo,
+        metrics_schema=metrics_schema.value,
+        domain=domain,
+    )
+    _print_info(info, output, "emulator running")
+
+
+@local_app.command("status")
+def status(state_dir: StateDir = None, output: Format = OutputFormat.text) -> None:
+    """Where the running emulator answers (exit 2 when none is running)."""
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    folder = resolve_state_dir(state_dir)
+    info = Emulator.status(folder)
+    if info is None:
+        raise Unavailable(f"no emulator running for {folder}; start one with `harness local up`")
+    _print_info(info, output, f"emulator running for {folder}")
+
+
+@local_app.command("down")
+def down(state_dir: StateDir = None) -> None:
+    """Stop the emulator and every process it started (exit 0 when none was running)."""
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    folder = resolve_state_dir(state_dir)
+    if Emulator.stop(folder):
+        typer.echo(f"emulator stopped ({folder})")
+    else:
+        typer.echo(f"no emulator running for {folder}")
+
+
+@local_app.command("apply")
+def apply(
+    filename: Annotated[
+        Path,
+        typer.Option("--filename", "-f", help="Knative manifest (YAML or JSON, multi-document)."),
+    ],
+    state_dir: StateDir = None,
+    output: Format = OutputFormat.text,
+) -> None:
+    """Create or update the Knative Services a manifest describes, through the emulator's API.
+
+    Every document is validated first, so a manifest Knative would reject changes nothing.
+    """
+    from harness.knative.kube import KubeBackend
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    folder = resolve_state_dir(state_dir)
+    documents = _read_manifest(filename)
+    info = Emulator.status(folder)
+    if info is None:
+        raise Unavailable(f"no emulator running for {folder}; start one with `harness local up`")
+    applied = []
+    with KubeBackend(Path(info.kubeconfig)) as backend:
+        for document in documents:
+            stored = backend.apply(document)
+            meta = stored["metadata"]
+            applied.append(
+                {
+                    "kind": stored["kind"],
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "generation": meta.get("generation"),
+                }
+            )
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"applied": applied}))
+    else:
+        for item in applied:
+            typer.echo(
+                f"service.serving.knative.dev/{item['name']} applied in {item['namespace']} "
+                f"(generation {item['generation']})"
+            )
+
+
+def _read_manifest(path: Path) -> list[dict[str, Any]]:
+    """The manifest's documents, each checked as Knative's webhook would check it."""
+    import yaml
+
+    from harness.knative.field_error import admission_denial
+    from harness.knative.validation import validate_object
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise BadInput(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not documents:
+        raise BadInput(f"{path} has no documents")
+    for index, document in enumerate(documents, start=1):
+        if not isinstance(document, dict) or document.get("kind") != "Service":
+            raise BadInput(f"{path}: document {index} is not a serving.knative.dev/v1 Service")
+        try:
+            errors = [e for e in validate_object(document) if e.level == "error"]
+        except ValueError as exc:
+            raise BadInput(f"{path}: document {index}: {exc}") from exc
+        if errors:
+            denial = admission_denial(errors).replace("\n", "; ")
+            raise BadInput(f"{path}: document {index}: {denial}")
+    return documents
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `local` command group."""
+    app.add_typer(local_app, name="local")

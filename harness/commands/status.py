@@ -1,0 +1,162 @@
+"""`harness status SVC`: revisions, traffic with tag URLs, and the last harness run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
+
+if TYPE_CHECKING:
+    from harness.knative.model import RevisionState, ServiceState
+    from harness.store import RunRecord
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", help="Run journal (default: history.sqlite in the state folder)."),
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Emulator state folder, used when no kubeconfig is found."),
+]
+
+
+def _last_run(store_path: Path | None, namespace: str, service: str) -> RunRecord | None:
+    """The newest run on the Service, or None when no journal exists (none is created)."""
+    from harness.store import SqliteStore, default_store_path
+
+    path = store_path or default_store_path()
+    if not path.is_file():
+        return None
+    return SqliteStore(path).last_run(namespace, service)
+
+
+def _time(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_document(
+    service: ServiceState, revisions: list[RevisionState], run: RunRecord | None
+) -> dict[str, Any]:
+    """What `harness status --format json` prints."""
+    return {
+        "service": {
+            "namespace": service.namespace,
+            "name": service.name,
+            "ready": service.ready,
+            "reason": service.ready_reason,
+            "message": service.ready_message,
+            "url": service.url,
+            "generation": service.generation,
+            "observedGeneration": service.observed_generation,
+            "latestCreatedRevision": service.latest_created_revision,
+            "latestReadyRevision": service.latest_ready_revision,
+        },
+        "revisions": [
+            {
+                "name": r.name,
+                "ready": r.ready,
+                "reason": r.reason,
+                "message": r.message,
+                "created": r.created.strftime("%Y-%m-%dT%H:%M:%SZ") if r.created else None,
+            }
+            for r in revisions
+        ],
+        "traffic": [
+            {
+                "percent": t.effective_percent,
+                "revision": t.revision_name,
+                "latestRevision": t.follows_latest,
+                "tag": t.tag,
+                "url": t.url,
+            }
+            for t in service.status_traffic
+        ],
+        "lastRun": None
+        if run is None
+        else {
+            "id": run.id,
+            "kind": run.kind,
+            "revisions": list(run.revisions),
+            "status": run.status,
+            "started": _time(run.started),
+            "finished": _time(run.finished),
+            "summary": run.summary,
+        },
+    }
+
+
+def _print_text(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    svc = doc["service"]
+    state = "Ready" if svc["ready"] else f"not ready ({svc['reason'] or 'unknown'})"
+    console.print(f"Service {svc['namespace']}/{svc['name']}: {state}  {svc['url'] or ''}")
+    if not svc["ready"] and svc["message"]:
+        console.print(f"  {svc['message']}")
+    revisions = Table(title="Revisions", title_justify="left")
+    for column in ("name", "ready", "reason", "created"):
+        revisions.add_column(column)
+    for rev in doc["revisions"]:
+        revisions.add_row(
+            rev["name"], "yes" if rev["ready"] else "no", rev["reason"] or "", rev["created"] or ""
+        )
+    console.print(revisions)
+    traffic = Table(title="Traffic", title_justify="left")
+    for column in ("percent", "revision", "tag", "url"):
+        traffic.add_column(column)
+    for entry in doc["traffic"]:
+        revision = entry["revision"] or ""
+        if entry["latestRevision"]:
+            revision = f"{revision} (latest)"
+        traffic.add_row(f"{entry['percent']}%", revision, entry["tag"] or "", entry["url"] or "")
+    console.print(traffic)
+    run = doc["lastRun"]
+    if run is None:
+        console.print("Last run: no runs recorded")
+    else:
+        arms = " -> ".join(run["revisions"])
+        console.print(
+            f"Last run: {run['id']} {run['kind']} {arms} {run['status']} "
+            f"(started {run['started']}, finished {run['finished'] or '-'})"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `harness status`."""
+
+    @app.command("status")
+    def status(
+        service: Annotated[str, typer.Argument(help="The Knative Service.")],
+        namespace: Namespace = "default",
+        kubeconfig: Kubeconfig = None,
+        context: Context = None,
+        state_dir: StateDirOption = None,
+        store: StoreOption = None,
+        output: Format = OutputFormat.text,
+    ) -> None:
+        """Revisions (ready or not), traffic with percents and tag URLs, the last run."""
+        from harness.knative.connect import connect
+        from harness.knative.names import require_dns_label
+
+        require_dns_label(namespace, "namespace")
+        require_dns_label(service, "service")
+        backend = connect(kubeconfig, context, state_dir)
+        try:
+            state = backend.get_service(namespace, service)
+            revisions = backend.list_revisions(namespace, service)
+        finally:
+            backend.close()
+        doc = status_document(state, revisions, _last_run(store, namespace, service))
+        if output is OutputFormat.json:
+            typer.echo(json.dumps(doc))
+        else:
+            _print_text(doc)
