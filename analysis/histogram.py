@@ -413,7 +413,11 @@ class Histogram:
             self._bounds[positions], counts, sum_ms=self._sum, min_ms=self._min, max_ms=self._max
         )
 
-    def _common_layout(self, other: Histogram) -> tuple[Histogram, Histogram]:
+    def common_layout(self, other: Histogram) -> tuple[Histogram, Histogram]:
+        """Both histograms on one layout: the finer is coarsened onto the coarser.
+
+        Raises ValueError when neither layout's bounds are a subset of the other's.
+        """
         if self.same_layout(other):
             return self, other
         if _is_subset(other._bounds, self._bounds) is not None:
@@ -429,7 +433,7 @@ class Histogram:
         """Exact merge; differing layouts are coarsened onto the coarser (subset) one."""
         if not isinstance(other, Histogram):
             return NotImplemented
-        left, right = self._common_layout(other)
+        left, right = self.common_layout(other)
         return Histogram(
             left._bounds,
             left._counts + right._counts,

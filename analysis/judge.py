@@ -1,0 +1,611 @@
+"""The anytime-valid canary judge: one call per look, a decision every time.
+
+Each metric is an e-process comparing the canary with the concurrently running baseline
+("is the canary worse?"), never restarted across looks or traffic steps:
+
+* ``error_rate``: errors conditional on the arm they came from (`RateRatioEProcess`).
+* ``latency_median``: mSPRT on the mean log-latency shift (`LogShiftEProcess`).
+* ``latency_tail``: the average of exceedance e-processes above the baseline's p90, p99
+  and p99.9, each threshold estimated from earlier looks only (`RateRatioEProcess`).
+* optional absolute SLOs on the canary alone (`ProportionEProcess`).
+
+Rollback when a metric's e-value reaches m / alpha (m metrics: Bonferroni, valid under
+any dependence). Promote when every metric's anytime-valid upper bound on its
+degradation is under its margin and both arms have the minimum sample. Otherwise
+continue. See docs/judge.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from analysis.config import (
+    ERROR_RATE,
+    LATENCY_MEDIAN,
+    LATENCY_TAIL,
+    SLO_ERROR_RATE,
+    SLO_LATENCY,
+    Direction,
+    JudgeConfig,
+)
+from analysis.eprocess import (
+    LogShiftEProcess,
+    ProportionBounds,
+    ProportionEProcess,
+    RateRatioEProcess,
+)
+from analysis.eprocess.log_shift import BatchMoments
+from analysis.histogram import Histogram
+from analysis.snapshot import ArmSnapshot
+from analysis.srm import SampleRatioGuard
+from analysis.verdict import Decision, MetricStatus, MetricVerdict, Verdict
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class _ArmState:
+    """What the judge keeps of an arm's previous snapshot (copied, never aliased)."""
+
+    requests: int = 0
+    errors: int = 0
+    latency: IntArray | None = None
+
+
+@dataclass
+class _LatencyLayout:
+    bounds: FloatArray
+    log_values: FloatArray
+    finite_top: int  # index of the largest finite bound
+
+
+@dataclass
+class _Deltas:
+    requests: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    latency: dict[str, IntArray] | None = None
+
+
+class SequentialJudge:
+    """Stateful judge of one canary run; feed it cumulative snapshots look after look."""
+
+    def __init__(self, config: JudgeConfig | None = None) -> None:
+        """A judge with no data yet; ``config`` defaults to `JudgeConfig()`."""
+        self.config = config or JudgeConfig()
+        cfg = self.config
+        self._arms = {"baseline": _ArmState(), "canary": _ArmState()}
+        self._layout: _LatencyLayout | None = None
+        self._errors = RateRatioEProcess(
+            rollback_scale=cfg.rate_prior_scale,
+            margin=cfg.error_ratio_margin,
+            bound_width=cfg.bound_prior_width,
+        )
+        self._shift = LogShiftEProcess(
+            rollback_scale=cfg.shift_prior_scale,
+            margin=cfg.median_ratio_margin,
+            bound_width=cfg.bound_prior_width,
+        )
+        self._tail = [
+            RateRatioEProcess(
+                rollback_scale=cfg.rate_prior_scale,
+                margin=cfg.tail_ratio_margin,
+                bound_width=cfg.bound_prior_width,
+            )
+            for _ in cfg.tail_quantiles
+        ]
+        self._tail_thresholds: list[int | None] = [None] * len(cfg.tail_quantiles)
+        self._slo_error = (
+            None if cfg.slo_error_rate is None else ProportionEProcess(cfg.slo_error_rate)
+        )
+        self._slo_latency = (
+            None
+            if cfg.slo_latency_ms is None
+            else ProportionEProcess(1.0 - cfg.slo_latency_quantile)
+        )
+        self._slo_latency_index: int | None = None
+        self._rates = ProportionBounds()
+        self._max_log_e = dict.fromkeys(cfg.metric_names, 0.0)
+        self._best_upper: dict[str, float] = {}
+        self._srm: SampleRatioGuard | None = None
+        self._srm_e: float | None = None
+        self._srm_mismatch = False
+        self._look = 0
+        self._last: Verdict | None = None
+
+    # ------------------------------------------------------------------ the look
+    def update(
+        self,
+        baseline: ArmSnapshot,
+        canary: ArmSnapshot,
+        *,
+        expected_canary_share: float | None = None,
+    ) -> Verdict:
+        """Judge one look from cumulative snapshots of both arms.
+
+        Snapshots are cumulative since the run began; the judge takes the difference from
+        the previous call itself. Feeding the same snapshots again changes nothing and
+        returns the same verdict. Raises ValueError when a count or histogram bucket
+        decreases (a counter reset: the caller must repair the series first) or when the
+        latency layout changes to one that cannot be coarsened onto the first one.
+        ``expected_canary_share``, when given, is the share of requests the canary should
+        receive; a sample-ratio mismatch makes the decision INVALID.
+        """
+        deltas = self._deltas(baseline, canary)
+        if expected_canary_share is not None:
+            self._check_sample_ratio(baseline.requests, canary.requests, expected_canary_share)
+        has_new = any(deltas.requests.values()) or (
+            deltas.latency is not None and any(int(d.sum()) for d in deltas.latency.values())
+        )
+        if not has_new and self._last is not None and expected_canary_share is None:
+            return self._last
+        if has_new:
+            self._look += 1
+            self._update_errors(deltas)
+            if deltas.latency is not None:
+                self._update_latency(deltas.latency)
+            self._commit(baseline, canary)
+        self._last = self._verdict(baseline, canary)
+        return self._last
+
+    @property
+    def last_verdict(self) -> Verdict | None:
+        """The verdict of the latest look, if any."""
+        return self._last
+
+    # ------------------------------------------------------------------ deltas
+    def _deltas(self, baseline: ArmSnapshot, canary: ArmSnapshot) -> _Deltas:
+        deltas = _Deltas()
+        latency: dict[str, IntArray] = {}
+        for name, snap in (("baseline", baseline), ("canary", canary)):
+            prev = self._arms[name]
+            if snap.requests < prev.requests or snap.errors < prev.errors:
+                raise ValueError(
+                    f"{name} counts went down ({prev.requests} -> {snap.requests} requests, "
+                    f"{prev.errors} -> {snap.errors} errors): counter reset or stale snapshot"
+                )
+            deltas.requests[name] = snap.requests - prev.requests
+            deltas.errors[name] = snap.errors - prev.errors
+            if snap.latency is not None:
+                counts = self._layout_counts(snap.latency)
+                before = prev.latency if prev.latency is not None else np.zeros_like(counts)
+                diff = counts - before
+                if np.any(diff < 0):
+                    raise ValueError(
+                        f"{name} latency histogram went down: counter reset or stale snapshot"
+                    )
+                latency[name] = diff
+        if len(latency) == 2:
+            deltas.latency = latency
+        return deltas
+
+    def _layout_counts(self, hist: Histogram) -> IntArray:
+        """Counts of ``hist`` on the run's latency layout (fixed at the first look)."""
+        if self._layout is None:
+            bounds = hist.upper_bounds.copy()
+            values = np.log(np.maximum(hist.representative_values(), 1e-6))
+            self._layout = _LatencyLayout(bounds, values, finite_top=len(bounds) - 2)
+            return hist.counts
+        if len(hist.upper_bounds) == len(self._layout.bounds) and np.array_equal(
+            hist.upper_bounds, self._layout.bounds
+        ):
+            return hist.counts
+        try:
+            return hist.coarsen(self._layout.bounds).counts
+        except ValueError as exc:
+            raise ValueError(
+                "latency histograms must keep one bucket layout for the whole run "
+                f"(or a finer one that coarsens onto it): {exc}"
+            ) from exc
+
+    def _commit(self, baseline: ArmSnapshot, canary: ArmSnapshot) -> None:
+        for name, snap in (("baseline", baseline), ("canary", canary)):
+            state = self._arms[name]
+            state.requests, state.errors = snap.requests, snap.errors
+            if snap.latency is not None:
+                state.latency = self._layout_counts(snap.latency)
+        self._refresh_thresholds()
+
+    # ------------------------------------------------------------------ metrics
+    def _ordered(self, metric: str, values: dict[str, int]) -> tuple[int, int]:
+        """(reference, tested) values: the tested arm is the one that may be worse."""
+        if self.config.direction(metric) is Direction.LOWER_IS_WORSE:
+            return values["canary"], values["baseline"]
+        return values["baseline"], values["canary"]
+
+    def _update_errors(self, deltas: _Deltas) -> None:
+        ref_e, test_e = self._ordered(ERROR_RATE, deltas.errors)
+        ref_n, test_n = self._ordered(ERROR_RATE, deltas.requests)
+        self._errors.update(ref_e, test_e, ref_n, test_n)
+        if self._slo_error is not None:
+            self._slo_error.update(deltas.errors["canary"], deltas.requests["canary"])
+
+    def _update_latency(self, latency: dict[str, IntArray]) -> None:
+        assert self._layout is not None
+        log_values = self._layout.log_values
+        moments = {name: _moments(counts, log_values) for name, counts in latency.items()}
+        if self.config.direction(LATENCY_MEDIAN) is Direction.LOWER_IS_WORSE:
+            self._shift.update(moments["canary"], moments["baseline"])
+        else:
+            self._shift.update(moments["baseline"], moments["canary"])
+        ref_name, test_name = self._tail_arms()
+        ref, test = latency[ref_name], latency[test_name]
+        ref_n, test_n = int(ref.sum()), int(test.sum())
+        for process, index in zip(self._tail, self._tail_thresholds, strict=True):
+            if index is None:
+                continue  # no threshold before the first look: these requests set it
+            process.update(int(ref[index + 1 :].sum()), int(test[index + 1 :].sum()), ref_n, test_n)
+        if self._slo_latency is not None:
+            index = self._slo_index()
+            canary = latency["canary"]
+            self._slo_latency.update(int(canary[index + 1 :].sum()), int(canary.sum()))
+
+    def _tail_arms(self) -> tuple[str, str]:
+        if self.config.direction(LATENCY_TAIL) is Direction.LOWER_IS_WORSE:
+            return "canary", "baseline"
+        return "baseline", "canary"
+
+    def _refresh_thresholds(self) -> None:
+        """Tail thresholds for the NEXT look, from the reference arm's data so far."""
+        if self._layout is None:
+            return
+        reference = self._arms[self._tail_arms()[0]].latency
+        if reference is None or int(reference.sum()) == 0:
+            return
+        cumulative = np.cumsum(reference)
+        total = int(cumulative[-1])
+        for k, q in enumerate(self.config.tail_quantiles):
+            rank = max(1, math.ceil(q * total))
+            index = int(np.searchsorted(cumulative, rank, side="left"))
+            self._tail_thresholds[k] = min(index, self._layout.finite_top)
+
+    def _slo_index(self) -> int:
+        """Bucket index of the largest bound <= the latency SLO (conservative)."""
+        if self._slo_latency_index is None:
+            assert self._layout is not None and self.config.slo_latency_ms is not None
+            finite = self._layout.bounds[: self._layout.finite_top + 1]
+            below = np.flatnonzero(finite <= self.config.slo_latency_ms * (1 + 1e-9))
+            self._slo_latency_index = int(below[-1]) if len(below) else -1
+        return self._slo_latency_index
+
+    def _check_sample_ratio(self, baseline_n: int, canary_n: int, share: float) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError("expected_canary_share must be within [0, 1]")
+        if self._srm is None:
+            self._srm = SampleRatioGuard(alpha=self.config.srm_alpha)
+        result = self._srm.update([baseline_n, canary_n], [1.0 - share, share])
+        self._srm_e = result.e_value
+        self._srm_mismatch = result.mismatch
+
+    # ------------------------------------------------------------------ verdict
+    def _verdict(self, baseline: ArmSnapshot, canary: ArmSnapshot) -> Verdict:
+        cfg = self.config
+        metrics = [self._error_verdict(), self._median_verdict(), self._tail_verdict()]
+        if self._slo_error is not None:
+            metrics.append(self._slo_error_verdict())
+        if self._slo_latency is not None:
+            metrics.append(self._slo_latency_verdict())
+        smallest_arm = min(baseline.requests, canary.requests)
+        regressions = [m for m in metrics if m.status is MetricStatus.REGRESSION]
+        pending = [m.name for m in metrics if m.status is not MetricStatus.NON_INFERIOR]
+        if self._srm_mismatch:
+            decision = Decision.INVALID
+            reason = (
+                f"INVALID: the split between arms ({canary.requests} canary vs "
+                f"{baseline.requests} baseline requests) contradicts the configured share "
+                f"(sample-ratio e-value {self._srm_e:.3g} >= {1 / cfg.srm_alpha:.0f}), "
+                "so the comparison cannot be trusted."
+            )
+        elif regressions:
+            decision = Decision.ROLLBACK
+            worst = max(regressions, key=lambda m: m.max_e_value)
+            reason = (
+                f"ROLLBACK: {', '.join(m.name for m in regressions)} reached e-value "
+                f"{_fmt(worst.max_e_value)} >= {_fmt(worst.threshold)} "
+                f"({len(metrics)} metrics / alpha {cfg.alpha:g})."
+            )
+        elif pending:
+            decision = Decision.CONTINUE
+            reason = f"CONTINUE: not yet conclusive: {', '.join(pending)}."
+        elif smallest_arm < cfg.min_requests_per_arm:
+            decision = Decision.CONTINUE
+            reason = (
+                f"CONTINUE: every margin is met but promotion needs "
+                f"{cfg.min_requests_per_arm} requests per arm ({smallest_arm} so far)."
+            )
+        else:
+            decision = Decision.PROMOTE
+            reason = (
+                "PROMOTE: every metric's anytime-valid upper bound is under its margin "
+                f"after {smallest_arm} requests per arm."
+            )
+        return Verdict(
+            decision=decision,
+            reason=reason,
+            look=self._look,
+            baseline_requests=baseline.requests,
+            canary_requests=canary.requests,
+            metrics=tuple(metrics),
+            srm_e_value=self._srm_e,
+        )
+
+    def _rollback_level(self) -> float:
+        return self.config.alpha / len(self.config.metric_names)
+
+    def _track(self, name: str, log_e: float) -> tuple[float, float, bool]:
+        """Current and running-max e-value of a metric, and whether it is a regression."""
+        self._max_log_e[name] = max(self._max_log_e[name], log_e)
+        threshold = self.config.rollback_e_value
+        return (
+            _exp(log_e),
+            _exp(self._max_log_e[name]),
+            self._max_log_e[name] >= math.log(threshold),
+        )
+
+    def _tighten(self, name: str, upper: float) -> float:
+        """Running minimum of an upper bound (the intersection of the confidence sets)."""
+        best = min(self._best_upper.get(name, math.inf), upper)
+        self._best_upper[name] = best
+        return best
+
+    def _error_verdict(self) -> MetricVerdict:
+        cfg = self.config
+        proc = self._errors
+        e_value, max_e, regression = self._track(ERROR_RATE, proc.log_e_value)
+        level = cfg.promote_level
+        upper = self._tighten(ERROR_RATE, proc.upper_bound(level / 2))
+        ref_n, test_n = proc.baseline_trials, proc.canary_trials
+        ref_e, test_e = proc.baseline_events, proc.canary_events
+        abs_upper = self._tighten(
+            "error_abs",
+            self._rates.upper(test_e, test_n, level / 4)
+            - self._rates.lower(ref_e, ref_n, level / 4),
+        )
+        lower = proc.lower_bound(self._rollback_level())
+        rate_ref = ref_e / ref_n if ref_n else math.nan
+        rate_test = test_e / test_n if test_n else math.nan
+        rates = f"canary {_pct(rate_test)} vs baseline {_pct(rate_ref)} errors"
+        if regression:
+            status = MetricStatus.REGRESSION
+            why = (
+                f"{rates}; the error rate ratio is at least {_fmt(lower)} and the e-value "
+                f"reached {_fmt(max_e)} >= {_fmt(cfg.rollback_e_value)}: a regression."
+            )
+        elif ref_n == 0 or test_n == 0:
+            status = MetricStatus.INSUFFICIENT_DATA
+            why = "no requests yet in one of the arms."
+        elif upper < cfg.error_ratio_margin or abs_upper < cfg.error_abs_margin:
+            status = MetricStatus.NON_INFERIOR
+            which = (
+                f"ratio is at most {_fmt(upper)} < {_fmt(cfg.error_ratio_margin)}"
+                if upper < cfg.error_ratio_margin
+                else f"increase is at most {_pct(abs_upper)} < {_pct(cfg.error_abs_margin)}"
+            )
+            why = f"{rates}; the error {which}: not worse beyond the margin."
+        else:
+            status = MetricStatus.INCONCLUSIVE
+            why = (
+                f"{rates}; e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)} and the "
+                f"ratio could still be up to {_fmt(upper)} (margin {_fmt(cfg.error_ratio_margin)}):"
+                " keep watching."
+            )
+        return MetricVerdict(
+            name=ERROR_RATE,
+            status=status,
+            e_value=e_value,
+            max_e_value=max_e,
+            threshold=cfg.rollback_e_value,
+            estimate=proc.estimate,
+            lower=lower,
+            upper=upper,
+            margin=cfg.error_ratio_margin,
+            measure="ratio of error rates, canary / baseline",
+            explanation=f"{ERROR_RATE}: {why}",
+        )
+
+    def _median_verdict(self) -> MetricVerdict:
+        cfg = self.config
+        proc = self._shift
+        e_value, max_e, regression = self._track(LATENCY_MEDIAN, proc.log_e_value)
+        has_data = proc.info > 0
+        upper = self._tighten(LATENCY_MEDIAN, proc.upper_bound(cfg.promote_level))
+        lower = proc.lower_bound(self._rollback_level())
+        estimate = proc.estimate
+        if regression:
+            status = MetricStatus.REGRESSION
+            why = (
+                f"canary latency is {_ratio_pct(estimate)} of the baseline's (geometric mean), "
+                f"at least {_ratio_pct(lower)}; e-value {_fmt(max_e)} >= "
+                f"{_fmt(cfg.rollback_e_value)}: a regression."
+            )
+        elif not has_data:
+            status = MetricStatus.INSUFFICIENT_DATA
+            why = "no latency data from both arms yet."
+        elif upper < cfg.median_ratio_margin:
+            status = MetricStatus.NON_INFERIOR
+            why = (
+                f"canary latency is {_ratio_pct(estimate)} of the baseline's and at most "
+                f"{_ratio_pct(upper)} < margin {_ratio_pct(cfg.median_ratio_margin)}."
+            )
+        else:
+            status = MetricStatus.INCONCLUSIVE
+            why = (
+                f"canary latency is {_ratio_pct(estimate)} of the baseline's, could be up to "
+                f"{_ratio_pct(upper)} (margin {_ratio_pct(cfg.median_ratio_margin)}); "
+                f"e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)}: keep watching."
+            )
+        return MetricVerdict(
+            name=LATENCY_MEDIAN,
+            status=status,
+            e_value=e_value,
+            max_e_value=max_e,
+            threshold=cfg.rollback_e_value,
+            estimate=estimate,
+            lower=lower,
+            upper=upper,
+            margin=cfg.median_ratio_margin,
+            measure="ratio of geometric-mean latency, canary / baseline",
+            explanation=f"{LATENCY_MEDIAN}: {why}",
+        )
+
+    def _tail_verdict(self) -> MetricVerdict:
+        cfg = self.config
+        logs = [p.log_e_value for p in self._tail]
+        log_e = float(
+            np.logaddexp.reduce(
+                [math.log(w) + le for w, le in zip(cfg.tail_weights, logs, strict=True)]
+            )
+        )
+        e_value, max_e, regression = self._track(LATENCY_TAIL, log_e)
+        k = cfg.tail_quantiles.index(cfg.tail_margin_quantile)
+        proc = self._tail[k]
+        has_data = proc.baseline_trials > 0 and proc.canary_trials > 0
+        upper = self._tighten(LATENCY_TAIL, proc.upper_bound(cfg.promote_level))
+        lower = proc.lower_bound(self._rollback_level())
+        estimate = proc.estimate
+        label = f"p{_quantile_label(cfg.tail_margin_quantile)}"
+        threshold_ms = self._threshold_ms(k)
+        where = f"above the baseline's {label} ({_fmt(threshold_ms)} ms)"
+        if regression:
+            worst = int(
+                np.argmax([math.log(w) + le for w, le in zip(cfg.tail_weights, logs, strict=True)])
+            )
+            q_label = f"p{_quantile_label(cfg.tail_quantiles[worst])}"
+            why = (
+                f"the canary has {_fmt(self._tail[worst].estimate)}x the baseline's share of "
+                f"requests above the baseline's {q_label}; e-value {_fmt(max_e)} >= "
+                f"{_fmt(cfg.rollback_e_value)}: a tail regression."
+            )
+            status = MetricStatus.REGRESSION
+        elif not has_data:
+            status = MetricStatus.INSUFFICIENT_DATA
+            why = "tail thresholds are set from the first look; no tail data tested yet."
+        elif upper < cfg.tail_ratio_margin:
+            status = MetricStatus.NON_INFERIOR
+            why = (
+                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's, "
+                f"at most {_fmt(upper)}x < margin {_fmt(cfg.tail_ratio_margin)}x."
+            )
+        else:
+            status = MetricStatus.INCONCLUSIVE
+            why = (
+                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's, "
+                f"could be up to {_fmt(upper)}x (margin {_fmt(cfg.tail_ratio_margin)}x); "
+                f"e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)}: keep watching."
+            )
+        return MetricVerdict(
+            name=LATENCY_TAIL,
+            status=status,
+            e_value=e_value,
+            max_e_value=max_e,
+            threshold=cfg.rollback_e_value,
+            estimate=estimate,
+            lower=lower,
+            upper=upper,
+            margin=cfg.tail_ratio_margin,
+            measure=f"ratio of shares of requests above the baseline's {label}, canary / baseline",
+            explanation=f"{LATENCY_TAIL}: {why}",
+        )
+
+    def _threshold_ms(self, k: int) -> float:
+        index = self._tail_thresholds[k]
+        if index is None or self._layout is None:
+            return math.nan
+        return float(self._layout.bounds[index])
+
+    def _slo_verdict(
+        self,
+        name: str,
+        proc: ProportionEProcess,
+        what: str,
+        measure: str,
+    ) -> MetricVerdict:
+        cfg = self.config
+        e_value, max_e, regression = self._track(name, proc.log_e_value)
+        x, n = proc.events, proc.trials
+        upper = self._tighten(name, self._rates.upper(x, n, cfg.promote_level))
+        lower = self._rates.lower(x, n, self._rollback_level())
+        estimate = x / n if n else math.nan
+        if regression:
+            status = MetricStatus.REGRESSION
+            why = f"{what} is {_pct(estimate)}, at least {_pct(lower)} > SLO {_pct(proc.p0)}."
+        elif n == 0:
+            status = MetricStatus.INSUFFICIENT_DATA
+            why = "no canary data yet."
+        elif upper <= proc.p0:
+            status = MetricStatus.NON_INFERIOR
+            why = f"{what} is {_pct(estimate)}, at most {_pct(upper)} <= SLO {_pct(proc.p0)}."
+        else:
+            status = MetricStatus.INCONCLUSIVE
+            why = (
+                f"{what} is {_pct(estimate)}, could be up to {_pct(upper)} (SLO "
+                f"{_pct(proc.p0)}): keep watching."
+            )
+        return MetricVerdict(
+            name=name,
+            status=status,
+            e_value=e_value,
+            max_e_value=max_e,
+            threshold=cfg.rollback_e_value,
+            estimate=estimate,
+            lower=lower,
+            upper=upper,
+            margin=proc.p0,
+            measure=measure,
+            explanation=f"{name}: {why}",
+        )
+
+    def _slo_error_verdict(self) -> MetricVerdict:
+        assert self._slo_error is not None
+        return self._slo_verdict(
+            SLO_ERROR_RATE, self._slo_error, "the canary error rate", "canary error rate"
+        )
+
+    def _slo_latency_verdict(self) -> MetricVerdict:
+        assert self._slo_latency is not None and self.config.slo_latency_ms is not None
+        bound = self.config.slo_latency_ms
+        if self._layout is not None and self._slo_index() >= 0:
+            bound = float(self._layout.bounds[self._slo_index()])
+        return self._slo_verdict(
+            SLO_LATENCY,
+            self._slo_latency,
+            f"the canary's share of requests slower than {_fmt(bound)} ms",
+            f"share of canary requests above {_fmt(bound)} ms",
+        )
+
+
+def _moments(counts: IntArray, log_values: FloatArray) -> BatchMoments:
+    n = int(counts.sum())
+    if n == 0:
+        return BatchMoments(0, 0.0, 0.0)
+    mean = float(np.dot(counts, log_values)) / n
+    variance = float(np.dot(counts, (log_values - mean) ** 2)) / n
+    return BatchMoments(n, mean, variance)
+
+
+def _exp(log_value: float) -> float:
+    return math.exp(min(log_value, 700.0))
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.3g}"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.3g}%"
+
+
+def _ratio_pct(value: float) -> str:
+    return "n/a" if math.isnan(value) or math.isinf(value) else f"{100 * value:.1f}%"
+
+
+def _quantile_label(q: float) -> str:
+    return f"{100 * q:g}".replace(".", "")
