@@ -29,6 +29,7 @@ from harness.knative.field_error import (
     only_errors,
 )
 from harness.knative.goparse import SECOND, format_float, parse_duration, parse_float
+from harness.knative.images import image_reference_error, is_image_reference
 from harness.knative.names import dns1035_label_problems
 from harness.knative.traffic import TrafficTarget, json_type, validate_traffic
 
@@ -48,7 +49,27 @@ API_VERSION = "serving.knative.dev/v1"
 SERVING_GROUP = "serving.knative.dev"
 ROLLOUT_DURATION = (f"{SERVING_GROUP}/rollout-duration", f"{SERVING_GROUP}/rolloutDuration")
 PROGRESS_DEADLINE = f"{SERVING_GROUP}/progress-deadline"
-QUEUE_RESOURCE_PERCENTAGE = f"queue.sidecar.{SERVING_GROUP}/resource-percentage"
+QUEUE_RESOURCE_PERCENTAGE = (
+    f"queue.sidecar.{SERVING_GROUP}/resource-percentage",
+    f"queue.sidecar.{SERVING_GROUP}/resourcePercentage",
+)
+NETWORKING_GROUP = "networking.knative.dev"
+# knative/networking pkg/apis/networking/metadata_validation.go: the only
+# networking.knative.dev annotations a revision template may carry.
+NETWORKING_ALLOWED = frozenset(
+    f"{NETWORKING_GROUP}/{key}"
+    for key in (
+        "ingress.class",
+        "ingress-class",
+        "certificate.class",
+        "certificate-class",
+        "disableAutoTLS",
+        "disable-auto-tls",
+        "disable-external-domain-tls",
+        "httpOption",
+        "http-protocol",
+    )
+)
 SERVICE_LABEL = f"{SERVING_GROUP}/service"
 AUTOSCALING_MISPLACED = (
     'autoscaling annotations must be put under "spec.template.metadata.annotations" to work'
@@ -227,8 +248,18 @@ def _containers(spec: Mapping[str, Any]) -> list[FieldError]:
         if not c:
             errors.append(FieldError("missing field(s)", (path,), rule="containers"))
             continue
-        if not _string(c.get("image"), f"{path}.image", errors):
+        image = _string(c.get("image"), f"{path}.image", errors)
+        if not image:
             errors.append(FieldError("missing field(s)", (f"{path}.image",), rule="containers"))
+        elif not is_image_reference(image):
+            errors.append(
+                FieldError(
+                    "Failed to parse image reference",
+                    (f"{path}.image",),
+                    details=image_reference_error(image),
+                    rule="image-reference",
+                )
+            )
     return errors
 
 
@@ -294,11 +325,20 @@ def _revision_name(name: str, generate_name: str, parent: Mapping[str, Any]) -> 
     return []
 
 
+def _networking_annotations(annotations: Mapping[str, str]) -> list[FieldError]:
+    return [
+        FieldError(f'invalid key name "{key}"', ("",), rule="networking-annotation")
+        for key in sorted(annotations)
+        if key.startswith(NETWORKING_GROUP) and key not in NETWORKING_ALLOWED
+    ]
+
+
 def _queue_resource_percentage(annotations: Mapping[str, str]) -> list[FieldError]:
-    if QUEUE_RESOURCE_PERCENTAGE not in annotations:
+    key = next((k for k in QUEUE_RESOURCE_PERCENTAGE if k in annotations), None)
+    if key is None:
         return []
-    path = f"[{QUEUE_RESOURCE_PERCENTAGE}]"
-    value = annotations[QUEUE_RESOURCE_PERCENTAGE]
+    path = f"[{key}]"
+    value = annotations[key]
     errors = [
         FieldError(
             "Queue proxy resource percentage annotation is deprecated. Please use the available "
@@ -342,6 +382,7 @@ def validate_template(
     errors += [
         e.via("metadata.annotations") for e in validate_autoscaling_annotations(annotations, config)
     ]
+    errors += [e.via("metadata.annotations") for e in _networking_annotations(annotations)]
     errors += _revision_name(name, generate_name, parent)
     errors += [e.via("metadata.annotations") for e in _queue_resource_percentage(annotations)]
     errors += [

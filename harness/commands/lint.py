@@ -1,0 +1,90 @@
+"""``harness lint FILE...``: Knative manifest checks before apply.
+
+Exit codes: 0 no errors, 1 errors found, 2 a file could not be read or parsed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from harness.commands.options import Format, OutputFormat
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``lint`` command to the CLI."""
+    app.command("lint")(lint)
+
+
+def lint(
+    files: Annotated[
+        list[str],
+        typer.Argument(help="Manifests to check (YAML or JSON, multi-document); - reads stdin."),
+    ],
+    output: Format = OutputFormat.text,
+    allow_zero_initial_scale: Annotated[
+        bool,
+        typer.Option(
+            "--allow-zero-initial-scale",
+            help="Model a cluster with config-autoscaler allow-zero-initial-scale: true.",
+        ),
+    ] = False,
+    autoscaler_class: Annotated[
+        str,
+        typer.Option(
+            "--autoscaler-class",
+            help="The cluster's default pod-autoscaler-class (config-autoscaler).",
+        ),
+    ] = "kpa.autoscaling.knative.dev",
+    max_scale_limit: Annotated[
+        int,
+        typer.Option(
+            "--max-scale-limit", min=0, help="config-autoscaler max-scale-limit (0: none)."
+        ),
+    ] = 0,
+    container_concurrency_max_limit: Annotated[
+        int,
+        typer.Option(
+            "--container-concurrency-max-limit",
+            min=1,
+            help="config-defaults container-concurrency-max-limit.",
+        ),
+    ] = 1000,
+    disallow_container_concurrency_zero: Annotated[
+        bool,
+        typer.Option(
+            "--disallow-container-concurrency-zero",
+            help="Model config-defaults allow-container-concurrency-zero: false.",
+        ),
+    ] = False,
+    max_revision_timeout_seconds: Annotated[
+        int,
+        typer.Option(
+            "--max-revision-timeout-seconds",
+            min=1,
+            help="config-defaults max-revision-timeout-seconds.",
+        ),
+    ] = 600,
+) -> None:
+    """Check Knative Services, Routes and Configurations as Knative's webhook would, plus
+    warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
+    from harness.knative.cluster import ClusterConfig
+    from harness.knative.lint import LintSummary, lint_path
+    from harness.knative.lint_output import print_human
+
+    config = ClusterConfig(
+        allow_zero_initial_scale=allow_zero_initial_scale,
+        pod_autoscaler_class=autoscaler_class,
+        max_scale_limit=max_scale_limit,
+        allow_container_concurrency_zero=not disallow_container_concurrency_zero,
+        container_concurrency_max_limit=container_concurrency_max_limit,
+        max_revision_timeout_seconds=max_revision_timeout_seconds,
+    )
+    summary = LintSummary(tuple(lint_path(f, config) for f in files))
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print_human(summary)
+    raise typer.Exit(summary.exit_code)

@@ -1,0 +1,197 @@
+"""``harness lint``: Knative's webhook rules as errors plus the warnings users need,
+placed on the lines of the manifest they are about.
+
+``lint_text`` lints one file's text; ``lint_path`` reads a file (or ``-`` for stdin)
+first. Reports are plain values; rendering (human or JSON) is the command's job.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.knative.cluster import ClusterConfig
+from harness.knative.field_error import FieldError
+from harness.knative.manifest import Document, ManifestError, parse_manifests
+from harness.knative.rules import (
+    Check,
+    Issue,
+    Severity,
+    Subject,
+    annotation_keys,
+    routing,
+    scaling,
+    values,
+)
+from harness.knative.rules.catalogue import RULES
+from harness.knative.validation import API_VERSION, SERVING_GROUP, VALIDATORS
+
+CHECKS: list[Check] = [*annotation_keys.CHECKS, *scaling.CHECKS, *routing.CHECKS, *values.CHECKS]
+_KNATIVE_KINDS = frozenset(VALIDATORS)
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: severity, the field it is about, the message, its rule and line."""
+
+    severity: Severity
+    field: str
+    message: str
+    rule: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class FileError:
+    """Why a file could not be linted: unreadable, or not YAML/JSON (line/column 1-based)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The findings for one file, or the error that stopped it from being read."""
+
+    file: str
+    findings: tuple[Finding, ...] = ()
+    error: FileError | None = None
+
+    @property
+    def errors(self) -> int:
+        """How many findings are errors."""
+        return sum(1 for f in self.findings if f.severity == "error")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``harness lint --format json`` for this file."""
+        return {
+            "file": self.file,
+            "findings": [asdict(f) for f in self.findings],
+            "error": asdict(self.error) if self.error else None,
+        }
+
+
+_KEY_IN_MESSAGE = re.compile(r'^invalid key name "([^"]+)"$')
+
+
+def _from_field_error(error: FieldError, document: Document) -> Finding:
+    paths = list(error.paths) or [""]
+    field_path = paths[0]
+    line_path = field_path
+    message = error.message
+    if error.details:
+        message = f"{message} ({error.details})"
+    if len(paths) > 1:
+        message = f"{message} (also {', '.join(paths[1:])})"
+    # "invalid key name" errors point at the annotations map; the key's own line is better.
+    if match := _KEY_IN_MESSAGE.match(error.message):
+        line_path = f"{field_path}.{match.group(1)}"
+    rule = error.rule or "schema"
+    severity: Severity = "warning" if error.level == "warning" else RULES[rule].severity
+    return Finding(severity, field_path, message, rule, document.line_of(line_path))
+
+
+def _from_issue(issue: Issue, document: Document) -> Finding:
+    return Finding(
+        RULES[issue.rule].severity,
+        issue.field,
+        issue.message,
+        issue.rule,
+        document.line_of(issue.field),
+    )
+
+
+def lint_document(document: Document, config: ClusterConfig) -> list[Finding]:
+    """Every finding for one parsed document."""
+    obj = document.obj
+    if not isinstance(obj, Mapping):
+        return [
+            Finding(
+                "info", "", "skipped: the document is not an object", "skipped-kind", document.line
+            )
+        ]
+    findings = [
+        Finding("error", path, "duplicate key: the mapping already has it", "duplicate-key", line)
+        for path, line in document.duplicate_keys
+    ]
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    is_serving = isinstance(api_version, str) and api_version.startswith(f"{SERVING_GROUP}/")
+    if is_serving and kind in _KNATIVE_KINDS and api_version != API_VERSION:
+        findings.append(
+            Finding(
+                "error",
+                "apiVersion",
+                f"{api_version} is no longer served; use {API_VERSION}",
+                "api-version",
+                document.line_of("apiVersion"),
+            )
+        )
+        return findings
+    if not is_serving or kind not in _KNATIVE_KINDS:
+        findings.append(
+            Finding(
+                "info",
+                "kind",
+                f"skipped: {api_version}/{kind} is not a Knative Service, Route or Configuration",
+                "skipped-kind",
+                document.line_of("kind"),
+            )
+        )
+        return findings
+    findings += [_from_field_error(e, document) for e in VALIDATORS[str(kind)](obj, config)]
+    subject = Subject(obj, str(kind), config)
+    findings += [_from_issue(issue, document) for check in CHECKS for issue in check(subject)]
+    return findings
+
+
+def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(
+        sorted(findings, key=lambda f: (f.line or 0, _SEVERITY_ORDER[f.severity], f.field))
+    )
+
+
+def lint_text(text: str, name: str, config: ClusterConfig | None = None) -> FileReport:
+    """Lint one file's text; ``name`` is what the report calls the file."""
+    config = config or ClusterConfig()
+    try:
+        documents = parse_manifests(text)
+    except ManifestError as exc:
+        return FileReport(name, error=FileError(exc.message, exc.line, exc.column))
+    findings = [f for d in documents for f in lint_document(d, config)]
+    return FileReport(name, _ordered(findings))
+
+
+def lint_path(path: str, config: ClusterConfig | None = None) -> FileReport:
+    """Read ``path`` (``-`` is stdin) and lint it; an unreadable file gives a report
+    with ``error`` set, never an exception."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return FileReport(name, error=FileError(f"cannot read file: {reason}"))
+    return lint_text(text, name, config)
+
+
+@dataclass(frozen=True)
+class LintSummary:
+    """Totals over all files, and the exit code of the CLI contract."""
+
+    reports: tuple[FileReport, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        """2 if a file could not be read or parsed, else 1 if any error, else 0."""
+        if any(r.error for r in self.reports):
+            return 2
+        return 1 if any(r.errors for r in self.reports) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``harness lint --format json``."""
+        return {"files": [r.to_dict() for r in self.reports]}

@@ -1,0 +1,150 @@
+"""Reading Kubernetes manifests: multi-document YAML or JSON, keeping line numbers.
+
+Each document keeps a map from field path (``spec.traffic[1].percent``, the syntax of
+Knative's field errors) to the line it is written on, so a finding about a field can
+point at its line. A ``kind: List`` is expanded into its items, as kubectl does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+
+class ManifestError(Exception):
+    """The text is not valid YAML/JSON; ``line`` and ``column`` are 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, column {self.column}: " if self.line else ""
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One object of a manifest file: its value, where it starts, where each field is."""
+
+    obj: Any
+    line: int
+    lines: Mapping[str, int] = field(default_factory=dict)
+    duplicate_keys: tuple[tuple[str, int], ...] = ()
+
+    def line_of(self, path: str) -> int:
+        """The line of ``path``, else of the longest written field it starts with (Knative
+        appends text to some paths: ``...initial-scale=0 not allowed by cluster``), else
+        the document's first line."""
+        # Knative writes some map keys as ".[key]"; the map has them as ".key".
+        normalized = re.sub(r"\.?\[([^\]]*[^0-9\]][^\]]*)\]", r".\1", path)
+        best = ""
+        for candidate in (path, normalized):
+            if candidate in self.lines:
+                return self.lines[candidate]
+            for written in self.lines:
+                if (
+                    len(written) > len(best)
+                    and candidate.startswith(written)
+                    and candidate[len(written)] in ".[= "
+                ):
+                    best = written
+        return self.lines[best] if best else self.line
+
+
+def _index_node(
+    node: Node, path: str, lines: dict[str, int], duplicates: list[tuple[str, int]]
+) -> None:
+    if isinstance(node, MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                duplicates.append((child, line))
+            seen.add(key)
+            lines.setdefault(child, line)
+            _index_node(value_node, child, lines, duplicates)
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            child = f"{path}[{i}]"
+            lines[child] = item.start_mark.line + 1
+            _index_node(item, child, lines, duplicates)
+
+
+def _document(node: Node, loader: yaml.SafeLoader) -> list[Document]:
+    obj = loader.construct_document(node)
+    if _is_list(obj) and isinstance(node, MappingNode):
+        items = next(v for k, v in node.value if isinstance(k, ScalarNode) and k.value == "items")
+        if isinstance(items, SequenceNode):
+            return [d for item in items.value for d in _document(item, loader)]
+    lines: dict[str, int] = {}
+    duplicates: list[tuple[str, int]] = []
+    _index_node(node, "", lines, duplicates)
+    return [Document(obj, node.start_mark.line + 1, lines, tuple(duplicates))]
+
+
+def _is_list(obj: Any) -> bool:
+    return (
+        isinstance(obj, Mapping)
+        and obj.get("kind") == "List"
+        and isinstance(obj.get("items"), list)
+    )
+
+
+def parse_manifests(text: str) -> list[Document]:
+    """Every non-empty document of a YAML stream (JSON is YAML too), in order.
+
+    Raises ``ManifestError`` with the line and column of the first syntax error.
+    """
+    loader = yaml.SafeLoader(text)
+    documents: list[Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (
+                isinstance(node, ScalarNode) and node.value == "" and node.tag.endswith(":null")
+            ):
+                continue
+            documents.extend(_document(node, loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            message = f"{exc.context}: {exc.problem}"
+        if _looks_like_json(text):
+            return _parse_json(text)
+        raise ManifestError(
+            f"YAML syntax error: {message}",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _looks_like_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _parse_json(text: str) -> list[Document]:
+    # JSON YAML cannot read (tabs inside flow collections, for one): no per-field lines.
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+    if _is_list(obj):
+        return [Document(item, 1) for item in obj["items"]]
+    return [Document(obj, 1)]

@@ -1,0 +1,345 @@
+"""Every lint rule: id, severity, what it checks, and the Knative source that backs it."""
+
+from __future__ import annotations
+
+from harness.knative.rules import Rule
+
+_S = "knative/serving "
+_VALIDATION = _S + "pkg/apis/serving/v1/route_validation.go"
+_AUTOSCALING = _S + "pkg/apis/autoscaling/annotation_validation.go"
+_REVISION = _S + "pkg/apis/serving/v1/revision_validation.go"
+_METADATA = _S + "pkg/apis/serving/metadata_validation.go"
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in [
+        # --- what the API server rejects before Knative sees the object
+        Rule(
+            "yaml-syntax",
+            "error",
+            "the file parses as YAML or JSON (reported as the file's error, exit 2)",
+            "YAML 1.1 / RFC 8259",
+        ),
+        Rule(
+            "schema",
+            "error",
+            "field types (a string where a number belongs, unquoted annotation values) and "
+            "unknown traffic fields",
+            _S + "config/core/300-resources/*.yaml (CRD schemas); Kubernetes API server",
+        ),
+        Rule(
+            "duplicate-key",
+            "error",
+            "a key written twice in one mapping (kubectl's strict decoding rejects it)",
+            "sigs.k8s.io/yaml strict decoding",
+        ),
+        Rule(
+            "api-version",
+            "error",
+            "serving.knative.dev objects use apiVersion serving.knative.dev/v1 (v1alpha1/v1beta1 "
+            "are no longer served)",
+            _S + "config/core/300-resources/service.yaml",
+        ),
+        # --- Knative's validating webhook
+        Rule(
+            "metadata-name",
+            "error",
+            "metadata.name / generateName present and DNS-1035 labels",
+            "knative.dev/pkg apis/metadata_validation.go",
+        ),
+        Rule(
+            "metadata-owner-label",
+            "error",
+            "a Route/Configuration labelled serving.knative.dev/service is owned by that Service",
+            _S + "pkg/apis/serving/v1/configuration_validation.go",
+        ),
+        Rule(
+            "traffic-sum",
+            "error",
+            "traffic percents sum to exactly 100 (an absent percent is 0)",
+            _VALIDATION,
+        ),
+        Rule("traffic-percent-range", "error", "each percent is within 0..100", _VALIDATION),
+        Rule("traffic-tag-name", "error", "each tag is a DNS-1035 label", _VALIDATION),
+        Rule("traffic-tag-unique", "error", "tags are unique within a traffic block", _VALIDATION),
+        Rule(
+            "traffic-latest-revision",
+            "error",
+            "latestRevision: true has no revisionName; latestRevision: false has one",
+            _VALIDATION,
+        ),
+        Rule(
+            "traffic-configuration-name",
+            "error",
+            "configurationName is not set in a Service's traffic",
+            _VALIDATION,
+        ),
+        Rule(
+            "traffic-revision-or-configuration",
+            "error",
+            "a Route's traffic entry names exactly one of revisionName, configurationName",
+            _VALIDATION,
+        ),
+        Rule(
+            "traffic-revision-name",
+            "error",
+            "revisionName/configurationName are Kubernetes qualified names",
+            _VALIDATION,
+        ),
+        Rule("traffic-url", "error", "url is not set in spec.traffic (status only)", _VALIDATION),
+        Rule(
+            "revision-name",
+            "error",
+            "spec.template.metadata.name is a DNS-1035 label (and not used with a generateName "
+            "parent)",
+            _REVISION,
+        ),
+        Rule(
+            "revision-name-prefix",
+            "error",
+            "spec.template.metadata.name starts with '{service}-'",
+            _REVISION,
+        ),
+        Rule(
+            "containers",
+            "error",
+            "the template has containers, each with an image",
+            _S + "pkg/apis/serving/k8s_validation.go",
+        ),
+        Rule(
+            "image-reference",
+            "error",
+            "each image parses as an image reference (go-containerregistry, weak validation)",
+            _S + "pkg/apis/serving/k8s_validation.go",
+        ),
+        Rule(
+            "container-concurrency",
+            "error",
+            "containerConcurrency within 0..1000 (1..1000 without "
+            "allow-container-concurrency-zero)",
+            _METADATA,
+        ),
+        Rule(
+            "timeout-seconds",
+            "error",
+            "timeoutSeconds within 0..max-revision-timeout-seconds (600)",
+            _REVISION,
+        ),
+        Rule(
+            "autoscaling-annotation-placement",
+            "error",
+            "autoscaling.knative.dev/* annotations only under spec.template.metadata.annotations",
+            _METADATA,
+        ),
+        Rule(
+            "networking-annotation",
+            "error",
+            "only known networking.knative.dev/* annotations on a revision template",
+            "knative/networking pkg/apis/networking/metadata_validation.go",
+        ),
+        Rule(
+            "autoscaling-class",
+            "error",
+            "class ending in .knative.dev is kpa.autoscaling.knative.dev or "
+            "hpa.autoscaling.knative.dev",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-min-scale", "error", "min-scale / minScale is an int32 >= 0", _AUTOSCALING
+        ),
+        Rule(
+            "autoscaling-max-scale",
+            "error",
+            "max-scale / maxScale is an int32 >= 0, within the cluster's max-scale-limit",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-max-below-min",
+            "error",
+            "a non-zero max-scale is not below min-scale",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-activation-scale",
+            "error",
+            "activation-scale is an int >= 2, >= min-scale, <= max-scale",
+            _AUTOSCALING,
+        ),
+        Rule("autoscaling-target", "error", "target is a float >= 0.01", _AUTOSCALING),
+        Rule(
+            "autoscaling-target-utilization",
+            "error",
+            "target-utilization-percentage / targetUtilizationPercentage within 1..100",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-target-burst-capacity",
+            "error",
+            "target-burst-capacity / targetBurstCapacity >= 0 or -1",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-window",
+            "error",
+            "window is a Go duration within 6s..1h, whole seconds",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-panic-window",
+            "error",
+            "panic-window-percentage / panicWindowPercentage within 1..100",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-panic-threshold",
+            "error",
+            "panic-threshold-percentage / panicThresholdPercentage within 110..1000",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-scale-to-zero-retention",
+            "error",
+            "scale-to-zero-pod-retention-period / scaleToZeroPodRetentionPeriod within 0s..1h",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-scale-down-delay",
+            "error",
+            "scale-down-delay / scaleDownDelay within 0s..1h, whole seconds",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-metric",
+            "error",
+            "metric is concurrency or rps for KPA, non-empty for HPA (class from the annotation "
+            "or the cluster)",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-aggregation-algorithm",
+            "error",
+            "with class kpa: metric-aggregation-algorithm is linear or weighted-exponential",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-initial-scale",
+            "error",
+            "initial-scale / initialScale is an int >= 0",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "autoscaling-initial-scale-zero",
+            "error",
+            "initial-scale 0 only where the cluster sets allow-zero-initial-scale (flag "
+            "--allow-zero-initial-scale)",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "rollout-duration",
+            "error",
+            "rollout-duration / rolloutDuration on Service/Route metadata is a Go duration, "
+            "whole seconds, not negative",
+            _METADATA,
+        ),
+        Rule(
+            "progress-deadline",
+            "error",
+            "progress-deadline on the template is a Go duration, whole seconds, not negative",
+            _REVISION,
+        ),
+        Rule(
+            "queue-resource-percentage",
+            "error",
+            "queue.sidecar resource-percentage within 0.1..100 (Knative also warns it is "
+            "deprecated)",
+            _REVISION,
+        ),
+        # --- warnings Knative does not give
+        Rule(
+            "annotation-ignored",
+            "warning",
+            "a known annotation placed where Knative does not read it (rollout-duration under "
+            "spec.template, template-only annotations on the Service, visibility as an "
+            "annotation)",
+            _S + "pkg/reconciler/route/traffic/rollout.go, pkg/apis/serving/register.go",
+        ),
+        Rule(
+            "unknown-annotation",
+            "warning",
+            "an unknown key in a *.knative.dev annotation group, with a did-you-mean",
+            _S + "pkg/apis/autoscaling/register.go, pkg/apis/serving/register.go",
+        ),
+        Rule(
+            "duplicate-spelling",
+            "warning",
+            "an annotation written in both spellings; Knative reads the kebab-case one",
+            "knative.dev/pkg kmap/lookup.go",
+        ),
+        Rule(
+            "placeholder-value",
+            "warning",
+            "a value that is still a placeholder (<ingress-type>, {username}, ${VAR}, {{ .x }})",
+            "(none: documentation snippets)",
+        ),
+        Rule(
+            "ko-image",
+            "warning",
+            "a ko:// image, which only ko resolves; applied as is, no node can pull it",
+            "ko (github.com/ko-build/ko)",
+        ),
+        Rule(
+            "target-above-container-concurrency",
+            "warning",
+            "a soft concurrency target above containerConcurrency (Knative caps it at "
+            "containerConcurrency)",
+            _S + "pkg/autoscaler/config/autoscalerconfig, pkg/reconciler/autoscaling/resources",
+        ),
+        Rule(
+            "initial-scale-below-min-scale",
+            "warning",
+            "initial-scale below min-scale (the revision is scaled to min-scale anyway)",
+            _S + "pkg/reconciler/autoscaling/kpa/kpa.go",
+        ),
+        Rule(
+            "kpa-only-annotation",
+            "warning",
+            "window, panic-* or metric-aggregation-algorithm with the HPA class, which ignores "
+            "them",
+            _S + "pkg/apis/autoscaling/register.go",
+        ),
+        Rule(
+            "aggregation-algorithm-unchecked",
+            "warning",
+            "an invalid metric-aggregation-algorithm Knative lets through because the class is "
+            "not set explicitly",
+            _AUTOSCALING,
+        ),
+        Rule(
+            "revision-not-owned",
+            "warning",
+            "a Service's traffic names a revision without the '{service}-' prefix: not this "
+            "Service's (RevisionNotOwned at reconcile)",
+            _S + "pkg/reconciler/route/traffic/traffic.go",
+        ),
+        Rule(
+            "tag-host-too-long",
+            "warning",
+            "'{tag}-{route}' longer than 63 characters cannot become a host name",
+            "knative/networking config/config-network.yaml (tag-template)",
+        ),
+        # --- infos
+        Rule(
+            "traffic-untagged-zero",
+            "info",
+            "a 0% traffic entry without a tag does nothing",
+            _S + "pkg/reconciler/route/traffic/traffic.go",
+        ),
+        Rule(
+            "skipped-kind",
+            "info",
+            "a document that is not a serving.knative.dev Service, Route or Configuration is "
+            "skipped",
+            "-",
+        ),
+    ]
+}
