@@ -4,6 +4,7 @@
 (standalone: inline CSS and SVG, no script), ``report.json`` (`ReportData.to_dict`),
 ``junit.xml`` (a testcase per metric) and ``summary.md`` (for a CI job summary).
 ``update_index(root)`` lists the run folders under ``root`` in ``index.html``.
+``report_from_canary_journal``/``report_from_perf_run`` build the data from the store.
 Files are written atomically, so a reader never sees half a report.
 """
 
@@ -17,6 +18,13 @@ from urllib.parse import quote
 
 from harness.errors import BadInput
 from harness.report.html import IndexEntry, render_index_html, render_report_html
+from harness.report.journal import (
+    look_point,
+    metric_results,
+    report_from_canary_journal,
+    report_from_perf_run,
+    trend_from_history,
+)
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.model import (
@@ -39,7 +47,12 @@ __all__ = [
     "ReportData",
     "TrafficPoint",
     "TrendPoint",
+    "look_point",
+    "metric_results",
     "report_dir_for",
+    "report_from_canary_journal",
+    "report_from_perf_run",
+    "trend_from_history",
     "update_index",
     "write_report",
 ]

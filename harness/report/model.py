@@ -58,16 +58,20 @@ class ArmSummary:
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> ArmSummary:
-        """From an arm snapshot dict ``{"requests", "errors", "latency": Histogram dict}``.
+        """From an `ArmSnapshot.to_dict()`: ``{"requests", "errors", "latency"}``.
 
-        Raises ValueError when the latency dict is not a histogram.
+        ``latency`` is a Histogram dict or None (then no quantiles). Raises ValueError
+        when it is not a histogram dict.
         """
         from analysis import Histogram
 
+        requests, errors = int(snapshot["requests"]), int(snapshot["errors"])
+        if snapshot.get("latency") is None:
+            return cls(requests, errors)
         latency = Histogram.from_dict(snapshot["latency"])
         return cls(
-            requests=int(snapshot["requests"]),
-            errors=int(snapshot["errors"]),
+            requests=requests,
+            errors=errors,
             p50_ms=_finite(latency.quantile(0.5)),
             p99_ms=_finite(latency.quantile(0.99)),
         )
