@@ -59,6 +59,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _json(exc.status(), exc.code)
     except web.HTTPException:
         raise
+    except ConnectionError:
+        # The client went away mid-request; nobody is left to read an answer.
+        log.info("client left during %s %s", request.method, request.path)
+        return web.Response(status=499)
     except Exception:
         log.exception("internal error serving %s %s", request.method, request.path)
         err = ApiError(500, "InternalError", "an internal error occurred in the emulator")
