@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,11 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from harness.errors import BadInput
+from harness.knative.urls import route_host, tag_host
 from harness.local.metrics import DEFAULT_ROUTE_HEADER, TAG_HEADER
+
+log = logging.getLogger(__name__)
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 UPSTREAM_TIMEOUT_S = 300.0  # Knative's default revision timeout
@@ -91,9 +96,9 @@ def _merge(namespace: str, entries: Sequence[tuple[str, int]]) -> tuple[RouteBac
     return tuple(RouteBackend(namespace, rev, pct) for rev, pct in shares.items())
 
 
-def _hosts(name: str, namespace: str, domain: str) -> list[str]:
-    local = f"{name}.{namespace}"
-    return [f"{local}.{domain}", local, f"{local}.svc", f"{local}.{CLUSTER_DOMAIN}"]
+def _hosts(external: str, domain: str) -> list[str]:
+    local = external[: -len(domain) - 1]  # "hello.default", "v2-hello.default"
+    return [external, local, f"{local}.svc", f"{local}.{CLUSTER_DOMAIN}"]
 
 
 def route_hosts(
@@ -102,7 +107,10 @@ def route_hosts(
     """Every host of one Route and where it sends requests (pure; Knative's traffic rules).
 
     ``traffic`` is the Route's ``status.traffic`` (``latestRevision`` already resolved to a
-    revision name). Entries without a revision name are skipped. Hosts are lower case.
+    revision name). Entries without a revision name are skipped, and so is a tag whose
+    host would not be a DNS label (``{tag}-{route}`` over 63 characters: unroutable in
+    Knative too). Hosts are lower case. ``BadInput`` if route, namespace or domain is
+    not a valid name.
     """
     resolved = [
         (entry.revision_name, entry.percent or 0, entry.tag)
@@ -110,12 +118,22 @@ def route_hosts(
         if entry.revision_name
     ]
     main = _merge(namespace, [(rev, pct) for rev, pct, _ in resolved])
-    tagged = {tag: _merge(namespace, [(rev, 100)]) for rev, _, tag in resolved if tag}
+    tagged: dict[str, tuple[RouteBackend, ...]] = {}
+    tag_hosts: dict[str, str] = {}
+    for rev, _, tag in resolved:
+        if not tag:
+            continue
+        try:
+            tag_hosts[tag] = tag_host(tag, route, namespace, domain)
+        except BadInput as exc:
+            log.warning("route %s/%s: tag %r gets no host: %s", namespace, route, tag, exc)
+            continue
+        tagged[tag] = _merge(namespace, [(rev, 100)])
     routes: dict[str, HostRoute] = {}
-    for host in _hosts(route, namespace, domain):
+    for host in _hosts(route_host(route, namespace, domain), domain):
         routes[host.lower()] = HostRoute(main, None, MappingProxyType(dict(tagged)))
     for tag, backends in tagged.items():
-        for host in _hosts(f"{tag}-{route}", namespace, domain):
+        for host in _hosts(tag_hosts[tag], domain):
             routes[host.lower()] = HostRoute(backends, tag)
     return routes
 

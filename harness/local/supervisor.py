@@ -202,7 +202,8 @@ class RevisionSupervisor:
             self.restarts += 1
             self.ready = False
             self.address = self.metrics_address = None
-            self.reason = f"ExitCode{code}"
+            # Kubernetes reports death by signal N as exit code 128 + N (SIGKILL: 137).
+            self.reason = f"ExitCode{128 - code if code < 0 else code}"
             self.message = self._last_log_line() or f"exited with code {code}"
             self._on_change(self)
             await asyncio.sleep(min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (failures - 1)))
