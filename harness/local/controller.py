@@ -384,7 +384,11 @@ class Controller:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.reconcile_pending()
+            try:
+                await self.reconcile_pending()
+            except Exception:
+                # One failed pass must not stop reconciling: log it, try again on the next write.
+                log.exception("reconcile failed")
 
     async def reconcile_pending(self) -> None:
         """Reconcile every Service marked dirty so far, then program the ingress."""
