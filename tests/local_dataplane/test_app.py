@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -156,3 +158,47 @@ def test_latency_of_a_running_revision_centres_on_its_median(faulty: PlaneThread
     # Lognormal(40 ms, 0.2): the median of 60 draws lies within 40 ms +- 15%; the HTTP
     # round trip adds a little on top, never takes away.
     assert 40 * 0.85 <= float(np.median(elapsed)) <= 40 * 1.15 + 5
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_app_file_needs_only_aiohttp_as_the_dockerfile_assumes(tmp_path: Path) -> None:
+    source = (REPO / "harness/local/app.py").read_text()
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            roots.add(node.module.split(".")[0])
+    assert roots - set(sys.stdlib_module_names) - {"__future__"} == {"aiohttp"}
+    assert (
+        "COPY harness/local/app.py /app/app.py"
+        in (REPO / "examples/sample-app/Dockerfile").read_text()
+    )
+
+    (tmp_path / "app.py").write_text(source)  # run as the container does: a lone script
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "app.py"), "--host", "127.0.0.1"],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "PORT": str(port), "TARGET": "docker"},
+    )
+    try:
+        response, _ = _wait_answer(f"http://127.0.0.1:{port}/")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert response.text == "Hello docker!\n"
+
+
+def test_sample_app_manifests_pass_the_linter() -> None:
+    manifests = sorted(str(p) for p in (REPO / "examples/sample-app").glob("*.yaml"))
+    assert len(manifests) == 2
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lint", *manifests],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
