@@ -74,6 +74,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
 _BUSY_TIMEOUT_S = 10.0
 
+# Rowid tables on purpose: WITHOUT ROWID would push every row over ~1 KB (a histogram)
+# into its own overflow page and double the file.
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL, applied REAL NOT NULL);
 CREATE TABLE runs (
@@ -99,8 +101,8 @@ CREATE TABLE looks (
     percent INTEGER NOT NULL,
     arms BLOB NOT NULL,
     verdict TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (run_id, seq)
+);
 CREATE TABLE actions (
     run_id TEXT NOT NULL REFERENCES runs (id),
     seq INTEGER NOT NULL,
@@ -110,8 +112,8 @@ CREATE TABLE actions (
     done INTEGER NOT NULL DEFAULT 0,
     done_t REAL,
     result TEXT,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (run_id, seq)
+);
 CREATE TABLE perf_results (
     run_id TEXT NOT NULL REFERENCES runs (id),
     arm TEXT NOT NULL,
@@ -121,8 +123,8 @@ CREATE TABLE perf_results (
     stats TEXT NOT NULL,
     latency BLOB NOT NULL,
     server BLOB,
-    PRIMARY KEY (run_id, arm)
-) WITHOUT ROWID;
+    UNIQUE (run_id, arm)
+);
 """
 
 
@@ -622,7 +624,8 @@ class SqliteStore:
             self._running(db, run_id)
             seq = _next_seq(db, "looks", run_id)
             db.execute(
-                "INSERT INTO looks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO looks (run_id, seq, t, step, percent, arms, verdict) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, seq, look_t, step, percent, arms_blob, verdict_text),
             )
             db.execute("COMMIT")
@@ -724,7 +727,11 @@ class SqliteStore:
             if run.kind != "perf":
                 raise BadInput(f"run {run_id} is a {run.kind} run, not a perf run")
             try:
-                db.execute("INSERT INTO perf_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                db.execute(
+                    "INSERT INTO perf_results (run_id, arm, requests, errors, duration_s, "
+                    "stats, latency, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
             except sqlite3.IntegrityError:
                 raise BadInput(
                     f"run {run_id} already has a result for arm {result.arm!r}"
