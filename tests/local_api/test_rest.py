@@ -379,3 +379,23 @@ def test_client_vanishing_mid_request_leaves_api_serving(
             sock.recv(100)
     assert api.get(f"{NS_PATH}/services/hello").status_code == 200
     assert "internal error" not in (emulator.state_dir / "daemon.log").read_text()
+
+
+def test_prometheus_scrapes_the_revisions_series(emulator: RunningEmulator) -> None:
+    if emulator.prometheus is None:
+        pytest.skip("no prometheus binary installed: the emulator runs without server-side metrics")
+    for _ in range(5):
+        httpx.get(emulator.ingress, headers={"Host": emulator.host("hello", tag="v2")})
+
+    def series() -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{emulator.prometheus}/api/v1/query",
+            params={"query": 'revision_request_count{revision_name="hello-v2"}'},
+        )
+        return response.json()["data"]["result"] if response.status_code == 200 else []
+
+    found = wait_for(series, timeout=30)
+    labels = found[0]["metric"]
+    assert labels["namespace_name"] == "default"
+    assert labels["service_name"] == "hello"
+    assert sum(float(s["value"][1]) for s in found) >= 5
