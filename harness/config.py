@@ -37,6 +37,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from harness.errors import BadInput
+from harness.knative.names import is_dns1035_label
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -58,8 +59,8 @@ DEFAULT_STEPS: tuple[int, ...] = (1, 5, 10, 25, 50, 100)
 KNATIVE_STEPS_DEFAULT = 4
 PLACEHOLDERS = frozenset({"namespace", "service", "revision", "tag"})
 
-_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-# A placeholder is a bare identifier in braces; PromQL label matchers always hold an operator.
+# As harness.metrics.profiles checks them (importing it here would load the Prometheus
+# client): a placeholder is a bare identifier in braces; PromQL matchers hold an operator.
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -119,7 +120,7 @@ def knative_steps(count: int = KNATIVE_STEPS_DEFAULT) -> list[int]:
 
 # ----------------------------------------------------------------- field types
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+    if not is_dns1035_label(value):
         raise ValueError(
             "must be a DNS label: lower-case letters, digits and '-', starting with a "
             "letter, at most 63 characters"
