@@ -292,7 +292,7 @@ RULES: dict[str, Rule] = {
             "warning",
             "a soft concurrency target above containerConcurrency (Knative caps it at "
             "containerConcurrency)",
-            _S + "pkg/autoscaler/config/autoscalerconfig, pkg/reconciler/autoscaling/resources",
+            _S + "pkg/reconciler/autoscaling/resources/target.go",
         ),
         Rule(
             "initial-scale-below-min-scale",
@@ -325,7 +325,7 @@ RULES: dict[str, Rule] = {
             "tag-host-too-long",
             "warning",
             "'{tag}-{route}' longer than 63 characters cannot become a host name",
-            "knative/networking config/config-network.yaml (tag-template)",
+            _S + "pkg/reconciler/route/domains/domains.go",
         ),
         # --- infos
         Rule(

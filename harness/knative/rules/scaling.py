@@ -38,8 +38,11 @@ def check_target_above_container_concurrency(subject: Subject) -> Iterator[Issue
     found = a.lookup(annotations, a.TARGET)
     if not found or not isinstance(cc, int) or isinstance(cc, bool) or cc <= 0:
         return
-    metric = (a.lookup(annotations, a.METRIC) or ("", "concurrency"))[1]
-    if metric != "concurrency" or a.effective_class(subject.config, annotations) != KPA:
+    # The cap applies to the concurrency metric, KPA's default (HPA's is cpu).
+    default_metric = (
+        "concurrency" if a.effective_class(subject.config, annotations) == KPA else "cpu"
+    )
+    if (a.lookup(annotations, a.METRIC) or ("", default_metric))[1] != "concurrency":
         return
     try:
         target = parse_float(found[1])
