@@ -6,12 +6,14 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from harness.local.launcher import alive, descendants
 from tests.conftest import RunningEmulator
 
 NS_PATH = "/apis/serving.knative.dev/v1/namespaces/default"
@@ -277,10 +279,28 @@ def test_crashing_revision_fails_without_taking_the_emulator_down(
     assert hello.headers["K-Revision"] == "hello-v1"
 
 
-def test_delete_service_removes_its_objects(api: httpx.Client) -> None:
+def revision_processes(emulator: RunningEmulator, revision: str) -> list[int]:
+    """Processes the daemon spawned for `revision` (by the K_REVISION Knative sets)."""
+    marker = f"K_REVISION={revision}".encode()
+    found = []
+    for pid in descendants(emulator.pid):
+        try:
+            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_delete_service_removes_its_objects_and_processes(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
     api.post(f"{NS_PATH}/services", json=service("gone", "g")).raise_for_status()
     wait_for(lambda: ready(api, "gone"))
+    processes = revision_processes(emulator, "gone-00001")
+    assert processes
     assert api.delete(f"{NS_PATH}/services/gone").status_code == 200
+    wait_for(lambda: not any(alive(pid) for pid in processes))
     for resource in ("services", "routes", "configurations", "revisions"):
         name = "gone-00001" if resource == "revisions" else "gone"
         assert api.get(f"{NS_PATH}/{resource}/{name}").status_code == 404
