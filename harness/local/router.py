@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -245,7 +245,13 @@ class Router:
         if base is None:
             return web.Response(status=503, body=_NO_HEALTHY_UPSTREAM)
         assert self._session is not None
-        body = await request.read() if request.body_exists else None
+        body: bytes | AsyncIterator[bytes] | None = None
+        if request.body_exists:
+            length = request.content_length
+            if length is not None and length <= STREAM_THRESHOLD:
+                body = await request.read()
+            else:  # large or chunked: stream it on, chunked
+                body = request.content.iter_chunked(1 << 16)
         try:
             async with self._session.request(
                 request.method,

@@ -217,7 +217,7 @@ def echo_router() -> Iterator[tuple[Router, str]]:
             return response
         return web.json_response(
             {
-                "body": body.decode(),
+                "body": body.decode() if len(body) < 100 else f"{len(body)} bytes",
                 "host": request.host,
                 "headers": {k.lower(): v for k, v in request.headers.items()},
                 "path_qs": request.path_qs,
@@ -226,7 +226,7 @@ def echo_router() -> Iterator[tuple[Router, str]]:
         )
 
     async def setup() -> tuple[Router, web.AppRunner, str]:
-        app = web.Application()
+        app = web.Application(client_max_size=16 << 20)
         app.router.add_route("*", "/{tail:.*}", echo)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -269,6 +269,19 @@ def test_router_passes_body_headers_and_host_and_adds_the_tag_header(
     assert "knative-serving-default-route" not in echoed["headers"]
     assert response.headers["X-Upstream"] == "echo"
     assert response.headers["K-Revision"] == "echo-rev"
+
+
+def test_router_streams_a_large_request_body_on(echo_router: tuple[Router, str]) -> None:
+    _, url = echo_router
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(48):
+            yield b"y" * 65536
+
+    for content in (b"z" * (3 << 20), chunks()):  # known length, then chunked
+        response = httpx.put(url + "/up", content=content, headers={"Host": MAIN})
+        assert response.status_code == 200
+        assert response.json()["body"] == f"{3 << 20} bytes"
 
 
 def test_router_streams_a_large_response_whole(echo_router: tuple[Router, str]) -> None:
