@@ -1,0 +1,579 @@
+"""`harness canary`: preflight, wiring of the components, the run, the report.
+
+Preflight reads everything and changes nothing; any failure there is ``BadInput`` or
+``Unavailable`` (exit 2). Once the run is created in the journal, the controller in
+``harness.rollout`` owns the traffic and restores it on every failure path.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis import ArmSnapshot, JudgeConfig
+from harness.config import CanarySpec
+from harness.errors import BadInput, HarnessError
+from harness.knative.backend import TrafficBackend
+from harness.knative.model import RevisionState, ServiceState
+from harness.knative.names import resolve_revision_name
+from harness.knative.traffic import TrafficTarget, canary_split, tag_of, targets_from_list
+from harness.knative.urls import http_url, tag_host
+from harness.load.targets import Arm, check_reachable, url_arm
+from harness.metrics.profiles import MetricProfile, custom_profile, get_profile
+from harness.metrics.source import PrometheusSource
+from harness.rollout import CanaryController, LookRecord, Outcome, Plan, Resume
+from harness.store import RunRecord, Store
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the run happens: the backend, and what an emulator tells us about itself."""
+
+    backend: TrafficBackend
+    ingress: str | None
+    prometheus: str | None
+    started_emulator: Path | None
+
+
+@contextmanager
+def open_cluster(
+    kubeconfig: Path | None, context: str | None, state_dir: Path | None, say: Say
+) -> Iterator[Cluster]:
+    """Connect to the chosen cluster; with none at all, start the emulator for this run."""
+    from harness.knative.connect import NoCluster, connect, find_kubeconfig
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    folder = resolve_state_dir(state_dir)
+    started: Path | None = None
+    try:
+        path = find_kubeconfig(kubeconfig, state_dir)
+    except NoCluster:
+        info = Emulator.start(folder, demo=True)
+        started = folder
+        say(
+            f"no cluster configured: started the local emulator with the demo Service for "
+            f"this run (API {info.api}, ingress {info.ingress})"
+        )
+        path = Path(info.kubeconfig)
+    running = Emulator.status(folder)
+    on_emulator = running is not None and Path(running.kubeconfig).resolve() == path.resolve()
+    backend = connect(path, context, state_dir)
+    try:
+        yield Cluster(
+            backend=backend,
+            ingress=running.ingress if on_emulator and running else None,
+            prometheus=running.prometheus if on_emulator and running else None,
+            started_emulator=started,
+        )
+    finally:
+        backend.close()
+        if started is not None:
+            Emulator.stop(started)
+            say("stopped the emulator started for this run")
+
+
+def judge_config(spec: CanarySpec) -> JudgeConfig:
+    """The judge's settings from the spec's alpha, margins and SLOs."""
+    return JudgeConfig(
+        alpha=spec.alpha,
+        error_ratio_margin=spec.margins.error_ratio,
+        error_abs_margin=spec.margins.error_abs,
+        median_ratio_margin=spec.margins.median_ratio,
+        tail_ratio_margin=spec.margins.p99_ratio,
+        slo_error_rate=spec.slos.error_rate,
+        slo_latency_ms=spec.slos.p99_ms,
+    )
+
+
+def metric_profile(spec: CanarySpec) -> MetricProfile:
+    """The spec's metric profile; ``custom`` needs its PromQL templates."""
+    if spec.metrics_profile == "custom":
+        if spec.queries is None:
+            raise BadInput(
+                "canary spec: queries: the custom metrics profile needs PromQL templates"
+            )
+        q = spec.queries
+        return custom_profile(q.requests, q.errors, q.latency_buckets, q.latency_unit_ms)
+    return get_profile(spec.metrics_profile)
+
+
+def _revision(revisions: Sequence[RevisionState], name: str, service: ServiceState) -> None:
+    known = {r.name: r for r in revisions}
+    where = f"service {service.namespace}/{service.name}"
+    if name not in known:
+        have = ", ".join(sorted(known)) or "none"
+        raise BadInput(f"revision {name!r} not found in {where} (revisions: {have})")
+    revision = known[name]
+    if not revision.ready:
+        why = f": {revision.reason}" if revision.reason else ""
+        if revision.message:
+            why += f" ({revision.message})"
+        raise BadInput(f"revision {name} of {where} is not Ready{why}")
+
+
+def _arm_for(name: str, host: str, ingress: str | None) -> Arm:
+    if ingress is None:
+        try:
+            socket.getaddrinfo(host, 80)
+        except OSError:
+            raise BadInput(
+                f"{host} does not resolve where the harness runs; pass --ingress http://IP:PORT "
+                "to send load through the cluster's ingress with that Host header"
+            ) from None
+    return url_arm(http_url(host), name=name, ingress=ingress)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The result of preflight: what to run and with which parts."""
+
+    plan: Plan
+    arms: tuple[Arm, ...]
+    metrics: PrometheusSource | None
+    original: tuple[TrafficTarget, ...]
+
+
+def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
+    """Check everything the run needs, change nothing; ``BadInput``/``Unavailable`` on failure."""
+    if spec.candidate is None:
+        raise BadInput("canary spec: to: name the revision to roll out (--to) or use --apply")
+    backend = cluster.backend
+    baseline = resolve_revision_name(spec.service, spec.baseline)
+    canary = resolve_revision_name(spec.service, spec.candidate)
+    if baseline == canary:
+        raise BadInput(f"--from and --to name the same revision {baseline!r}")
+    state = backend.get_service(spec.namespace, spec.service)
+    revisions = backend.list_revisions(spec.namespace, spec.service)
+    _revision(revisions, baseline, state)
+    _revision(revisions, canary, state)
+    if not state.ready:
+        why = f": {state.ready_message or state.ready_reason}" if state.ready_reason else ""
+        raise BadInput(f"service {spec.namespace}/{spec.service} is not Ready{why}")
+
+    baseline_tag = tag_of(state.spec_traffic, baseline) or spec.baseline_tag
+    canary_tag = tag_of(state.spec_traffic, canary) or spec.canary_tag
+    added = tuple(
+        tag
+        for tag, rev in ((baseline_tag, baseline), (canary_tag, canary))
+        if tag_of(state.spec_traffic, rev) is None
+    )
+    if spec.dry_run and added:
+        raise BadInput(
+            f"--dry-run never changes traffic, so {', '.join(added)} cannot be added: tag both "
+            "revisions first or run without --dry-run"
+        )
+    for percent in (0, *spec.steps):
+        try:
+            canary_split(
+                state.spec_traffic,
+                baseline=baseline,
+                canary=canary,
+                canary_percent=percent,
+                baseline_tag=baseline_tag,
+                canary_tag=canary_tag,
+                latest_ready=state.latest_ready_revision,
+            )
+        except ValueError as exc:
+            raise BadInput(f"cannot plan the canary on the current traffic block: {exc}") from None
+
+    domain = state.domain
+    if domain is None:
+        raise BadInput(f"service {spec.namespace}/{spec.service} has no URL yet")
+    ingress = str(spec.ingress) if spec.ingress else cluster.ingress
+    arms = (
+        _arm_for(
+            baseline_tag, tag_host(baseline_tag, spec.service, spec.namespace, domain), ingress
+        ),
+        _arm_for(canary_tag, tag_host(canary_tag, spec.service, spec.namespace, domain), ingress),
+    )
+    check_reachable(arms)
+
+    metrics = None
+    prometheus = str(spec.prometheus) if spec.prometheus else cluster.prometheus
+    profile = metric_profile(spec)
+    if prometheus:
+        metrics = PrometheusSource(prometheus, profile)
+        metrics.check()
+    else:
+        say("no Prometheus configured (--prometheus): judging on client-side metrics only")
+
+    plan = Plan(
+        namespace=spec.namespace,
+        service=spec.service,
+        baseline=baseline,
+        canary=canary,
+        baseline_tag=baseline_tag,
+        canary_tag=canary_tag,
+        added_tags=added,
+        original_traffic=tuple(state.spec_traffic),
+        steps=tuple(spec.steps),
+        step_interval_s=spec.step_interval,
+        look_interval_s=spec.look_interval,
+        warmup_s=spec.warmup,
+        max_duration_s=spec.max_duration,
+        alpha=spec.alpha,
+        judge=judge_config(spec),
+        dry_run=spec.dry_run,
+        on_inconclusive=spec.on_inconclusive,
+        on_abort=spec.on_abort,
+        use_server_metrics=metrics is not None,
+    )
+    return Prepared(plan=plan, arms=arms, metrics=metrics, original=tuple(state.spec_traffic))
+
+
+def plan_record(plan: Plan) -> dict[str, Any]:
+    """What the journal keeps of a plan so a run can be resumed or rolled back."""
+    return {
+        "baseline": plan.baseline,
+        "canary": plan.canary,
+        "baseline_tag": plan.baseline_tag,
+        "canary_tag": plan.canary_tag,
+        "added_tags": list(plan.added_tags),
+    }
+
+
+def resume_state(store: Store, run: RunRecord, plan: Plan) -> tuple[int, Resume]:
+    """Where an interrupted run stopped: the step to continue and its judged history."""
+    looks = store.looks(run.id)
+    past = [
+        {arm: ArmSnapshot.from_dict(snap) for arm, snap in look.arms["client"].items()}
+        for look in looks
+    ]
+    steps_done = [
+        a.payload["canary_percent"]
+        for a in store.actions(run.id)
+        if a.kind == "set_traffic" and a.done and "canary_percent" in a.payload
+    ]
+    last_percent = steps_done[-1] if steps_done else None
+    step = plan.steps.index(last_percent) if last_percent in plan.steps else 0
+    offset = past[-1] if past else {}
+    return step, Resume(step_index=step, offset=offset, past_client=past)
+
+
+def original_traffic(run: RunRecord) -> list[TrafficTarget]:
+    """The traffic block a run started from, as the journal recorded it."""
+    if run.original_traffic is None:
+        raise BadInput(f"run {run.id} recorded no original traffic block")
+    return targets_from_list(run.original_traffic)
+
+
+def run_controller(
+    prepared: Prepared,
+    run_id: str,
+    *,
+    backend: TrafficBackend,
+    store: Store,
+    pacing: Any,
+    on_look: Callable[[LookRecord], None],
+    say: Say,
+    confirm: Callable[[int], bool] | None,
+    resume: tuple[int, Resume] | None = None,
+    user_code: Any = None,
+) -> Outcome:
+    """Tag the arms, start load, run the controller; load always stops."""
+    from harness.load.driver import LoadDriver
+
+    plan = prepared.plan
+    controller = CanaryController(
+        plan,
+        run_id,
+        backend=backend,
+        metrics=prepared.metrics,
+        journal=store,
+        on_look=on_look,
+        on_event=say,
+        confirm=confirm,
+    )
+    start_step = 0
+    if resume is not None:
+        start_step, state = resume
+        controller.replay(state)
+    budget = plan.warmup_s + plan.max_duration_s + 60.0
+    with LoadDriver() as load:
+        try:
+            if resume is None:
+                controller.tag_arms()
+            load.start(prepared.arms, pacing, duration_s=budget, user_code=user_code)
+        except HarnessError as exc:
+            return controller.abort(exc.message)
+        return controller.run(load, start_step)
+
+
+# ----------------------------------------------------------------- the command
+
+
+def _pacing(spec: CanarySpec) -> Any:
+    from harness.load.plan import Pacing
+
+    if spec.users is not None:
+        return Pacing.closed(spec.users)
+    return Pacing.open(spec.requests_per_second or 20.0)
+
+
+def _user_code(spec: CanarySpec) -> Any:
+    if spec.locustfile is None:
+        return None
+    from harness.load.plan import UserCode
+
+    try:
+        source = spec.locustfile.read_text()
+    except OSError as exc:
+        raise BadInput(f"--locustfile {spec.locustfile}: {exc.strerror}") from None
+    return UserCode(filename=spec.locustfile.name, source=source)
+
+
+_METRIC_STATUS = {
+    "regression": "fail",
+    "non_inferior": "pass",
+    "inconclusive": "inconclusive",
+    "insufficient_data": "inconclusive",
+}
+
+
+def build_report(run: RunRecord, outcome: Outcome, plan: Plan, finished: float) -> Any:
+    """The report of a finished canary run, from the controller's looks."""
+    from harness.report.model import ArmSummary, LookPoint, MetricResult, ReportData, TrafficPoint
+
+    looks = []
+    traffic = []
+    last_percent: int | None = None
+    for look in outcome.looks:
+        arms = {}
+        for role, snap in look.client.items():
+            has = snap.latency is not None and snap.latency.count > 0
+            arms[role] = ArmSummary(
+                requests=snap.requests,
+                errors=snap.errors,
+                p50_ms=snap.latency.quantile(0.5) if has and snap.latency else None,
+                p99_ms=snap.latency.quantile(0.99) if has and snap.latency else None,
+            )
+        metrics = look.verdict.metrics
+        looks.append(
+            LookPoint(
+                seq=look.seq,
+                t=look.elapsed_s,
+                step=look.step,
+                percent=look.percent,
+                decision=look.decision.value,
+                arms=arms,
+                e_values={m.name: m.max_e_value for m in metrics},
+                threshold=metrics[0].threshold if metrics else None,
+                verdict=look.verdict.to_dict(),
+            )
+        )
+        if look.percent != last_percent:
+            traffic.append(TrafficPoint(t=look.elapsed_s, percent=look.percent))
+            last_percent = look.percent
+    results = []
+    histograms: dict[str, dict[str, Any]] = {}
+    if outcome.looks:
+        final = outcome.looks[-1]
+        for m in final.verdict.metrics:
+            results.append(
+                MetricResult(
+                    name=m.name,
+                    status=_METRIC_STATUS.get(m.status.value, "inconclusive"),
+                    message=m.explanation,
+                    values={
+                        "e_value": m.max_e_value,
+                        "threshold": m.threshold,
+                        "estimate": m.estimate,
+                        "upper_bound": m.upper,
+                        "margin": m.margin,
+                        "measure": m.measure,
+                    },
+                )
+            )
+        for role, snap in final.client.items():
+            if snap.latency is not None:
+                histograms[f"{role} ({getattr(plan, role)})"] = snap.latency.to_dict()
+    return ReportData(
+        run_id=run.id,
+        kind="canary",
+        namespace=plan.namespace,
+        service=plan.service,
+        status=outcome.status.value,
+        decision=outcome.status.value.replace("_", " "),
+        started=run.started,
+        finished=finished,
+        baseline=plan.baseline,
+        candidate=plan.canary,
+        explanation=[outcome.reason, *outcome.explanations],
+        spec=run.spec,
+        looks=looks,
+        traffic=traffic,
+        histograms=histograms,
+        metrics=results,
+    )
+
+
+def run_canary_command(
+    *,
+    config: Path | None,
+    overrides: dict[str, Any],
+    resume: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
+    state_dir: Path | None,
+) -> int:
+    """Everything `harness canary` does; returns the exit code."""
+    import time
+
+    from rich.console import Console
+
+    from harness.canary_view import LiveView
+    from harness.config import load_canary_spec
+    from harness.report import DEFAULT_REPORTS_ROOT, report_dir_for, update_index, write_report
+    from harness.store import open_store
+
+    console = Console(stderr=True, highlight=False)
+    say: Say = lambda message: console.print(message, highlight=False, markup=False)  # noqa: E731
+
+    store_override = overrides.get("store")
+    store = open_store(store_override)
+    try:
+        previous_run: RunRecord | None = None
+        if resume is not None:
+            previous_run = store.get_run(resume)
+            if previous_run.kind != "canary":
+                raise BadInput(f"run {resume} is a {previous_run.kind} run, not a canary")
+            if not previous_run.running:
+                raise BadInput(f"run {resume} already finished ({previous_run.status})")
+            spec = load_canary_spec(None, {**previous_run.spec.get("spec", {})})
+        else:
+            spec = load_canary_spec(config, overrides)
+        with open_cluster(kubeconfig, context, state_dir, say) as cluster:
+            if spec.apply is not None and resume is None:
+                spec = apply_candidate(spec, cluster, say)
+            prepared = preflight(spec, cluster, say)
+            plan = prepared.plan
+            resume_point = None
+            if previous_run is not None:
+                run = previous_run
+                plan = _resumed_plan(plan, run)
+                prepared = Prepared(plan, prepared.arms, prepared.metrics, plan.original_traffic)
+                resume_point = resume_state(store, run, plan)
+                say(f"resuming run {run.id} at step {resume_point[0] + 1}")
+            else:
+                run = store.create_run(
+                    "canary",
+                    plan.namespace,
+                    plan.service,
+                    revisions=(plan.baseline, plan.canary),
+                    spec={
+                        "spec": spec.model_dump(mode="json", by_alias=False),
+                        "plan": plan_record(plan),
+                    },
+                    original_traffic=[t.to_dict() for t in prepared.original],
+                )
+                say(f"run {run.id}: {plan.baseline} -> {plan.canary}, steps {list(plan.steps)}")
+            view = LiveView(console, plan)
+            confirm = None
+            if spec.confirm:
+                import typer
+
+                def confirm(percent: int) -> bool:
+                    view.close()
+                    return typer.confirm(f"set {plan.canary} to {percent}%?", default=True)
+
+            try:
+                outcome = run_controller(
+                    prepared,
+                    run.id,
+                    backend=cluster.backend,
+                    store=store,
+                    pacing=_pacing(spec),
+                    on_look=view.look,
+                    say=view.event,
+                    confirm=confirm,
+                    resume=resume_point,
+                    user_code=_user_code(spec),
+                )
+            finally:
+                view.close()
+        finished = time.time()
+        root = spec.report_dir or report_dir_for(run.id, DEFAULT_REPORTS_ROOT)
+        report = build_report(store.get_run(run.id), outcome, plan, finished)
+        paths = write_report(report, root)
+        if spec.report_dir is None:
+            update_index(DEFAULT_REPORTS_ROOT)
+        console.print(
+            f"[bold]{outcome.status.value.replace('_', ' ')}[/]: {outcome.reason}", highlight=False
+        )
+        for line in outcome.explanations:
+            console.print(f"  {line}", highlight=False, markup=False)
+        console.print(f"report: {paths['html']}", highlight=False, markup=False)
+        return outcome.exit_code
+    finally:
+        store.close()
+
+
+def _resumed_plan(plan: Plan, run: RunRecord) -> Plan:
+    """The plan of an interrupted run: its original traffic and the tags it added."""
+    from dataclasses import replace
+
+    recorded = run.spec.get("plan", {})
+    return replace(
+        plan,
+        original_traffic=tuple(original_traffic(run)),
+        baseline_tag=recorded.get("baseline_tag", plan.baseline_tag),
+        canary_tag=recorded.get("canary_tag", plan.canary_tag),
+        added_tags=tuple(recorded.get("added_tags", plan.added_tags)),
+    )
+
+
+def run_rollback_command(
+    service: str,
+    *,
+    namespace: str,
+    kubeconfig: Path | None,
+    context: str | None,
+    state_dir: Path | None,
+    store: Path | None,
+) -> int:
+    """Restore the traffic block saved before the last canary run on a Service."""
+    from harness.knative.connect import connect
+    from harness.knative.names import require_dns_label
+    from harness.store import open_store
+
+    require_dns_label(service, "service")
+    require_dns_label(namespace, "namespace")
+    journal = open_store(store)
+    try:
+        run = journal.last_run(namespace, service, "canary")
+        if run is None:
+            raise BadInput(
+                f"no canary run recorded for {namespace}/{service} in {journal.location}"
+            )
+        original = original_traffic(run)
+        backend = connect(kubeconfig, context, state_dir)
+        try:
+            action = journal.begin_action(
+                run.id,
+                "rollback",
+                {"traffic": [t.to_dict() for t in original], "by": "harness rollback"},
+            )
+            backend.set_traffic(namespace, service, lambda _current: original)
+            journal.complete_action(run.id, action.seq)
+        finally:
+            backend.close()
+        if run.running:
+            journal.finish_run(
+                run.id, "aborted", summary={"reason": "rolled back by `harness rollback`"}
+            )
+        print(f"restored the traffic of {namespace}/{service} from before run {run.id}")
+        return 0
+    finally:
+        journal.close()
+
+
+def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
+    """`--apply FILE`: lint, create the new revision at 0% (current traffic pinned)."""
+    raise BadInput("--apply is not available yet")

@@ -1,0 +1,167 @@
+"""`harness canary` and `harness rollback`: progressive delivery with analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harness.commands.options import Context, Kubeconfig, Namespace
+
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
+    ),
+]
+StorePath = Annotated[
+    Path | None,
+    typer.Option("--store", help="Run journal (default: history.sqlite in the state dir)."),
+]
+
+
+def canary(
+    service: Annotated[str, typer.Argument(help="Knative Service to roll out.")] = "",
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Baseline revision (hello-v1 or v1).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Candidate revision (hello-v2 or v2).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML canary spec; flags override it.")
+    ] = None,
+    apply: Annotated[
+        Path | None,
+        typer.Option("--apply", help="Manifest creating the candidate revision at 0% (linted)."),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(help="Candidate percents, e.g. 1,5,10,25,50,100, or 'knative'."),
+    ] = None,
+    step_interval: Annotated[
+        str | None, typer.Option(help="Minimum time per step (e.g. 30s, 2m).")
+    ] = None,
+    look_interval: Annotated[str | None, typer.Option(help="Time between looks.")] = None,
+    warmup: Annotated[str | None, typer.Option(help="Load time excluded from judging.")] = None,
+    max_duration: Annotated[
+        str | None, typer.Option(help="Cap on the whole run; then --on-inconclusive.")
+    ] = None,
+    rate: Annotated[float | None, typer.Option(help="Requests/s per arm (open model).")] = None,
+    users: Annotated[int | None, typer.Option(help="Users per arm (closed model).")] = None,
+    locustfile: Annotated[Path | None, typer.Option(help="Your own Locust user.")] = None,
+    ingress: Annotated[
+        str | None, typer.Option(help="Send load to this ingress (http://IP:PORT) with Host set.")
+    ] = None,
+    prometheus: Annotated[str | None, typer.Option(help="Prometheus URL.")] = None,
+    metrics_profile: Annotated[
+        str | None, typer.Option(help="legacy, otel, kourier, istio or custom.")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="False-rollback level (default 0.05).")
+    ] = None,
+    error_ratio_margin: Annotated[
+        float | None, typer.Option(help="Error-rate ratio margin.")
+    ] = None,
+    median_ratio_margin: Annotated[float | None, typer.Option(help="Median ratio margin.")] = None,
+    p99_ratio_margin: Annotated[float | None, typer.Option(help="p99 exceedance margin.")] = None,
+    slo_error_rate: Annotated[float | None, typer.Option(help="Absolute error-rate SLO.")] = None,
+    slo_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 SLO in ms.")] = None,
+    on_inconclusive: Annotated[
+        str | None, typer.Option(help="rollback (default) or hold at the time cap.")
+    ] = None,
+    on_abort: Annotated[
+        str | None, typer.Option(help="rollback (default) or hold on Ctrl-C or a lost dependency.")
+    ] = None,
+    dry_run: Annotated[
+        bool | None, typer.Option("--dry-run", help="Judge and report; never patch traffic.")
+    ] = None,
+    confirm: Annotated[
+        bool | None, typer.Option("--confirm", help="Ask before each traffic increase.")
+    ] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue an interrupted run by its id.")
+    ] = None,
+    namespace: Namespace = "default",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    state_dir: StateDir = None,
+    store: StorePath = None,
+) -> None:
+    """Shift traffic from --from to --to step by step; judge after every look; act.
+
+    Exit codes: 0 promoted, 1 rolled back, 2 bad input (nothing changed), 3 aborted or
+    inconclusive (traffic restored unless told to hold).
+    """
+    from harness.canary import run_canary_command
+
+    overrides: dict[str, Any] = {
+        "service": service or None,
+        "namespace": namespace,
+        "baseline": from_,
+        "candidate": to,
+        "apply": apply,
+        "steps": steps,
+        "step_interval": step_interval,
+        "look_interval": look_interval,
+        "warmup": warmup,
+        "max_duration": max_duration,
+        "rate": rate,
+        "users": users,
+        "locustfile": locustfile,
+        "ingress": ingress,
+        "prometheus": prometheus,
+        "metrics_profile": metrics_profile,
+        "alpha": alpha,
+        "margins.error_ratio": error_ratio_margin,
+        "margins.median_ratio": median_ratio_margin,
+        "margins.p99_ratio": p99_ratio_margin,
+        "slos.error_rate": slo_error_rate,
+        "slos.p99_ms": slo_p99_ms,
+        "on_inconclusive": on_inconclusive,
+        "on_abort": on_abort,
+        "dry_run": dry_run,
+        "confirm": confirm,
+        "report_dir": report_dir,
+        "store": store,
+    }
+    code = run_canary_command(
+        config=config,
+        overrides=overrides,
+        resume=resume,
+        kubeconfig=kubeconfig,
+        context=context,
+        state_dir=state_dir,
+    )
+    raise typer.Exit(code)
+
+
+def rollback(
+    service: Annotated[str, typer.Argument(help="Knative Service whose last run to undo.")],
+    namespace: Namespace = "default",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    state_dir: StateDir = None,
+    store: StorePath = None,
+) -> None:
+    """Restore the traffic block saved before the last canary run on SERVICE."""
+    from harness.canary import run_rollback_command
+
+    raise typer.Exit(
+        run_rollback_command(
+            service,
+            namespace=namespace,
+            kubeconfig=kubeconfig,
+            context=context,
+            state_dir=state_dir,
+            store=store,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("canary")(canary)
+    app.command("rollback")(rollback)
