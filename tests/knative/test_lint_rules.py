@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -409,3 +410,21 @@ def test_non_knative_documents_do_not_stop_the_others() -> None:
         ("info", "skipped-kind"),
         ("error", "revision-name-prefix"),
     ]
+
+
+def test_docs_list_every_rule_with_its_severity() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "lint.md").read_text()
+    for rule in RULES.values():
+        assert f"| `{rule.id}` | {rule.severity} |" in docs, rule.id
+
+
+def test_documentation_placeholders_are_flagged() -> None:
+    manifest = service(
+        annotations={
+            "networking.knative.dev/ingress.class": "<ingress-type>.ingress.networking.knative.dev"
+        }
+    )
+    (finding,) = lint_text(_text(manifest), "m").findings
+    assert finding.rule == "placeholder-value"
+    assert finding.field == "metadata.annotations.networking.knative.dev/ingress.class"
+    assert finding.message.startswith("<ingress-type> looks like a placeholder")
