@@ -162,35 +162,35 @@ def apply(
 
 
 def _read_manifest(path: Path) -> list[dict[str, Any]]:
-    """The manifest's documents, each checked as Knative's webhook would check it."""
-    import yaml
-
+    """The manifest's Services, each checked as Knative's webhook would check it."""
     from harness.knative.field_error import admission_denial
+    from harness.knative.manifest import ManifestError, parse_manifests
     from harness.knative.validation import validate_object
 
     try:
-        text = path.read_text()
+        documents = parse_manifests(path.read_text())
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise BadInput(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except ManifestError as exc:
+        raise BadInput(f"{path}: {exc}") from exc
     if not documents:
         raise BadInput(f"{path} has no documents")
-    for index, document in enumerate(documents, start=1):
-        if not isinstance(document, dict) or document.get("kind") != "Service":
-            raise BadInput(f"{path}: document {index} is not a serving.knative.dev/v1 Service")
+    for document in documents:
+        obj = document.obj
+        if not isinstance(obj, dict) or obj.get("kind") != "Service":
+            raise BadInput(
+                f"{path}:{document.line}: not a serving.knative.dev/v1 Service; "
+                "`harness local apply` creates Services"
+            )
         try:
-            errors = [e for e in validate_object(document) if e.level == "error"]
+            errors = [e for e in validate_object(obj) if e.level == "error"]
         except ValueError as exc:
-            raise BadInput(f"{path}: document {index}: {exc}") from exc
+            raise BadInput(f"{path}:{document.line}: {exc}") from exc
         if errors:
+            line = document.line_of(errors[0].paths[0]) if errors[0].paths else document.line
             denial = admission_denial(errors).replace("\n", "; ")
-            raise BadInput(f"{path}: document {index}: {denial}")
-    return documents
+            raise BadInput(f"{path}:{line}: {denial}")
+    return [document.obj for document in documents]
 
 
 def register(app: typer.Typer) -> None:
