@@ -68,11 +68,6 @@ def join_path(*parts: str) -> str:
     return ".".join(out)
 
 
-def via_all(errors: Iterable[FieldError], *prefix: str) -> list[FieldError]:
-    """``FieldError.via`` applied to each error."""
-    return [e.via(*prefix) for e in errors]
-
-
 def only_errors(errors: Iterable[FieldError]) -> list[FieldError]:
     """The errors that block admission (drops warnings)."""
     return [e for e in errors if e.level == "error"]

@@ -13,7 +13,6 @@ from fractions import Fraction
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
-NANOSECOND = 1
 SECOND = 10**9
 HOUR = 3600 * SECOND
 

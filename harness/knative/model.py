@@ -16,7 +16,6 @@ from harness.knative.traffic import TrafficTarget, targets_from_list
 from harness.knative.urls import domain_from_url
 
 SERVICE_LABEL = "serving.knative.dev/service"
-CONFIGURATION_LABEL = "serving.knative.dev/configuration"
 CONFIGURATION_GENERATION_LABEL = "serving.knative.dev/configurationGeneration"
 
 

@@ -17,7 +17,8 @@ from harness.knative.names import (
     qualified_name_problems,
 )
 
-_FIELDS = {
+# Knative's camelCase JSON field -> TrafficTarget attribute.
+JSON_FIELDS = {
     "tag": "tag",
     "revisionName": "revision_name",
     "configurationName": "configuration_name",
@@ -50,7 +51,7 @@ class TrafficTarget:
             raise ValueError(f"a traffic target must be an object, not {json_type(data)}")
         values: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in _FIELDS:
+            if key not in JSON_FIELDS:
                 raise ValueError(f'unknown field "{key}"')
             if value is None:
                 continue
@@ -64,13 +65,13 @@ class TrafficTarget:
                 raise ValueError(
                     f"{key} must be of type {_json_type_name(expected)}, not {json_type(value)}"
                 )
-            values[_FIELDS[key]] = value
+            values[JSON_FIELDS[key]] = value
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Knative's camelCase JSON; absent fields are omitted."""
         out: dict[str, Any] = {}
-        for key, attr in _FIELDS.items():
+        for key, attr in JSON_FIELDS.items():
             value = getattr(self, attr)
             if value is not None:
                 out[key] = value
@@ -126,11 +127,6 @@ def targets_from_list(data: Sequence[Mapping[str, Any]] | None) -> list[TrafficT
         except ValueError as exc:
             raise ValueError(f"traffic[{i}]: {exc}") from None
     return targets
-
-
-def targets_to_list(targets: Sequence[TrafficTarget]) -> list[dict[str, Any]]:
-    """The JSON list of a traffic block."""
-    return [t.to_dict() for t in targets]
 
 
 def validate_target(target: TrafficTarget, *, in_service: bool) -> list[FieldError]:

@@ -31,7 +31,7 @@ from harness.knative.field_error import (
 from harness.knative.goparse import SECOND, format_float, parse_duration, parse_float
 from harness.knative.images import image_reference_error, is_image_reference
 from harness.knative.names import dns1035_label_problems
-from harness.knative.traffic import TrafficTarget, json_type, validate_traffic
+from harness.knative.traffic import JSON_FIELDS, TrafficTarget, json_type, validate_traffic
 
 __all__ = [
     "ClusterConfig",
@@ -74,8 +74,6 @@ SERVICE_LABEL = f"{SERVING_GROUP}/service"
 AUTOSCALING_MISPLACED = (
     'autoscaling annotations must be put under "spec.template.metadata.annotations" to work'
 )
-
-_TRAFFIC_FIELDS = ("tag", "revisionName", "configurationName", "latestRevision", "percent", "url")
 
 
 def _schema(message: str, path: str) -> FieldError:
@@ -394,7 +392,7 @@ def validate_template(
     return errors
 
 
-def parse_traffic(value: Any, path: str) -> tuple[list[TrafficTarget], list[FieldError]]:
+def _parse_traffic(value: Any, path: str) -> tuple[list[TrafficTarget], list[FieldError]]:
     """Traffic entries from JSON, with schema errors for entries that cannot be read
     (those entries are left out)."""
     errors: list[FieldError] = []
@@ -406,7 +404,7 @@ def parse_traffic(value: Any, path: str) -> tuple[list[TrafficTarget], list[Fiel
     for i, item in enumerate(value):
         entry_path = f"{path}[{i}]"
         entry = _object(item, entry_path, errors)
-        unknown = [key for key in entry if key not in _TRAFFIC_FIELDS]
+        unknown = [key for key in entry if key not in JSON_FIELDS]
         errors += [
             _schema(f'unknown field "{key}"', join_path(entry_path, str(key))) for key in unknown
         ]
@@ -420,7 +418,7 @@ def parse_traffic(value: Any, path: str) -> tuple[list[TrafficTarget], list[Fiel
 
 
 def _spec_traffic(spec: Mapping[str, Any], *, in_service: bool) -> list[FieldError]:
-    targets, errors = parse_traffic(spec.get("traffic"), "traffic")
+    targets, errors = _parse_traffic(spec.get("traffic"), "traffic")
     if errors:
         # Without every entry, a sum or a duplicate would be reported wrongly.
         return errors
