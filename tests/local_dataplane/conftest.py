@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 
 from harness.local.dataplane import (
@@ -119,3 +120,22 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlaneThread]:
         p.wait_ready("hello-v1")
         p.wait_ready("hello-v2")
         yield p
+
+
+def fetch_many(
+    url: str, n: int, headers: Mapping[str, str] | None = None, concurrency: int = 32
+) -> list[tuple[int, str | None]]:
+    """``n`` GETs, ``concurrency`` at a time: (status, K-Revision) of each."""
+
+    async def run() -> list[tuple[int, str | None]]:
+        semaphore = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def one() -> tuple[int, str | None]:
+                async with semaphore, session.get(url, headers=headers) as response:
+                    await response.read()
+                    return response.status, response.headers.get("K-Revision")
+
+            return await asyncio.gather(*(one() for _ in range(n)))
+
+    return asyncio.run(run())

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from harness.local.app import AppKnobs, KnobError, SampleApp
-from tests.local_dataplane.conftest import PlaneThread, start_plane
+from tests.local_dataplane.conftest import PlaneThread, fetch_many, start_plane
 
 
 def _free_port() -> int:
@@ -139,8 +139,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlaneThread]:
 def test_error_rate_of_a_running_revision_is_within_binomial_bounds(faulty: PlaneThread) -> None:
     address = faulty.revision("hello-bad").address
     n = 2000
-    with httpx.Client() as client:
-        codes = [client.get(f"http://{address}/").status_code for _ in range(n)]
+    codes = [status for status, _ in fetch_many(f"http://{address}/", n)]
     errors = codes.count(500)
     assert errors + codes.count(200) == n
     low, high = stats.binom(n, 0.2).interval(0.9999)
