@@ -77,10 +77,6 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _format_bound(bound: float) -> str:
-    return f"{bound:g}" if bound < 1e6 else repr(float(bound))
-
-
 class _Histogram:
     """Counts per bucket (not cumulative until rendered), sum and count."""
 
@@ -102,7 +98,7 @@ class _Histogram:
         sep = "," if labels else ""
         for bound, n in zip(self.bounds, self.buckets, strict=False):
             running += n
-            lines.append(f'{name}_bucket{{{labels}{sep}le="{_format_bound(bound)}"}} {running}')
+            lines.append(f'{name}_bucket{{{labels}{sep}le="{bound:g}"}} {running}')
         lines.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}')
         lines.append(f"{name}_sum{{{labels}}} {self.total!r}")
         lines.append(f"{name}_count{{{labels}}} {self.count}")
