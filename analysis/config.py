@@ -36,11 +36,11 @@ class JudgeConfig:
     Margins (non-inferiority): error-rate ratio ``error_ratio_margin`` or absolute
     increase ``error_abs_margin`` (either suffices); ratio of geometric-mean latency
     ``median_ratio_margin``; ratio of the canary's to the baseline's share of requests
-    above the baseline's ``tail_margin_quantile`` ``tail_ratio_margin``.
+    above the pooled ``tail_margin_quantile`` ``tail_ratio_margin``.
 
-    Tail thresholds: the baseline's ``tail_quantiles`` estimated from looks *before*
-    the current one (never from the data being tested), with ``tail_weights`` summing
-    to 1 in the average of their e-values.
+    Tail thresholds: the ``tail_quantiles`` of both arms' latency pooled without arm
+    labels (so the arm labels being tested stay exchangeable under the null), with
+    ``tail_weights`` summing to 1 in the average of their e-values.
 
     Absolute SLOs (off when None): canary error rate ``<= slo_error_rate``; canary
     ``slo_latency_quantile`` ``<= slo_latency_ms`` (snapped down to a bucket bound).
@@ -58,8 +58,8 @@ class JudgeConfig:
     median_ratio_margin: float = 1.05
     tail_ratio_margin: float = 1.5
     tail_margin_quantile: float = 0.99
-    tail_quantiles: tuple[float, ...] = (0.9, 0.99, 0.999)
-    tail_weights: tuple[float, ...] = (0.2, 0.5, 0.3)
+    tail_quantiles: tuple[float, ...] = (0.98, 0.99, 0.995, 0.999)
+    tail_weights: tuple[float, ...] = (0.25, 0.25, 0.25, 0.25)
     slo_error_rate: float | None = None
     slo_latency_ms: float | None = None
     slo_latency_quantile: float = 0.99

@@ -5,8 +5,8 @@ Each metric is an e-process comparing the canary with the concurrently running b
 
 * ``error_rate``: errors conditional on the arm they came from (`RateRatioEProcess`).
 * ``latency_median``: mSPRT on the mean log-latency shift (`LogShiftEProcess`).
-* ``latency_tail``: the average of exceedance e-processes above the baseline's p90, p99
-  and p99.9, each threshold estimated from earlier looks only (`RateRatioEProcess`).
+* ``latency_tail``: the average of exceedance e-processes above the p98, p99, p99.5 and
+  p99.9 of both arms' data pooled without arm labels (`RateRatioEProcess`).
 * optional absolute SLOs on the canary alone (`ProportionEProcess`).
 
 Rollback when a metric's e-value reaches m / alpha (m metrics: Bonferroni, valid under
@@ -45,6 +45,7 @@ from analysis.srm import SampleRatioGuard
 from analysis.verdict import Decision, MetricStatus, MetricVerdict, Verdict
 
 IntArray = npt.NDArray[np.int64]
+_RATIO_SHARE = 0.8  # of the promote level, for the error-rate ratio bound
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -208,7 +209,6 @@ class SequentialJudge:
             state.requests, state.errors = snap.requests, snap.errors
             if snap.latency is not None:
                 state.latency = self._layout_counts(snap.latency)
-        self._refresh_thresholds()
 
     # ------------------------------------------------------------------ metrics
     def _ordered(self, metric: str, values: dict[str, int]) -> tuple[int, int]:
@@ -232,13 +232,15 @@ class SequentialJudge:
             self._shift.update(moments["canary"], moments["baseline"])
         else:
             self._shift.update(moments["baseline"], moments["canary"])
+        self._set_tail_thresholds(latency)
         ref_name, test_name = self._tail_arms()
         ref, test = latency[ref_name], latency[test_name]
         ref_n, test_n = int(ref.sum()), int(test.sum())
         for process, index in zip(self._tail, self._tail_thresholds, strict=True):
-            if index is None:
-                continue  # no threshold before the first look: these requests set it
-            process.update(int(ref[index + 1 :].sum()), int(test[index + 1 :].sum()), ref_n, test_n)
+            if index is not None:
+                process.update(
+                    int(ref[index + 1 :].sum()), int(test[index + 1 :].sum()), ref_n, test_n
+                )
         if self._slo_latency is not None:
             index = self._slo_index()
             canary = latency["canary"]
@@ -249,15 +251,22 @@ class SequentialJudge:
             return "canary", "baseline"
         return "baseline", "canary"
 
-    def _refresh_thresholds(self) -> None:
-        """Tail thresholds for the NEXT look, from the reference arm's data so far."""
-        if self._layout is None:
-            return
-        reference = self._arms[self._tail_arms()[0]].latency
-        if reference is None or int(reference.sum()) == 0:
-            return
-        cumulative = np.cumsum(reference)
+    def _set_tail_thresholds(self, latency: dict[str, IntArray]) -> None:
+        """Tail thresholds: quantiles of both arms' data pooled, through this look.
+
+        Computed without arm labels, so under identical arms the labels of this look's
+        requests above a threshold stay exchangeable (see `RateRatioEProcess`); the
+        data of earlier looks is the past. A bucket's upper bound is the threshold.
+        """
+        assert self._layout is not None
+        pooled = latency["baseline"] + latency["canary"]
+        for arm in self._arms.values():
+            if arm.latency is not None:
+                pooled = pooled + arm.latency
+        cumulative = np.cumsum(pooled)
         total = int(cumulative[-1])
+        if total == 0:
+            return
         for k, q in enumerate(self.config.tail_quantiles):
             rank = max(1, math.ceil(q * total))
             index = int(np.searchsorted(cumulative, rank, side="left"))
@@ -357,13 +366,17 @@ class SequentialJudge:
         proc = self._errors
         e_value, max_e, regression = self._track(ERROR_RATE, proc.log_e_value)
         level = cfg.promote_level
-        upper = self._tighten(ERROR_RATE, proc.upper_bound(level / 2))
+        # The ratio OR the absolute increase may show non-inferiority, so the promote level
+        # is split between them (mostly to the ratio; the absolute bound is for services
+        # with almost no errors, where a ratio says nothing).
+        upper = self._tighten(ERROR_RATE, proc.upper_bound(level * _RATIO_SHARE))
         ref_n, test_n = proc.baseline_trials, proc.canary_trials
         ref_e, test_e = proc.baseline_events, proc.canary_events
+        side_level = level * (1.0 - _RATIO_SHARE) / 2.0
         abs_upper = self._tighten(
             "error_abs",
-            self._rates.upper(test_e, test_n, level / 4)
-            - self._rates.lower(ref_e, ref_n, level / 4),
+            self._rates.upper(test_e, test_n, side_level)
+            - self._rates.lower(ref_e, ref_n, side_level),
         )
         lower = proc.lower_bound(self._rollback_level())
         rate_ref = ref_e / ref_n if ref_n else math.nan
@@ -469,7 +482,7 @@ class SequentialJudge:
         estimate = proc.estimate
         label = f"p{_quantile_label(cfg.tail_margin_quantile)}"
         threshold_ms = self._threshold_ms(k)
-        where = f"above the baseline's {label} ({_fmt(threshold_ms)} ms)"
+        where = f"above the pooled {label} ({_fmt(threshold_ms)} ms)"
         if regression:
             worst = int(
                 np.argmax([math.log(w) + le for w, le in zip(cfg.tail_weights, logs, strict=True)])
@@ -477,13 +490,13 @@ class SequentialJudge:
             q_label = f"p{_quantile_label(cfg.tail_quantiles[worst])}"
             why = (
                 f"the canary has {_fmt(self._tail[worst].estimate)}x the baseline's share of "
-                f"requests above the baseline's {q_label}; e-value {_fmt(max_e)} >= "
+                f"requests above the pooled {q_label}; e-value {_fmt(max_e)} >= "
                 f"{_fmt(cfg.rollback_e_value)}: a tail regression."
             )
             status = MetricStatus.REGRESSION
         elif not has_data:
             status = MetricStatus.INSUFFICIENT_DATA
-            why = "tail thresholds are set from the first look; no tail data tested yet."
+            why = "no latency data from both arms yet."
         elif upper < cfg.tail_ratio_margin:
             status = MetricStatus.NON_INFERIOR
             why = (
@@ -507,7 +520,7 @@ class SequentialJudge:
             lower=lower,
             upper=upper,
             margin=cfg.tail_ratio_margin,
-            measure=f"ratio of shares of requests above the baseline's {label}, canary / baseline",
+            measure=f"ratio of shares of requests above the pooled {label}, canary / baseline",
             explanation=f"{LATENCY_TAIL}: {why}",
         )
 

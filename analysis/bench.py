@@ -1,0 +1,375 @@
+"""Benchmark of the sequential judge by simulation: ``python -m analysis.bench``.
+
+Simulated canary runs are looked at every 200 requests per arm. Latencies are drawn,
+binned into each arm's cumulative fine histogram with ``record_many`` and fed to
+`SequentialJudge.update` exactly as the harness does. Reported:
+
+* A/A (no difference): false rollbacks over all looks (bar: <= alpha), the share of
+  runs that reach PROMOTE within 20,000 requests per arm (bar: >= 90%), and, beside
+  it, a naive two-sided Mann–Whitney test repeated at the same looks.
+* Regressions: canary requests to ROLLBACK (median, p80), against the fixed-n oracle
+  sample sizes of docs (statistics.md; bar: median <= 2x oracle), and the detection
+  probability within 10x the oracle (bar: >= 90%).
+* Cost: one update on histograms of 10 million requests per arm (bar: <= 20 ms), and
+  the judge's state size as the request count grows.
+
+Options: ``--quick`` (fewer runs, for iterating), ``--runs N``, ``--seed S``,
+``--jobs J`` (worker processes; the default 1 leaves the machine to others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pickle
+import platform
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from analysis.config import JudgeConfig
+from analysis.fixed import mann_whitney
+from analysis.histogram import Histogram
+from analysis.judge import SequentialJudge
+from analysis.snapshot import ArmSnapshot
+from analysis.verdict import Decision
+
+LOOK_EVERY = 200
+HORIZON = 20_000
+MEDIAN_MS = 50.0
+Z90, Z99 = float(stats.norm.ppf(0.90)), float(stats.norm.ppf(0.99))
+
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+# ---------------------------------------------------------------- latency models
+@dataclass(frozen=True)
+class LogNormal:
+    """Lognormal latency with the given median (ms) and log-scale sigma."""
+
+    sigma: float
+    median: float = MEDIAN_MS
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(math.log(self.median), self.sigma, n)
+
+    def quantile(self, z: float) -> float:
+        return self.median * math.exp(self.sigma * z)
+
+
+@dataclass(frozen=True)
+class Bimodal:
+    """Cache hits and misses: 85% lognormal around 30 ms, 15% around 150 ms (sigma 0.3)."""
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        slow = rng.random(n) < 0.15
+        medians = np.where(slow, 150.0, 30.0)
+        return medians * np.exp(0.3 * rng.standard_normal(n))
+
+
+@dataclass(frozen=True)
+class ParetoTail:
+    """Pareto (type I, shape 2.5) latency with median 50 ms: a heavy right tail."""
+
+    shape: float = 2.5
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        scale = MEDIAN_MS / 2.0 ** (1.0 / self.shape)
+        return scale * (1.0 + rng.pareto(self.shape, n))
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """Every request ``factor`` times slower."""
+
+    base: Sampler
+    factor: float
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.factor * self.base(rng, n)
+
+
+@dataclass(frozen=True)
+class TailStretch:
+    """Tail-only regression: values above ``start`` stretched so that p99 grows by ``grow``."""
+
+    base: LogNormal
+    grow: float = 1.25
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        x = self.base(rng, n)
+        q90, q99 = self.base.quantile(Z90), self.base.quantile(Z99)
+        stretch = (self.grow * q99 - q90) / (q99 - q90)
+        return np.where(x > q90, q90 + (x - q90) * stretch, x)
+
+
+@dataclass(frozen=True)
+class SlowFraction:
+    """A fraction of requests ``factor`` times slower (a second mode)."""
+
+    base: Sampler
+    fraction: float = 0.02
+    factor: float = 3.0
+
+    def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        x = self.base(rng, n)
+        return np.where(rng.random(n) < self.fraction, self.factor * x, x)
+
+
+# ---------------------------------------------------------------- scenarios
+@dataclass(frozen=True)
+class Scenario:
+    """One simulated comparison: arms' latency and error rates, horizon and oracle."""
+
+    name: str
+    baseline: Sampler
+    canary: Sampler
+    baseline_errors: float
+    canary_errors: float
+    horizon: int = HORIZON
+    oracle: float | None = None  # statistics.md, requests per arm
+    oracle_note: str = ""
+
+    @property
+    def is_aa(self) -> bool:
+        return self.oracle is None
+
+
+AA_SCENARIOS = (
+    Scenario("A/A lognormal s=0.3, err 0.5%", LogNormal(0.3), LogNormal(0.3), 0.005, 0.005),
+    Scenario("A/A lognormal s=0.5, err 1%", LogNormal(0.5), LogNormal(0.5), 0.01, 0.01),
+    Scenario("A/A lognormal s=1.0, err 2%", LogNormal(1.0), LogNormal(1.0), 0.02, 0.02),
+    Scenario("A/A bimodal, err 1%", Bimodal(), Bimodal(), 0.01, 0.01),
+    Scenario("A/A Pareto tail, err 2%", ParetoTail(), ParetoTail(), 0.02, 0.02),
+    Scenario("A/A lognormal s=0.5, err 0.5%", LogNormal(0.5), LogNormal(0.5), 0.005, 0.005),
+)
+
+
+def _detection_scenarios() -> tuple[Scenario, ...]:
+    s03, s05, s10 = LogNormal(0.3), LogNormal(0.5), LogNormal(1.0)
+    return (
+        Scenario("errors 0.5% -> 1%", s05, s05, 0.005, 0.01, 46_800, 4673, "two-sided; 3,681 one-sided"),
+        Scenario("errors 1% -> 2%", s05, s05, 0.01, 0.02, 23_200, 2318, "two-sided; 1,826 one-sided"),
+        Scenario("median +10%, s=0.5", s05, Scaled(s05, 1.1), 0.01, 0.01, HORIZON, 432, "two-sided; 340 one-sided"),
+        Scenario("median +10%, s=1.0", s10, Scaled(s10, 1.1), 0.01, 0.01, HORIZON, 1728, "two-sided"),
+        Scenario("p99 +25% tail only, s=0.5", s05, TailStretch(s05), 0.01, 0.01, HORIZON, 1149, "exceedance above old p99"),
+        Scenario("2% of requests 3x slower, s=0.3", s03, SlowFraction(s03), 0.01, 0.01, HORIZON, 533, "bimodal canary"),
+    )  # fmt: skip
+
+
+DETECTION_SCENARIOS = _detection_scenarios()
+
+
+# ---------------------------------------------------------------- simulation
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one simulated run did: first rollback/promote (canary requests) and MW alarm."""
+
+    rollback_at: int | None
+    promote_at: int | None
+    naive_alarm: bool
+
+
+def simulate_run(
+    scenario: Scenario, rng: np.random.Generator, config: JudgeConfig, naive: bool
+) -> RunOutcome:
+    """One run: a look every `LOOK_EVERY` requests per arm until rollback or the horizon.
+
+    A/A runs go on after a PROMOTE to the horizon, so that any later false rollback
+    counts too.
+    """
+    judge = SequentialJudge(config)
+    hist_b, hist_c = Histogram.empty(), Histogram.empty()
+    errors_b = errors_c = 0
+    rollback_at = promote_at = None
+    naive_alarm = False
+    for look in range(1, scenario.horizon // LOOK_EVERY + 1):
+        hist_b.record_many(scenario.baseline(rng, LOOK_EVERY))
+        hist_c.record_many(scenario.canary(rng, LOOK_EVERY))
+        errors_b += int(rng.binomial(LOOK_EVERY, scenario.baseline_errors))
+        errors_c += int(rng.binomial(LOOK_EVERY, scenario.canary_errors))
+        n = look * LOOK_EVERY
+        verdict = judge.update(ArmSnapshot(n, errors_b, hist_b), ArmSnapshot(n, errors_c, hist_c))
+        if naive and not naive_alarm:
+            naive_alarm = mann_whitney(hist_b, hist_c).p_value < config.alpha
+        if verdict.decision is Decision.PROMOTE and promote_at is None:
+            promote_at = n
+        if verdict.decision is Decision.ROLLBACK:
+            rollback_at = n
+            break
+    return RunOutcome(rollback_at, promote_at, naive_alarm)
+
+
+def _simulate_chunk(args: tuple[Scenario, int, int, int, JudgeConfig, bool]) -> list[RunOutcome]:
+    scenario, seed, index, runs, config, naive = args
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    return [simulate_run(scenario, rng, config, naive) for _ in range(runs)]
+
+
+def simulate(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    config: JudgeConfig,
+    *,
+    jobs: int = 1,
+    naive: bool = False,
+    scenario_index: int = 0,
+) -> list[RunOutcome]:
+    """Simulate ``runs`` runs of a scenario (split over ``jobs`` processes), reproducibly."""
+    chunks = max(1, jobs) * 4
+    per_chunk = [runs // chunks + (1 if i < runs % chunks else 0) for i in range(chunks)]
+    tasks = [
+        (scenario, seed, scenario_index * 1000 + i, count, config, naive)
+        for i, count in enumerate(per_chunk)
+        if count
+    ]
+    if jobs <= 1:
+        results = [_simulate_chunk(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_simulate_chunk, tasks))
+    return [outcome for chunk in results for outcome in chunk]
+
+
+# ---------------------------------------------------------------- reporting
+def _binomial_ci(successes: int, trials: int) -> tuple[float, float]:
+    ci = stats.binomtest(successes, trials).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def report_aa(
+    scenarios: Sequence[Scenario], runs: int, seed: int, config: JudgeConfig, jobs: int
+) -> list[str]:
+    """Rows for the A/A table."""
+    lines = [
+        f"A/A: {runs} runs each, a look every {LOOK_EVERY} requests per arm up to {HORIZON} "
+        f"({HORIZON // LOOK_EVERY} looks); alpha = {config.alpha}",
+        f"{'case':34} {'false rollback':>22} {'naive MW':>9} {'promoted':>9} {'promote median':>15}",
+    ]
+    for i, scenario in enumerate(scenarios):
+        outcomes = simulate(scenario, runs, seed, config, jobs=jobs, naive=True, scenario_index=i)
+        false_rb = sum(o.rollback_at is not None for o in outcomes)
+        low, high = _binomial_ci(false_rb, runs)
+        naive_rate = sum(o.naive_alarm for o in outcomes) / runs
+        promoted = [
+            o.promote_at for o in outcomes if o.promote_at is not None and o.rollback_at is None
+        ]
+        median_promote = f"{np.median(promoted):,.0f}" if promoted else "-"
+        mark = "ok" if false_rb / runs <= config.alpha else "OVER"
+        pmark = "ok" if len(promoted) / runs >= 0.9 else "under"
+        lines.append(
+            f"{scenario.name:34} {100 * false_rb / runs:5.1f}% [{100 * low:4.1f},{100 * high:4.1f}] {mark:4}"
+            f" {100 * naive_rate:8.1f}% {100 * len(promoted) / runs:6.1f}% {pmark:5} {median_promote:>9}"
+        )
+    return lines
+
+
+def report_detection(
+    scenarios: Sequence[Scenario], runs: int, seed: int, config: JudgeConfig, jobs: int
+) -> list[str]:
+    """Rows for the time-to-detect table."""
+    lines = [
+        f"Regressions: {runs} runs each; canary requests to ROLLBACK (looks every {LOOK_EVERY})",
+        f"{'case':32} {'oracle':>6} {'median':>7} {'x orcl':>6} {'p80':>7} {'x orcl':>6}"
+        f" {'det@10x':>8} {'det@20k':>8}  bars",
+    ]
+    for i, scenario in enumerate(scenarios):
+        outcomes = simulate(scenario, runs, seed, config, jobs=jobs, scenario_index=100 + i)
+        assert scenario.oracle is not None
+        times = np.array(
+            [o.rollback_at if o.rollback_at is not None else math.inf for o in outcomes]
+        )
+        median, p80 = float(np.median(times)), float(np.percentile(times, 80))
+        within_10x = float(np.mean(times <= 10 * scenario.oracle))
+        within_20k = float(np.mean(times <= HORIZON))
+        ok_median = median <= 2 * scenario.oracle
+        ok_power = within_10x >= 0.9
+        bars = (
+            ("median ok" if ok_median else "MEDIAN OVER")
+            + ", "
+            + ("power ok" if ok_power else "POWER UNDER")
+        )
+        lines.append(
+            f"{scenario.name:32} {scenario.oracle:6.0f} {_num(median):>7} {median / scenario.oracle:6.2f}"
+            f" {_num(p80):>7} {p80 / scenario.oracle:6.2f} {100 * within_10x:7.1f}% {100 * within_20k:7.1f}%  {bars}"
+        )
+    lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8 (statistics.md):")
+    lines.extend(f"  {s.name}: {s.oracle:,.0f} ({s.oracle_note})" for s in scenarios if s.oracle)
+    return lines
+
+
+def _num(value: float) -> str:
+    return "never" if math.isinf(value) else f"{value:,.0f}"
+
+
+def report_cost(config: JudgeConfig, seed: int) -> list[str]:
+    """Time of one update on 10-million-request histograms, and state size vs requests."""
+    rng = np.random.default_rng(seed)
+    chunk = 1_000_000
+    hist_b, hist_c = Histogram.empty(), Histogram.empty()
+    judge = SequentialJudge(config)
+    timings: list[float] = []
+    sizes: dict[int, int] = {}
+    n = 0
+    for _ in range(10):
+        hist_b.record_many(rng.lognormal(math.log(MEDIAN_MS), 0.5, chunk))
+        hist_c.record_many(rng.lognormal(math.log(MEDIAN_MS), 0.5, chunk))
+        n += chunk
+        snaps = ArmSnapshot(n, n // 100, hist_b.copy()), ArmSnapshot(n, n // 100, hist_c.copy())
+        start = time.perf_counter()
+        judge.update(*snaps)
+        timings.append(time.perf_counter() - start)
+        sizes[n] = len(pickle.dumps(judge))
+    small = SequentialJudge(config)
+    h_small = Histogram.from_samples(rng.lognormal(math.log(MEDIAN_MS), 0.5, 1000))
+    small.update(ArmSnapshot(1000, 10, h_small), ArmSnapshot(1000, 10, h_small.copy()))
+    return [
+        "Cost: looks of 1,000,000 new requests per arm up to 10,000,000 per arm",
+        f"  update at 10M requests per arm: {1000 * timings[-1]:.2f} ms "
+        f"(max over the 10 looks {1000 * max(timings):.2f} ms; bar 20 ms)",
+        f"  judge state (pickled): {len(pickle.dumps(small)):,} bytes at 1,000 requests per arm, "
+        f"{sizes[n]:,} bytes at {n:,}",
+        f"  histogram: {hist_b.counts.nbytes:,} bytes of counts at {hist_b.count:,} requests; "
+        f"sparse dict with {len(hist_b.to_dict()['index'])} non-empty buckets",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its tables; returns 0."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="200 runs per case, for iterating")
+    parser.add_argument("--runs", type=int, default=None, help="runs per case (default 1000)")
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--only", choices=("aa", "detect", "cost"), default=None)
+    args = parser.parse_args(argv)
+    runs = args.runs or (200 if args.quick else 1000)
+    config = JudgeConfig()
+    started = time.perf_counter()
+    print(
+        f"analysis.bench: {platform.machine()}, {platform.python_version()}, seed {args.seed}, jobs {args.jobs}"
+    )
+    if args.only in (None, "aa"):
+        print("\n".join(report_aa(AA_SCENARIOS, runs, args.seed, config, args.jobs)), flush=True)
+        print()
+    if args.only in (None, "detect"):
+        print(
+            "\n".join(report_detection(DETECTION_SCENARIOS, runs, args.seed, config, args.jobs)),
+            flush=True,
+        )
+        print()
+    if args.only in (None, "cost"):
+        print("\n".join(report_cost(config, args.seed)))
+    print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
