@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import pickle
 import platform
 import time
@@ -151,13 +152,27 @@ AA_SCENARIOS = (
 
 def _detection_scenarios() -> tuple[Scenario, ...]:
     s03, s05, s10 = LogNormal(0.3), LogNormal(0.5), LogNormal(1.0)
+    two_sided = "two-sided; {} one-sided"
     return (
-        Scenario("errors 0.5% -> 1%", s05, s05, 0.005, 0.01, 46_800, 4673, "two-sided; 3,681 one-sided"),
-        Scenario("errors 1% -> 2%", s05, s05, 0.01, 0.02, 23_200, 2318, "two-sided; 1,826 one-sided"),
-        Scenario("median +10%, s=0.5", s05, Scaled(s05, 1.1), 0.01, 0.01, HORIZON, 432, "two-sided; 340 one-sided"),
-        Scenario("median +10%, s=1.0", s10, Scaled(s10, 1.1), 0.01, 0.01, HORIZON, 1728, "two-sided"),
-        Scenario("p99 +25% tail only, s=0.5", s05, TailStretch(s05), 0.01, 0.01, HORIZON, 1149, "exceedance above old p99"),
-        Scenario("2% of requests 3x slower, s=0.3", s03, SlowFraction(s03), 0.01, 0.01, HORIZON, 533, "bimodal canary"),
+        Scenario(
+            "errors 0.5% -> 1%", s05, s05, 0.005, 0.01, 46_800, 4673, two_sided.format("3,681")
+        ),
+        Scenario("errors 1% -> 2%", s05, s05, 0.01, 0.02, 23_200, 2318, two_sided.format("1,826")),
+        Scenario(
+            "median +10%, s=0.5", s05, Scaled(s05, 1.1), 0.01, 0.01, HORIZON, 432,
+            two_sided.format("340"),
+        ),
+        Scenario(
+            "median +10%, s=1.0", s10, Scaled(s10, 1.1), 0.01, 0.01, HORIZON, 1728, "two-sided"
+        ),
+        Scenario(
+            "p99 +25% tail only, s=0.5", s05, TailStretch(s05), 0.01, 0.01, HORIZON, 1149,
+            "exceedance above old p99",
+        ),
+        Scenario(
+            "2% of requests 3x slower, s=0.3", s03, SlowFraction(s03), 0.01, 0.01, HORIZON, 533,
+            "bimodal canary",
+        ),
     )  # fmt: skip
 
 
@@ -249,7 +264,8 @@ def report_aa(
     lines = [
         f"A/A: {runs} runs each, a look every {LOOK_EVERY} requests per arm up to {HORIZON} "
         f"({HORIZON // LOOK_EVERY} looks); alpha = {config.alpha}",
-        f"{'case':34} {'false rollback':>22} {'naive MW':>9} {'promoted':>9} {'promote median':>15}",
+        f"{'case':34} {'false rollback':>22} {'naive MW':>9} {'promoted':>9}"
+        f" {'promote median':>15}",
     ]
     for i, scenario in enumerate(scenarios):
         outcomes = simulate(scenario, runs, seed, config, jobs=jobs, naive=True, scenario_index=i)
@@ -263,8 +279,9 @@ def report_aa(
         mark = "ok" if false_rb / runs <= config.alpha else "OVER"
         pmark = "ok" if len(promoted) / runs >= 0.9 else "under"
         lines.append(
-            f"{scenario.name:34} {100 * false_rb / runs:5.1f}% [{100 * low:4.1f},{100 * high:4.1f}] {mark:4}"
-            f" {100 * naive_rate:8.1f}% {100 * len(promoted) / runs:6.1f}% {pmark:5} {median_promote:>9}"
+            f"{scenario.name:34} {100 * false_rb / runs:5.1f}%"
+            f" [{100 * low:4.1f},{100 * high:4.1f}] {mark:4} {100 * naive_rate:8.1f}%"
+            f" {100 * len(promoted) / runs:6.1f}% {pmark:5} {median_promote:>9}"
         )
     return lines
 
@@ -295,8 +312,9 @@ def report_detection(
             + ("power ok" if ok_power else "POWER UNDER")
         )
         lines.append(
-            f"{scenario.name:32} {scenario.oracle:6.0f} {_num(median):>7} {median / scenario.oracle:6.2f}"
-            f" {_num(p80):>7} {p80 / scenario.oracle:6.2f} {100 * within_10x:7.1f}% {100 * within_20k:7.1f}%  {bars}"
+            f"{scenario.name:32} {scenario.oracle:6.0f} {_num(median):>7}"
+            f" {median / scenario.oracle:6.2f} {_num(p80):>7} {p80 / scenario.oracle:6.2f}"
+            f" {100 * within_10x:7.1f}% {100 * within_20k:7.1f}%  {bars}"
         )
     lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8 (statistics.md):")
     lines.extend(f"  {s.name}: {s.oracle:,.0f} ({s.oracle_note})" for s in scenarios if s.oracle)
@@ -354,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = JudgeConfig()
     started = time.perf_counter()
     print(
-        f"analysis.bench: {platform.machine()}, {platform.python_version()}, seed {args.seed}, jobs {args.jobs}"
+        f"analysis.bench: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, seed {args.seed}, jobs {args.jobs}"
     )
     if args.only in (None, "aa"):
         print("\n".join(report_aa(AA_SCENARIOS, runs, args.seed, config, args.jobs)), flush=True)

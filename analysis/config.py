@@ -65,7 +65,7 @@ class JudgeConfig:
     slo_latency_quantile: float = 0.99
     rate_prior_scale: float = 1.0
     shift_prior_scale: float = 0.1
-    bound_prior_width: float = 0.5
+    bound_prior_width: float = 0.25
     srm_alpha: float = 0.001
     directions: Mapping[str, Direction] = field(default_factory=dict)
 

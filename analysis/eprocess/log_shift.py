@@ -64,7 +64,7 @@ class LogShiftEProcess:
     """
 
     def __init__(
-        self, *, rollback_scale: float = 0.1, margin: float = 1.05, bound_width: float = 0.5
+        self, *, rollback_scale: float = 0.1, margin: float = 1.05, bound_width: float = 0.25
     ) -> None:
         """An empty process."""
         if margin <= 1.0 or rollback_scale <= 0 or bound_width <= 0:

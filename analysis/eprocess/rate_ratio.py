@@ -36,7 +36,7 @@ class RateRatioEProcess:
     """
 
     def __init__(
-        self, *, rollback_scale: float = 1.0, margin: float = 1.5, bound_width: float = 0.5
+        self, *, rollback_scale: float = 1.0, margin: float = 1.5, bound_width: float = 0.25
     ) -> None:
         """Set up an empty process (log-likelihood 0 everywhere)."""
         if margin <= 1.0:

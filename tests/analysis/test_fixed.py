@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -89,7 +90,9 @@ def test_benjamini_hochberg_matches_scipy() -> None:
     assert benjamini_hochberg([]) == []
 
 
-def _run(rng: np.random.Generator, n: int, error_rate: float, sampler) -> ArmSnapshot:  # type: ignore[no-untyped-def]
+def _run(
+    rng: np.random.Generator, n: int, error_rate: float, sampler: Callable[[int], np.ndarray]
+) -> ArmSnapshot:
     return ArmSnapshot(n, int(rng.binomial(n, error_rate)), Histogram.from_samples(sampler(n)))
 
 
