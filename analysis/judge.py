@@ -394,9 +394,11 @@ class SequentialJudge:
         elif upper < cfg.error_ratio_margin or abs_upper < cfg.error_abs_margin:
             status = MetricStatus.NON_INFERIOR
             which = (
-                f"ratio is at most {_fmt(upper)} < {_fmt(cfg.error_ratio_margin)}"
+                f"ratio's tightest anytime-valid upper bound so far, {_fmt(upper)}, is under "
+                f"the margin {_fmt(cfg.error_ratio_margin)}"
                 if upper < cfg.error_ratio_margin
-                else f"increase is at most {_pct(abs_upper)} < {_pct(cfg.error_abs_margin)}"
+                else f"increase's tightest anytime-valid upper bound so far, {_pct(abs_upper)}, "
+                f"is under the margin {_pct(cfg.error_abs_margin)}"
             )
             why = f"{rates}; the error {which}: not worse beyond the margin."
         else:
@@ -441,8 +443,9 @@ class SequentialJudge:
         elif upper < cfg.median_ratio_margin:
             status = MetricStatus.NON_INFERIOR
             why = (
-                f"canary latency is {_ratio_pct(estimate)} of the baseline's and at most "
-                f"{_ratio_pct(upper)} < margin {_ratio_pct(cfg.median_ratio_margin)}."
+                f"canary latency is {_ratio_pct(estimate)} of the baseline's; the tightest "
+                f"anytime-valid upper bound so far, {_ratio_pct(upper)}, is under the margin "
+                f"{_ratio_pct(cfg.median_ratio_margin)}."
             )
         else:
             status = MetricStatus.INCONCLUSIVE
@@ -500,8 +503,9 @@ class SequentialJudge:
         elif upper < cfg.tail_ratio_margin:
             status = MetricStatus.NON_INFERIOR
             why = (
-                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's, "
-                f"at most {_fmt(upper)}x < margin {_fmt(cfg.tail_ratio_margin)}x."
+                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's; "
+                f"the tightest anytime-valid upper bound so far, {_fmt(upper)}x, is under the "
+                f"margin {_fmt(cfg.tail_ratio_margin)}x."
             )
         else:
             status = MetricStatus.INCONCLUSIVE
@@ -551,7 +555,10 @@ class SequentialJudge:
             why = "no canary data yet."
         elif upper <= proc.p0:
             status = MetricStatus.NON_INFERIOR
-            why = f"{what} is {_pct(estimate)}, at most {_pct(upper)} <= SLO {_pct(proc.p0)}."
+            why = (
+                f"{what} is {_pct(estimate)}; the tightest anytime-valid upper bound so far, "
+                f"{_pct(upper)}, meets the SLO {_pct(proc.p0)}."
+            )
         else:
             status = MetricStatus.INCONCLUSIVE
             why = (
@@ -621,4 +628,4 @@ def _ratio_pct(value: float) -> str:
 
 
 def _quantile_label(q: float) -> str:
-    return f"{100 * q:g}".replace(".", "")
+    return f"{100 * q:g}"

@@ -115,7 +115,10 @@ def test_zero_error_service_promotes_on_the_absolute_margin() -> None:
     decision, _, judge = run(rng, Arm(lognormal(), 0.0), Arm(lognormal(), 0.0), 150)
     assert decision is Decision.PROMOTE
     assert judge.last_verdict is not None
-    assert "increase is at most" in judge.last_verdict.metric("error_rate").explanation
+    assert (
+        "increase's tightest anytime-valid upper bound"
+        in judge.last_verdict.metric("error_rate").explanation
+    )
 
 
 def test_missing_latency_never_promotes() -> None:
