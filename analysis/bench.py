@@ -40,6 +40,7 @@ from analysis.snapshot import ArmSnapshot
 from analysis.verdict import Decision
 
 LOOK_EVERY = 200
+_CHUNKS = 8  # seeds are per chunk
 HORIZON = 20_000
 MEDIAN_MS = 50.0
 Z90, Z99 = float(stats.norm.ppf(0.90)), float(stats.norm.ppf(0.99))
@@ -236,7 +237,7 @@ def simulate(
     scenario_index: int = 0,
 ) -> list[RunOutcome]:
     """Simulate ``runs`` runs of a scenario (split over ``jobs`` processes), reproducibly."""
-    chunks = max(1, jobs) * 4
+    chunks = _CHUNKS  # fixed, so that results do not depend on --jobs
     per_chunk = [runs // chunks + (1 if i < runs % chunks else 0) for i in range(chunks)]
     tasks = [
         (scenario, seed, scenario_index * 1000 + i, count, config, naive)
