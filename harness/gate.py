@@ -1,0 +1,630 @@
+"""`harness gate`: compare the newest saved perf run with a reference, for a CI release gate.
+
+The candidate is the newest completed perf run of the Service (or the one named); the
+reference is chosen by ``--against``:
+
+* ``previous`` — the run saved just before the candidate (``last:1``);
+* ``last:N`` — the N runs saved just before it, merged (counts and histograms add exactly);
+* ``run:<id>`` — that run;
+* ``label:<L>`` — the newest run labelled L other than the candidate.
+
+Only like is compared with like: the same Service, arm (route or tag) and profile.
+The comparison is `analysis.fixed.compare_runs` (fixed-horizon tests on whole runs:
+Boschloo/Fisher or a Wald non-inferiority test for the error rate, exceedance tests and
+quantile confidence intervals for latency, Benjamini–Hochberg across the metrics).
+
+Outcome: ``regression`` (exit 1) when a metric is worse beyond its tolerance;
+``passed`` (exit 0) when none is, the error rate and at least one latency quantile were
+judged; otherwise ``inconclusive`` (exit 3, not enough data). Quantiles the runs are too
+small to resolve (p99 needs about 1,000 requests per run) are reported as skipped. The
+gate only reads the store; it never writes, repairs or creates one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, Aborted, BadInput
+from harness.store import PerfResult, RunRecord, Store, is_run_id, open_store
+
+if TYPE_CHECKING:
+    from analysis import ArmSnapshot
+    from analysis.fixed import MetricResult as FixedResult
+    from analysis.fixed import Tolerances
+    from harness.report import MetricResult, ReportData
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "GateOutcome",
+    "GateRun",
+    "Reference",
+    "evaluate_gate",
+    "execute_gate",
+    "gate_document",
+    "gate_report",
+    "history_trend",
+    "open_history",
+    "parse_reference",
+    "parse_share",
+    "tolerances",
+]
+
+PASSED = "passed"
+REGRESSION = "regression"
+INCONCLUSIVE = "inconclusive"
+EXIT_CODES = {PASSED: EXIT_OK, REGRESSION: EXIT_FAILED, INCONCLUSIVE: EXIT_ABORTED}
+# As analysis.fixed.Tolerances: error rate +0.1 point; p50 +5%, p90 +10%, p99 +10%.
+DEFAULT_TOLERANCES = {
+    "error_rate": 0.001,
+    "p50": 0.05,
+    "p90": 0.10,
+    "p99": 0.10,
+    "alpha": 0.05,
+    "min_requests": 100,
+}
+_REFERENCE = re.compile(r"(previous)|last:(\d{1,4})|run:(.+)|label:(.+)")
+_SCAN_START = 200
+
+
+# ----------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Reference:
+    """What ``--against`` asked for: ``mode`` previous/last/run/label and its argument."""
+
+    text: str
+    mode: str
+    count: int = 1
+    run_id: str | None = None
+    label: str | None = None
+
+
+def parse_reference(text: str) -> Reference:
+    """``previous``, ``last:N`` (N >= 1), ``run:<id>`` or ``label:<L>``; BadInput otherwise."""
+    match = _REFERENCE.fullmatch(text.strip())
+    if match is None:
+        raise BadInput(f"--against {text!r}: use previous, last:N, run:<run-id> or label:<label>")
+    previous, last, run_id, label = match.groups()
+    if previous:
+        return Reference(text, "last", 1)
+    if last is not None:
+        if int(last) < 1:
+            raise BadInput(f"--against {text!r}: N must be at least 1")
+        return Reference(text, "last", int(last))
+    if run_id is not None:
+        if not is_run_id(run_id):
+            raise BadInput(
+                f"--against {text!r}: {run_id!r} is not a run id (like 20261126-185501-ab12)"
+            )
+        return Reference(text, "run", run_id=run_id)
+    return Reference(text, "label", label=label)
+
+
+def parse_share(text: str, flag: str, maximum: float = 100.0) -> float:
+    """``10%`` -> 0.1, ``0.1`` -> 0.1; BadInput unless finite and in 0..``maximum``."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0.0 <= value <= maximum):
+        raise BadInput(f"{flag} {text!r}: want a share like 10% or 0.1 (at most {maximum:g})")
+    return value
+
+
+def tolerances(
+    *,
+    error_rate: float = DEFAULT_TOLERANCES["error_rate"],
+    p50: float = DEFAULT_TOLERANCES["p50"],
+    p90: float = DEFAULT_TOLERANCES["p90"],
+    p99: float = DEFAULT_TOLERANCES["p99"],
+    alpha: float = DEFAULT_TOLERANCES["alpha"],
+    min_requests: int = int(DEFAULT_TOLERANCES["min_requests"]),
+) -> Tolerances:
+    """The analysis module's `Tolerances` from the gate's flags (shares, not percents)."""
+    from analysis.fixed import Tolerances
+
+    if not 0.0 < alpha < 1.0:
+        raise BadInput(f"--alpha {alpha!r} must be between 0 and 1")
+    if min_requests < 1:
+        raise BadInput(f"--min-requests {min_requests!r} must be at least 1")
+    return Tolerances(
+        error_rate=error_rate,
+        quantiles=((0.5, p50), (0.9, p90), (0.99, p99)),
+        alpha=alpha,
+        min_requests=min_requests,
+    )
+
+
+def open_history(location: str | Path | None) -> Store:
+    """The history store for reading: ``Aborted`` (exit 3) when there is none yet.
+
+    Unlike `open_store`, never creates a file: a gate with no history has nothing to
+    compare. A file that is not a harness store is ``BadInput`` (exit 2), left untouched.
+    """
+    from harness.store import default_store_path
+
+    text = None if location is None else str(location)
+    if text is None:
+        path: Path | None = default_store_path()
+    elif text.startswith("sqlite://"):
+        path = Path(text.removeprefix("sqlite://"))
+    elif re.match(r"^[a-z][a-z0-9+.-]*://", text):
+        path = None  # another scheme: open_store says whether it knows it
+    else:
+        path = Path(text)
+    if path is not None and not (path.expanduser().exists() or path.expanduser().is_symlink()):
+        raise Aborted(
+            f"no history at {path}: save perf runs with `harness perf SERVICE --save` first"
+        )
+    return open_store(location)
+
+
+# ----------------------------------------------------------------- the comparison
+@dataclass(frozen=True)
+class GateOutcome:
+    """A gate's result as plain values: the runs compared, each metric, the verdict.
+
+    ``metrics`` are `analysis.fixed.MetricResult` in the order error rate, p50, p90,
+    p99; ``status`` is passed, regression or inconclusive (`exit_code` 0, 1, 3).
+    """
+
+    gate_id: str
+    namespace: str
+    service: str
+    arm: str
+    profile: str
+    against: str
+    candidate: RunRecord
+    references: tuple[RunRecord, ...]
+    candidate_arm: ArmSnapshot
+    reference_arm: ArmSnapshot
+    metrics: tuple[FixedResult, ...]
+    tolerances: Tolerances
+    status: str
+    started: float
+    finished: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed, 1 regression, 3 inconclusive."""
+        return EXIT_CODES[self.status]
+
+    def explanation(self) -> list[str]:
+        """Sentences saying what was compared and why the gate decided as it did."""
+        refs = self.references
+        if len(refs) == 1:
+            what = f"reference run {refs[0].id}" + (f" ({refs[0].label})" if refs[0].label else "")
+        else:
+            what = f"{len(refs)} reference runs merged ({refs[-1].id} … {refs[0].id})"
+        label = f" ({self.candidate.label})" if self.candidate.label else ""
+        sentences = [
+            f"candidate run {self.candidate.id}{label} vs {what}, --against {self.against}; "
+            f"arm {self.arm}, profile {self.profile}",
+            f"candidate {self.candidate_arm.requests:,} requests, {self.candidate_arm.errors:,} "
+            f"errors; reference {self.reference_arm.requests:,} requests, "
+            f"{self.reference_arm.errors:,} errors",
+        ]
+        failed = [_metric_name(m.name) for m in self.metrics if m.status.value == "fail"]
+        skipped = [
+            _metric_name(m.name)
+            for m in self.metrics
+            if m.status.value != "fail" and m.status.value != "pass"
+        ]
+        if failed:
+            sentences.append(f"regression in {', '.join(failed)}")
+        elif self.status == PASSED:
+            sentences.append("no metric is worse than its tolerance")
+        else:
+            sentences.append("not enough data to judge the error rate and a latency quantile")
+        if skipped:
+            sentences.append(f"not judged (too few requests): {', '.join(skipped)}")
+        return sentences + list(self.notes)
+
+
+def evaluate_gate(
+    store: Store,
+    namespace: str,
+    service: str,
+    against: Reference,
+    tol: Tolerances,
+    *,
+    tag: str | None = None,
+    candidate_id: str | None = None,
+) -> GateOutcome:
+    """Pick the candidate and reference runs from ``store`` and compare them.
+
+    Raises ``Aborted`` (exit 3) when the history holds no candidate or no reference,
+    ``BadInput`` (exit 2) for a named run that does not exist or cannot be compared
+    (another Service, arm or profile; not a completed perf run; the candidate itself).
+    """
+    from analysis.fixed import compare_runs
+
+    started = time.time()
+    candidate = _candidate(store, namespace, service, tag, candidate_id)
+    arm, result = _only_arm(store, candidate)
+    profile = _profile(candidate)
+    references, notes = _references(store, candidate, arm, profile, against)
+    reference_results = [store.load_perf_results(run.id)[arm] for run in references]
+    reference_arm = _merged(reference_results)
+    candidate_arm = _merged([result])
+    metrics = tuple(compare_runs(reference_arm, candidate_arm, tol))
+    statuses = {m.name: m.status.value for m in metrics}
+    judged_latency = [
+        name
+        for name, status in statuses.items()
+        if name != "error_rate" and status != "insufficient_data"
+    ]
+    if "fail" in statuses.values():
+        status = REGRESSION
+    elif statuses.get("error_rate") == "pass" and judged_latency:
+        status = PASSED
+    else:
+        status = INCONCLUSIVE
+    return GateOutcome(
+        gate_id=_gate_id(started),
+        namespace=namespace,
+        service=service,
+        arm=arm,
+        profile=profile,
+        against=against.text,
+        candidate=candidate,
+        references=tuple(references),
+        candidate_arm=candidate_arm,
+        reference_arm=reference_arm,
+        metrics=metrics,
+        tolerances=tol,
+        status=status,
+        started=started,
+        finished=time.time(),
+        notes=tuple(notes),
+    )
+
+
+def _candidate(
+    store: Store, namespace: str, service: str, tag: str | None, candidate_id: str | None
+) -> RunRecord:
+    where = f"{namespace}/{service}"
+    if candidate_id is not None:
+        run = store.get_run(candidate_id)
+        _require_comparable(run, namespace, service, "--candidate")
+        return run
+    limit = _SCAN_START
+    while True:
+        runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit)
+        for run in runs:
+            if tag is None or run.spec.get("tag") == tag:
+                return run
+        if len(runs) < limit:
+            scope = f" (tag {tag})" if tag else ""
+            raise Aborted(
+                f"no saved perf run of {where}{scope} in {store.location}: save one with "
+                f"`harness perf {service} --save` first"
+            )
+        limit *= 8
+
+
+def _require_comparable(run: RunRecord, namespace: str, service: str, what: str) -> None:
+    if run.kind != "perf":
+        raise BadInput(f"{what}: run {run.id} is a {run.kind} run, not a perf run")
+    if (run.namespace, run.service) != (namespace, service):
+        raise BadInput(
+            f"{what}: run {run.id} measured {run.namespace}/{run.service}, "
+            f"not {namespace}/{service}"
+        )
+    if run.status != "completed":
+        raise BadInput(f"{what}: run {run.id} is {run.status}, not completed")
+
+
+def _only_arm(store: Store, run: RunRecord) -> tuple[str, PerfResult]:
+    results = store.load_perf_results(run.id)
+    if len(results) != 1:
+        have = ", ".join(sorted(results)) or "none"
+        raise BadInput(f"run {run.id} has {len(results)} saved results ({have}); a gate needs one")
+    return next(iter(results.items()))
+
+
+def _profile(run: RunRecord) -> str:
+    return str(run.spec.get("profile") or "steady")
+
+
+def _references(
+    store: Store, candidate: RunRecord, arm: str, profile: str, against: Reference
+) -> tuple[list[RunRecord], list[str]]:
+    where = f"{candidate.namespace}/{candidate.service}"
+    if against.mode == "run":
+        assert against.run_id is not None
+        run = store.get_run(against.run_id)
+        _require_comparable(
+            run, candidate.namespace, candidate.service, f"--against {against.text}"
+        )
+        if run.id == candidate.id:
+            raise BadInput(f"--against {against.text}: that is the candidate run itself")
+        other_arm, _ = _only_arm(store, run)
+        if other_arm != arm:
+            raise BadInput(
+                f"--against {against.text}: run {run.id} measured arm {other_arm!r}, the "
+                f"candidate {arm!r}"
+            )
+        if _profile(run) != profile:
+            raise BadInput(
+                f"--against {against.text}: run {run.id} is a {_profile(run)} run, the "
+                f"candidate a {profile} run"
+            )
+        return [run], []
+    wanted = against.count if against.mode == "last" else 1
+    found = _eligible(store, candidate, arm, profile, against, wanted)
+    if not found:
+        scope = f"labelled {against.label!r} " if against.mode == "label" else "earlier "
+        raise Aborted(
+            f"no {scope}saved perf run of {where} (arm {arm}, profile {profile}) to compare "
+            f"run {candidate.id} with (--against {against.text})"
+        )
+    notes = []
+    if len(found) < wanted:
+        notes.append(f"only {len(found)} earlier run(s) exist of the {wanted} asked for")
+    return found, notes
+
+
+def _eligible(
+    store: Store,
+    candidate: RunRecord,
+    arm: str,
+    profile: str,
+    against: Reference,
+    wanted: int,
+) -> list[RunRecord]:
+    """Newest first: completed runs of the candidate's Service, arm and profile."""
+    limit = _SCAN_START + 2 * wanted
+    while True:
+        runs = store.list_runs(
+            candidate.namespace,
+            candidate.service,
+            "perf",
+            label=against.label,
+            status="completed",
+            limit=limit,
+        )
+        # The trend reads no histogram: a cheap way to learn each run's arm.
+        with_arm = {
+            point.run_id
+            for point in store.perf_trend(
+                candidate.namespace, candidate.service, label=against.label, arm=arm, limit=limit
+            )
+        }
+        found = [
+            run
+            for run in runs
+            if run.id != candidate.id
+            and run.id in with_arm
+            and _profile(run) == profile
+            and (
+                against.mode != "last" or (run.started, run.id) < (candidate.started, candidate.id)
+            )
+        ]
+        if len(found) >= wanted or len(runs) < limit:
+            return found[:wanted]
+        limit *= 8
+
+
+def _merged(results: Sequence[PerfResult]) -> ArmSnapshot:
+    from analysis import ArmSnapshot, Histogram
+
+    try:
+        latency = Histogram.from_dict(results[0].latency)
+        for result in results[1:]:
+            latency = latency + Histogram.from_dict(result.latency)
+        return ArmSnapshot(
+            requests=sum(r.requests for r in results),
+            errors=sum(r.errors for r in results),
+            latency=latency,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"store: a saved perf result cannot be read ({exc})") from None
+
+
+def _gate_id(started: float) -> str:
+    return (
+        "gate-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
+    )
+
+
+def history_trend(
+    store: Store, namespace: str, service: str, arm: str, profile: str, limit: int = 100
+) -> list[Any]:
+    """The last ``limit`` completed runs of that Service, arm and profile (oldest first).
+
+    A trend only compares like with like: a cold-start run is not a point on a steady
+    run's latency curve.
+    """
+    points = store.perf_trend(namespace, service, arm=arm, limit=limit * 4)
+    runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit * 4)
+    same = {run.id for run in runs if run.spec.get("profile", "steady") == profile}
+    return [point for point in points if point.run_id in same][-limit:]
+
+
+# ----------------------------------------------------------------- reports
+def _metric_name(name: str) -> str:
+    return "error rate" if name == "error_rate" else f"latency {name}"
+
+
+def report_metric(metric: FixedResult) -> MetricResult:
+    """One gate metric as a report row / JUnit testcase; its message names the metric."""
+    from harness.report import MetricResult
+
+    name = _metric_name(metric.name)
+    status = {"pass": "pass", "fail": "fail"}.get(metric.status.value, "inconclusive")
+    if metric.name == "error_rate":
+        unit = "%"
+        reference, candidate = 100 * metric.reference, 100 * metric.candidate
+        change = f"{100 * metric.estimate:+.3g} points"
+        limit = f"+{100 * metric.tolerance:.3g} points"
+        ci = _interval(100 * metric.ci_low, 100 * metric.ci_high, " points")
+        shown = f"{candidate:.3g}% vs {reference:.3g}%"
+    else:
+        unit = "ms"
+        reference, candidate = metric.reference, metric.candidate
+        change = f"{100 * (metric.estimate - 1):+.3g}%" if math.isfinite(metric.estimate) else "n/a"
+        limit = f"+{100 * metric.tolerance:.3g}%"
+        ci = _interval(metric.ci_low, metric.ci_high, "x")
+        shown = f"{candidate:.4g} ms vs {reference:.4g} ms ({change})"
+    if status == "fail":
+        message = f"{name} regressed: {shown}, tolerated {limit}"
+    elif status == "pass":
+        message = f"{name} within tolerance: {shown}, tolerated {limit}"
+    else:
+        reason = metric.explanation.split(": ", 1)[-1].rstrip(".")
+        message = f"{name} not judged: {reason}"
+    values: dict[str, float | int | str | None] = {
+        "reference": _finite(reference),
+        "candidate": _finite(candidate),
+        "change": change if status != "inconclusive" else None,
+        "limit": limit,
+        "ci": ci if status != "inconclusive" else None,
+        "p_value": _finite(metric.p_value),
+        "p_adjusted": f"{metric.p_adjusted:.3g}" if math.isfinite(metric.p_adjusted) else None,
+    }
+    return MetricResult(name=name, status=status, message=message, values=values, unit=unit)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _interval(low: float, high: float, unit: str) -> str | None:
+    if not (math.isfinite(low) or math.isfinite(high)):
+        return None
+
+    def show(v: float) -> str:
+        return f"{v:.3g}" if math.isfinite(v) else ("∞" if v > 0 else "-∞")
+
+    return f"[{show(low)}, {show(high)}]{unit}"
+
+
+def gate_report(outcome: GateOutcome, trend: Sequence[Any] = ()) -> ReportData:
+    """The gate's `ReportData`: a row per metric, both latency distributions, the trend."""
+    from harness.report import ReportData, trend_from_history
+
+    refs = outcome.references
+    baseline = refs[0].id if len(refs) == 1 else f"last {len(refs)} runs"
+    decision = {PASSED: "pass", REGRESSION: "fail", INCONCLUSIVE: "inconclusive"}[outcome.status]
+    histograms = {}
+    for name, arm in (("reference", outcome.reference_arm), ("candidate", outcome.candidate_arm)):
+        if arm.latency is not None:
+            histograms[name] = arm.latency.to_dict()
+    return ReportData(
+        run_id=outcome.gate_id,
+        kind="gate",
+        namespace=outcome.namespace,
+        service=outcome.service,
+        status=outcome.status,
+        decision=decision,
+        started=outcome.started,
+        finished=outcome.finished,
+        baseline=baseline,
+        candidate=outcome.candidate.id,
+        label=outcome.candidate.label,
+        explanation=outcome.explanation(),
+        spec=_gate_spec(outcome),
+        histograms=histograms,
+        metrics=[report_metric(m) for m in outcome.metrics],
+        trend=trend_from_history(trend),
+    )
+
+
+def _gate_spec(outcome: GateOutcome) -> dict[str, Any]:
+    tol = outcome.tolerances
+    return {
+        "against": outcome.against,
+        "arm": outcome.arm,
+        "profile": outcome.profile,
+        "candidate_run": outcome.candidate.id,
+        "reference_runs": [run.id for run in outcome.references],
+        "tolerances": {
+            "error_rate": tol.error_rate,
+            **{f"p{round(100 * q)}": allowed for q, allowed in tol.quantiles},
+            "alpha": tol.alpha,
+            "min_requests": tol.min_requests,
+        },
+    }
+
+
+def gate_document(outcome: GateOutcome, report: dict[str, Path]) -> dict[str, Any]:
+    """The ``--format json`` summary of a gate (one JSON document)."""
+    return {
+        "gate_id": outcome.gate_id,
+        "status": outcome.status,
+        "exit_code": outcome.exit_code,
+        "namespace": outcome.namespace,
+        "service": outcome.service,
+        **_gate_spec(outcome),
+        "candidate": {
+            "run_id": outcome.candidate.id,
+            "label": outcome.candidate.label,
+            "started": outcome.candidate.started,
+            "requests": outcome.candidate_arm.requests,
+            "errors": outcome.candidate_arm.errors,
+        },
+        "reference": {
+            "run_ids": [run.id for run in outcome.references],
+            "requests": outcome.reference_arm.requests,
+            "errors": outcome.reference_arm.errors,
+        },
+        "metrics": [m.to_dict() for m in outcome.metrics],
+        "explanation": outcome.explanation(),
+        "report": {kind: str(path) for kind, path in report.items()},
+    }
+
+
+# ----------------------------------------------------------------- the command
+@dataclass(frozen=True)
+class GateRun:
+    """A finished `harness gate`: its outcome and where its report went."""
+
+    outcome: GateOutcome
+    report: dict[str, Path]
+
+
+def execute_gate(
+    service: str,
+    namespace: str,
+    against: str,
+    tol: Tolerances,
+    *,
+    store: str | Path | None = None,
+    tag: str | None = None,
+    candidate_id: str | None = None,
+    report_dir: Path | None = None,
+    trend_runs: int = 100,
+) -> GateRun:
+    """Validate the names, read the history, compare, write the report (and the index)."""
+    from harness.knative.names import require_dns_label
+    from harness.report import DEFAULT_REPORTS_ROOT, report_dir_for, update_index, write_report
+
+    require_dns_label(service, "service")
+    require_dns_label(namespace, "namespace")
+    if tag is not None:
+        require_dns_label(tag, "tag")
+    reference = parse_reference(against)
+    if candidate_id is not None and not is_run_id(candidate_id):
+        raise BadInput(f"--candidate {candidate_id!r} is not a run id (like 20261126-185501-ab12)")
+    history = open_history(store)
+    try:
+        outcome = evaluate_gate(
+            history, namespace, service, reference, tol, tag=tag, candidate_id=candidate_id
+        )
+        trend = history_trend(history, namespace, service, outcome.arm, outcome.profile, trend_runs)
+    finally:
+        history.close()
+    folder = report_dir or report_dir_for(outcome.gate_id, DEFAULT_REPORTS_ROOT)
+    paths = write_report(gate_report(outcome, trend), folder)
+    if report_dir is None:
+        update_index(DEFAULT_REPORTS_ROOT)
+    return GateRun(outcome, paths)
