@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -25,9 +25,7 @@ Kubeconfig = Annotated[
         envvar="KUBECONFIG",
     ),
 ]
-Context = Annotated[
-    str | None, typer.Option("--context", help="The kubeconfig context to use.")
-]
+Context = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
 Format = Annotated[
     OutputFormat,
     typer.Option("--format", "-o", help="Output format: text (rich) or one JSON document."),
