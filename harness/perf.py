@@ -1,0 +1,695 @@
+"""`harness perf`: one performance run against a Service, its report, its place in history.
+
+A run loads the Service's route (or one tag) with Locust for ``warmup + duration``
+seconds in one of the load shapes (steady, ramp, spike, soak) and keeps what happened
+after the warm-up: the client's counts and latency histogram (exact differences of
+cumulative snapshots), and, where Prometheus answers, the revision's server-side
+counters and autoscaler series (`harness.perf_server`). The ``cold-start`` profile
+measures first requests to a revision with nothing running instead (`harness.cold_start`).
+
+With ``save`` the run goes into the history store before it starts (status
+``running``), then gets its result and ``completed`` (or ``failed``); `harness gate`
+compares saved runs. Every run writes a report (`harness.report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from analysis import Histogram
+from harness.config import PerfSpec
+from harness.errors import Aborted, BadInput, HarnessError
+from harness.gate import history_trend
+from harness.knative.backend import TrafficBackend
+from harness.load.targets import Arm, service_arms
+from harness.local.state import EmulatorInfo
+from harness.store import PerfResult, RunRecord, Store, open_store
+
+__all__ = [
+    "COLD_START",
+    "DEFAULT_RATE",
+    "DEFAULT_REPETITIONS",
+    "PerfOutcome",
+    "PerfRun",
+    "PerfTarget",
+    "cold_start_outcome",
+    "execute_perf",
+    "fail_run",
+    "load_outcome",
+    "new_run_id",
+    "open_backend",
+    "perf_document",
+    "perf_report",
+    "resolve_target",
+    "save_outcome",
+    "unsaved_run",
+    "write_perf_report",
+]
+
+COLD_START = "cold-start"
+DEFAULT_RATE = 20.0
+DEFAULT_REPETITIONS = 5
+_POLL_S = 0.25
+QUANTILES = (0.5, 0.9, 0.99)
+
+Progress = Callable[[float, float, str], None]
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PerfTarget:
+    """What a run loads: the arm, and the revisions that serve it.
+
+    ``revisions`` are the tag's revision, or the route's revisions with traffic (largest
+    share first); ``revision_env`` is the first one's container env; ``prometheus`` the
+    URL to read server-side metrics from (None: client-side only).
+    """
+
+    namespace: str
+    service: str
+    arm: Arm
+    tag: str | None
+    revisions: tuple[str, ...]
+    revision_env: Mapping[str, str]
+    on_emulator: bool
+    prometheus: str | None
+
+
+def resolve_target(
+    spec: PerfSpec, backend: TrafficBackend, emulator: EmulatorInfo | None
+) -> PerfTarget:
+    """Read the Service and decide where load goes; changes nothing.
+
+    ``emulator`` is the emulator the backend talks to, if it is one (its ingress and
+    Prometheus are then the defaults). Raises ``BadInput`` for an unknown Service or
+    tag, a Service that is not Ready, or a cold start on a route that splits traffic.
+    """
+    state = backend.get_service(spec.namespace, spec.service)
+    where = f"service {spec.namespace}/{spec.service}"
+    if not state.ready:
+        why = state.ready_message or state.ready_reason or "not ready"
+        raise BadInput(f"{where} is not Ready: {why}")
+    ingress = spec.ingress or (emulator.ingress if emulator else None)
+    arm = service_arms(state, [spec.tag] if spec.tag else [], ingress)[0]
+    if spec.tag:
+        revisions = tuple(
+            t.revision_name for t in state.status_traffic if t.tag == spec.tag and t.revision_name
+        )
+    else:
+        shares: dict[str, int] = {}
+        for target in state.status_traffic:
+            if target.revision_name and (target.percent or 0) > 0:
+                shares[target.revision_name] = shares.get(target.revision_name, 0) + (
+                    target.percent or 0
+                )
+        revisions = tuple(sorted(shares, key=lambda name: -shares[name]))
+    if not revisions:
+        raise BadInput(f"{where}: no revision serves {spec.tag or 'its route'} yet")
+    if spec.profile == COLD_START and len(revisions) > 1:
+        raise BadInput(
+            f"{where} splits its route between {', '.join(revisions)}; a cold start is "
+            "measured on one revision: pick it with --tag"
+        )
+    env: Mapping[str, str] = {}
+    for revision in backend.list_revisions(spec.namespace, spec.service):
+        if revision.name == revisions[0]:
+            env = dict(revision.env)
+    return PerfTarget(
+        namespace=spec.namespace,
+        service=spec.service,
+        arm=arm,
+        tag=spec.tag,
+        revisions=revisions,
+        revision_env=env,
+        on_emulator=emulator is not None,
+        prometheus=spec.prometheus or (emulator.prometheus if emulator else None),
+    )
+
+
+@dataclass(frozen=True)
+class PerfOutcome:
+    """What one run measured, as plain values (saved, reported and printed from here).
+
+    Counts and ``latency`` cover the measured window only (after the warm-up); for a
+    cold start they are the first requests, one per repetition. ``server`` is the
+    `ServerRecorder` record (None without Prometheus); ``notes`` are sentences for the
+    report, e.g. why a server-side number is missing.
+    """
+
+    arm: str
+    profile: str
+    started: float
+    finished: float
+    duration_s: float
+    requests: int
+    errors: int
+    latency: Histogram
+    error_classes: dict[str, int] = field(default_factory=dict)
+    revisions_seen: dict[str, int] = field(default_factory=dict)
+    server: dict[str, Any] | None = None
+    cold_start: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def error_rate(self) -> float | None:
+        """errors / requests, None without requests."""
+        return self.errors / self.requests if self.requests else None
+
+    def quantiles(self) -> dict[str, float]:
+        """Client-side latency quantiles in ms (``p50_ms``...), only those that exist."""
+        if self.latency.count == 0:
+            return {}
+        out = {f"p{round(q * 100)}_ms": self.latency.quantile(q) for q in QUANTILES}
+        return {k: v for k, v in out.items() if math.isfinite(v)}
+
+    def stats(self) -> dict[str, float]:
+        """The numbers trends are drawn from; never a number that was not measured."""
+        stats = self.quantiles()
+        if self.error_rate is not None:
+            stats["error_rate"] = self.error_rate
+        if self.profile != COLD_START and self.duration_s > 0:
+            stats["rps"] = self.requests / self.duration_s
+        server = self.server or {}
+        # Server numbers join the trend only when one revision served the arm: a split
+        # route's revisions have no single number to draw.
+        records = list(server.get("revisions", {}).values())
+        if len(records) == 1 and records[0].get("p99_ms") is not None:
+            stats["server_p99_ms"] = float(records[0]["p99_ms"])
+        autoscaler = list(server.get("autoscaler", {}).values())
+        if len(autoscaler) == 1 and autoscaler[0].get("available"):
+            summary = autoscaler[0].get("summary", {})
+            for key in ("max_actual_pods", "panic_share"):
+                if key in summary:
+                    stats[key] = float(summary[key])
+        return {k: float(v) for k, v in stats.items() if math.isfinite(v)}
+
+    def perf_result(self) -> PerfResult:
+        """The store's record of this outcome (histogram and counts, no raw samples)."""
+        return PerfResult(
+            arm=self.arm,
+            requests=self.requests,
+            errors=self.errors,
+            duration_s=self.duration_s,
+            latency=self.latency.to_dict(),
+            stats=self.stats(),
+            server=self.server,
+        )
+
+    def explanation(self) -> list[str]:
+        """Sentences for the report and the terminal: what was measured, and what was not."""
+        sentences = [_client_sentence(self)]
+        if self.cold_start is not None:
+            sentences.append(_cold_start_sentence(self.cold_start))
+        if self.server is not None:
+            sentences += _server_sentences(self.server)
+        return sentences + list(self.notes)
+
+
+def _client_sentence(outcome: PerfOutcome) -> str:
+    q = outcome.quantiles()
+    what = "first requests" if outcome.profile == COLD_START else "requests"
+    text = (
+        f"client ({outcome.arm}): {outcome.requests:,} {what} in {outcome.duration_s:.3g}s, "
+        f"{outcome.errors:,} errors"
+    )
+    if outcome.error_rate is not None:
+        text += f" ({100 * outcome.error_rate:.3g}%)"
+    if q:
+        text += "; latency " + ", ".join(
+            f"{key.removesuffix('_ms')} {value:.4g} ms" for key, value in q.items()
+        )
+    return text
+
+
+def _cold_start_sentence(cold: Mapping[str, Any]) -> str:
+    if cold["method"] == "fresh-instance":
+        how = "each from a fresh instance of the revision (the emulator does not scale to zero)"
+    else:
+        how = "each after the revision scaled to zero"
+    return f"cold start: {cold['repetitions']} repetitions, {how}"
+
+
+def _server_sentences(server: Mapping[str, Any]) -> list[str]:
+    sentences = []
+    source = f"Prometheus, {server.get('profile')} profile"
+    for name, record in server.get("revisions", {}).items():
+        if not record.get("series"):
+            sentences.append(f"server ({name}): not available: no request series ({source})")
+            continue
+        text = (
+            f"server ({name}, {source}): {record['requests']:,} requests, "
+            f"{record['errors']:,} errors"
+        )
+        latency = [
+            f"{key.removesuffix('_ms')} {record[key]:.4g} ms"
+            for key in ("p50_ms", "p90_ms", "p99_ms")
+            if record.get(key) is not None
+        ]
+        if latency:
+            text += "; latency " + ", ".join(latency)
+        sentences.append(text)
+    if server.get("complete") is False:
+        sentences.append(
+            "server: Prometheus had not scraped past the end of the load in time; the last "
+            "requests may be missing from the server-side counts"
+        )
+    for name, series in server.get("autoscaler", {}).items():
+        if not series.get("available"):
+            sentences.append(f"autoscaler ({name}): not available: {series.get('reason')}")
+            continue
+        summary = series.get("summary", {})
+        parts = [
+            f"{label} {summary[f'min_{key}']:g}-{summary[f'max_{key}']:g}"
+            for key, label in (("desired_pods", "desired pods"), ("actual_pods", "actual pods"))
+            if f"max_{key}" in summary
+        ]
+        if "panic_s" in summary:
+            parts.append(f"panic mode for {summary['panic_s']:g}s")
+        sentences.append(f"autoscaler ({name}, {series['schema']} schema): " + ", ".join(parts))
+    return sentences
+
+
+# ----------------------------------------------------------------- running
+def load_outcome(
+    spec: PerfSpec,
+    target: PerfTarget,
+    *,
+    user_code: Any = None,
+    on_progress: Progress | None = None,
+) -> PerfOutcome:
+    """Run the load (warm-up, then the measured window) and read the server side.
+
+    Raises ``BadInput``/``Unavailable`` before any request when the plan or a target is
+    wrong, ``Aborted`` when the load generator fails or no request got an answer.
+    """
+    from harness.load.driver import LoadDriver
+    from harness.load.plan import Pacing
+    from harness.load.stats import ArmStats
+
+    pacing = Pacing.closed(spec.users) if spec.users else Pacing.open(spec.rate or DEFAULT_RATE)
+    recorder = _server_recorder(spec, target)
+    total = spec.warmup + spec.duration
+    started = time.time()
+    with LoadDriver() as driver:
+        driver.start(
+            [target.arm], pacing, duration_s=total, shape=spec.profile, user_code=user_code
+        )
+        warm = None
+        while True:
+            status = driver.status()
+            if warm is None and status.elapsed_s >= spec.warmup:
+                warm = status
+                if recorder is not None:
+                    recorder.begin()
+            if on_progress is not None:
+                arm = status.arms.get(target.arm.name)
+                done = f"{arm.requests:,} requests" if arm else ""
+                on_progress(min(status.elapsed_s, total), total, done)
+            if status.finished:
+                break
+            time.sleep(_POLL_S)
+        final = driver.finish()
+    first = (warm.arms if warm is not None else {}).get(target.arm.name, ArmStats())
+    last = final.arms.get(target.arm.name, ArmStats())
+    measured_s = final.elapsed_s - (warm.elapsed_s if warm is not None else final.elapsed_s)
+    notes: list[str] = []
+    if final.cpu_warning:
+        notes.append(
+            f"the load generator ran hot ({final.cpu_percent:.0f}% CPU): latencies may "
+            "include client-side queueing"
+        )
+    server = recorder.finish() if recorder is not None and warm is not None else None
+    if recorder is None:
+        notes.append("server side: not available (no Prometheus; pass --prometheus URL)")
+    requests = last.requests - first.requests
+    if requests <= 0:
+        raise Aborted(f"no request to {target.arm.url} completed in the measured window")
+    revisions = {
+        name: count - first.revisions.get(name, 0)
+        for name, count in last.revisions.items()
+        if count - first.revisions.get(name, 0) > 0
+    }
+    stray = sorted(set(revisions) - set(target.revisions))
+    if stray:
+        notes.append(f"responses also came from revision(s) {', '.join(stray)}")
+    return PerfOutcome(
+        arm=target.arm.name,
+        profile=spec.profile,
+        started=started,
+        finished=time.time(),
+        duration_s=max(measured_s, 0.0),
+        requests=requests,
+        errors=last.errors - first.errors,
+        latency=last.latency - first.latency,
+        error_classes={
+            "5xx": last.errors_5xx - first.errors_5xx,
+            "4xx": last.errors_4xx - first.errors_4xx,
+            "connection": last.connection_errors - first.connection_errors,
+            "timeout": last.timeouts - first.timeouts,
+        },
+        revisions_seen=revisions,
+        server=server,
+        notes=tuple(notes),
+    )
+
+
+def _server_recorder(spec: PerfSpec, target: PerfTarget) -> Any:
+    if target.prometheus is None:
+        return None
+    from harness.metrics.profiles import custom_profile, get_profile
+    from harness.metrics.source import PrometheusSource
+    from harness.perf_server import ServerRecorder
+
+    if spec.metrics_profile == "custom" and spec.queries is not None:
+        q = spec.queries
+        profile = custom_profile(q.requests, q.errors, q.latency_buckets, q.latency_unit_ms)
+    else:
+        profile = get_profile(spec.metrics_profile)
+    source = PrometheusSource(target.prometheus, profile)
+    source.check()
+    return ServerRecorder(
+        source, target.namespace, target.service, target.revisions, target.tag or ""
+    )
+
+
+def cold_start_outcome(
+    spec: PerfSpec,
+    target: PerfTarget,
+    repetitions: int,
+    *,
+    zero_timeout_s: float = 600.0,
+    on_progress: Progress | None = None,
+) -> PerfOutcome:
+    """Measure ``repetitions`` first requests to the target's revision (see cold_start).
+
+    On the emulator each comes from a fresh instance; on a cluster each waits for the
+    revision to scale to zero, which needs Prometheus (``Unavailable`` without it).
+    """
+    from harness.cold_start import fresh_instance_cold_starts, scale_to_zero_cold_starts
+    from harness.perf_server import autoscaler_series
+
+    if repetitions < 1:
+        raise BadInput(f"--repetitions {repetitions} must be at least 1")
+    revision = target.revisions[0]
+
+    def progress(done: int, total: int, message: str) -> None:
+        if on_progress is not None:
+            on_progress(float(done), float(total), message)
+
+    started = time.time()
+    server = None
+    if target.on_emulator:
+        result = fresh_instance_cold_starts(
+            revision, target.revision_env, repetitions, on_progress=progress
+        )
+    else:
+        if target.prometheus is None:
+            raise BadInput(
+                "a cold start on a cluster waits for the revision to scale to zero, which it "
+                "reads from Prometheus: pass --prometheus URL"
+            )
+        result = scale_to_zero_cold_starts(
+            target.arm,
+            target.prometheus,
+            target.namespace,
+            revision,
+            repetitions,
+            zero_timeout_s=zero_timeout_s,
+            on_progress=progress,
+        )
+        server = {
+            "prometheus": target.prometheus,
+            "autoscaler": {
+                revision: autoscaler_series(
+                    target.prometheus, target.namespace, revision, started, time.time()
+                )
+            },
+        }
+    finished = time.time()
+    if not result.latencies_ms:
+        raise Aborted(f"no first request to {revision} got an answer")
+    return PerfOutcome(
+        arm=target.arm.name,
+        profile=COLD_START,
+        started=started,
+        finished=finished,
+        duration_s=finished - started,
+        requests=result.requests,
+        errors=result.errors,
+        latency=Histogram.from_samples(list(result.latencies_ms)),
+        revisions_seen={revision: len(result.latencies_ms)},
+        server=server,
+        cold_start={
+            "method": result.method,
+            "repetitions": repetitions,
+            "waited_s": list(result.waited_s),
+        },
+    )
+
+
+# ----------------------------------------------------------------- history and report
+def save_outcome(store: Store, run: RunRecord, outcome: PerfOutcome) -> RunRecord:
+    """Keep the outcome under ``run`` (created when the run started) and complete it."""
+    store.save_perf_result(run.id, outcome.perf_result())
+    return store.finish_run(
+        run.id,
+        "completed",
+        summary={
+            "decision": "completed",
+            "explanation": outcome.explanation(),
+            "profile": outcome.profile,
+            "arm": outcome.arm,
+        },
+        finished=outcome.finished,
+    )
+
+
+def new_run_id(started: float) -> str:
+    """An id in the store's format for a run that is not saved (its report folder)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
+
+
+def perf_report(run: RunRecord, outcome: PerfOutcome, trend: Sequence[Any] = ()) -> Any:
+    """The run's `ReportData`: explanation sentences, client (and server) CDFs, the trend."""
+    from harness.report import report_from_perf_run
+
+    data = report_from_perf_run(run, {outcome.arm: outcome.perf_result()}, trend)
+    histograms = {f"{outcome.arm} (client)": outcome.latency.to_dict()}
+    for name, record in (outcome.server or {}).get("revisions", {}).items():
+        if record.get("latency") is not None:
+            histograms[f"{name} (server)"] = record["latency"]
+    return replace(
+        data,
+        explanation=outcome.explanation(),
+        histograms=histograms,
+        decision="completed",
+    )
+
+
+def perf_document(
+    run: RunRecord,
+    outcome: PerfOutcome,
+    *,
+    saved: bool,
+    store: str | None,
+    report: Mapping[str, Path],
+) -> dict[str, Any]:
+    """The ``--format json`` summary of a run (one JSON document)."""
+    return {
+        "run_id": run.id,
+        "saved": saved,
+        "store": store,
+        "namespace": run.namespace,
+        "service": run.service,
+        "arm": outcome.arm,
+        "tag": run.spec.get("tag"),
+        "revisions": list(run.revisions),
+        "profile": outcome.profile,
+        "label": run.label,
+        "started": outcome.started,
+        "finished": outcome.finished,
+        "duration_s": outcome.duration_s,
+        "requests": outcome.requests,
+        "errors": outcome.errors,
+        "error_rate": outcome.error_rate,
+        "error_classes": outcome.error_classes,
+        "revisions_seen": outcome.revisions_seen,
+        "stats": outcome.stats(),
+        "server": outcome.server,
+        "cold_start": outcome.cold_start,
+        "explanation": outcome.explanation(),
+        "report": {kind: str(path) for kind, path in report.items()},
+    }
+
+
+def unsaved_run(spec: PerfSpec, target: PerfTarget, started: float) -> RunRecord:
+    """A run record for a run that is not kept in history (it still gets a report)."""
+    return RunRecord(
+        id=new_run_id(started),
+        kind="perf",
+        namespace=spec.namespace,
+        service=spec.service,
+        revisions=target.revisions,
+        label=spec.label,
+        started=started,
+        finished=None,
+        status="running",
+        spec=spec.model_dump(mode="json", by_alias=True),
+        original_traffic=None,
+        summary=None,
+    )
+
+
+def fail_run(store: Store, run: RunRecord, error: BaseException) -> None:
+    """Mark a saved run ``failed`` with the error's sentence (best effort, never raises)."""
+    message = error.message if isinstance(error, HarnessError) else "interrupted"
+    with contextlib.suppress(HarnessError):
+        store.finish_run(run.id, "failed", summary={"decision": "failed", "explanation": [message]})
+
+
+# ----------------------------------------------------------------- the command
+@dataclass(frozen=True)
+class PerfRun:
+    """A finished `harness perf`: the run record, what it measured, where it was written."""
+
+    run: RunRecord
+    outcome: PerfOutcome
+    saved: bool
+    store: str | None
+    report: dict[str, Path]
+
+
+@contextlib.contextmanager
+def open_backend(
+    kubeconfig: Path | None, context: str | None, state_dir: Path | None
+) -> Iterator[tuple[TrafficBackend, EmulatorInfo | None]]:
+    """The cluster to run against and, when it is the local emulator, what it says of itself.
+
+    Never starts an emulator: without a cluster it raises ``Unavailable`` (exit 2), so a
+    scheduled run cannot silently measure a throwaway emulator instead of the real thing.
+    """
+    from harness.knative.connect import connect, find_kubeconfig
+    from harness.local.launcher import Emulator
+    from harness.local.state import resolve_state_dir
+
+    path = find_kubeconfig(kubeconfig, state_dir)
+    running = Emulator.status(resolve_state_dir(state_dir))
+    emulator = (
+        running
+        if running is not None and Path(running.kubeconfig).resolve() == path.resolve()
+        else None
+    )
+    backend = connect(path, context, state_dir)
+    try:
+        yield backend, emulator
+    finally:
+        backend.close()
+
+
+def execute_perf(
+    spec: PerfSpec,
+    *,
+    kubeconfig: Path | None,
+    context: str | None,
+    state_dir: Path | None,
+    repetitions: int = DEFAULT_REPETITIONS,
+    zero_timeout_s: float = 600.0,
+    on_progress: Progress | None = None,
+) -> PerfRun:
+    """Run ``spec`` end to end: preflight, the run, history (with ``save``), the report.
+
+    Preflight (store, cluster, Service, targets, Prometheus) changes nothing and fails
+    with ``BadInput``/``Unavailable`` (exit 2). A saved run that fails once started is
+    recorded as ``failed`` and the error re-raised.
+    """
+    if spec.profile == COLD_START and repetitions < 1:
+        raise BadInput(f"--repetitions {repetitions} must be at least 1")
+    user_code = _user_code(spec)
+    store = open_store(spec.store) if spec.save else None
+    try:
+        with open_backend(kubeconfig, context, state_dir) as (backend, emulator):
+            target = resolve_target(spec, backend, emulator)
+            if spec.profile != COLD_START:
+                from harness.load.targets import check_reachable
+
+                check_reachable([target.arm])
+            started = time.time()
+            run = (
+                store.create_run(
+                    "perf",
+                    spec.namespace,
+                    spec.service,
+                    revisions=target.revisions,
+                    label=spec.label,
+                    spec=spec.model_dump(mode="json", by_alias=True),
+                    started=started,
+                )
+                if store is not None
+                else unsaved_run(spec, target, started)
+            )
+            try:
+                if spec.profile == COLD_START:
+                    outcome = cold_start_outcome(
+                        spec,
+                        target,
+                        repetitions,
+                        zero_timeout_s=zero_timeout_s,
+                        on_progress=on_progress,
+                    )
+                else:
+                    outcome = load_outcome(
+                        spec, target, user_code=user_code, on_progress=on_progress
+                    )
+            except BaseException as exc:
+                if store is not None:
+                    fail_run(store, run, exc)
+                raise
+        trend: list[Any] = []
+        if store is not None:
+            run = save_outcome(store, run, outcome)
+            trend = history_trend(store, spec.namespace, spec.service, outcome.arm, outcome.profile)
+        else:
+            run = replace(run, status="completed", finished=outcome.finished)
+        report = write_perf_report(spec, run, outcome, trend)
+        return PerfRun(
+            run=run,
+            outcome=outcome,
+            saved=store is not None,
+            store=store.location if store is not None else None,
+            report=report,
+        )
+    finally:
+        if store is not None:
+            store.close()
+
+
+def write_perf_report(
+    spec: PerfSpec, run: RunRecord, outcome: PerfOutcome, trend: Sequence[Any]
+) -> dict[str, Path]:
+    """Write the report to ``spec.report_dir`` or ``reports/<run-id>`` (then the index)."""
+    from harness.report import DEFAULT_REPORTS_ROOT, report_dir_for, update_index, write_report
+
+    folder = spec.report_dir or report_dir_for(run.id, DEFAULT_REPORTS_ROOT)
+    paths = write_report(perf_report(run, outcome, trend), folder)
+    if spec.report_dir is None:
+        update_index(DEFAULT_REPORTS_ROOT)
+    return paths
+
+
+def _user_code(spec: PerfSpec) -> Any:
+    if spec.locustfile is None:
+        return None
+    from harness.load.plan import UserCode
+
+    try:
+        source = spec.locustfile.read_text()
+    except OSError as exc:
+        raise BadInput(f"--locustfile {spec.locustfile}: {exc.strerror}") from None
+    return UserCode(filename=spec.locustfile.name, source=source)
