@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import ArmSnapshot, JudgeConfig
-from harness.config import CanarySpec
+from harness.config import DEFAULT_RATE, CanarySpec
 from harness.errors import BadInput, HarnessError
 from harness.knative.backend import TrafficBackend
 from harness.knative.model import RevisionState, ServiceState
@@ -314,7 +314,7 @@ def _pacing(spec: CanarySpec) -> Any:
 
     if spec.users is not None:
         return Pacing.closed(spec.users)
-    return Pacing.open(spec.requests_per_second or 20.0)
+    return Pacing.open(spec.requests_per_second or DEFAULT_RATE)
 
 
 def _user_code(spec: CanarySpec) -> Any:

@@ -162,6 +162,10 @@ MetricsProfileName = Literal["legacy", "otel", "kourier", "istio", "custom"]
 OnFailure = Literal["rollback", "hold"]
 
 
+# Requests/s per arm when neither rate nor users is given (see CanarySpec).
+DEFAULT_RATE = 300.0
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
 
@@ -222,7 +226,7 @@ class _RunSpec(_Strict):
     queries: CustomQueries | None = None
     rate: float | None = Field(default=None, gt=0.0)
     users: int | None = Field(default=None, ge=1)
-    warmup: Seconds = 10.0
+    warmup: Seconds = 5.0
     report_dir: Path | None = None
     store: Path | None = None
 
@@ -246,7 +250,9 @@ class CanarySpec(_RunSpec):
     literal ``knative`` (or ``knative:N``) gives Knative's rollout schedule with
     `knative_steps` (N) equal steps after 1%. Each step lasts at least
     ``step_interval``; the judge looks every ``look_interval`` after ``warmup``; the whole
-    run stops at ``max_duration``. Without ``rate`` or ``users``, each arm gets 20 req/s.
+    run stops at ``max_duration``. Without ``rate`` or ``users``, each arm gets
+    `DEFAULT_RATE` req/s: enough requests for the judge to promote an unchanged revision
+    within about a minute (it needs some 15,000-20,000 per arm to bound a p99 regression).
     """
 
     baseline: DnsLabel = Field(alias="from")
@@ -256,9 +262,9 @@ class CanarySpec(_RunSpec):
     canary_tag: DnsLabel = "canary"
     steps: list[Percent] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
     knative_steps: int = Field(default=KNATIVE_STEPS_DEFAULT, ge=1, le=99)
-    step_interval: Seconds = 60.0
-    look_interval: Seconds = 5.0
-    max_duration: Seconds = 1800.0
+    step_interval: Seconds = 10.0
+    look_interval: Seconds = 2.0
+    max_duration: Seconds = 600.0
     margins: Margins = Margins()
     slos: Slos = Slos()
     alpha: float = Field(default=0.05, gt=0.0, le=0.5)
@@ -331,7 +337,7 @@ class CanarySpec(_RunSpec):
         """The per-arm request rate, or None when `users` sets the load instead."""
         if self.users is not None:
             return None
-        return 20.0 if self.rate is None else self.rate
+        return DEFAULT_RATE if self.rate is None else self.rate
 
 
 PerfProfile = Literal["steady", "ramp", "spike", "soak", "cold-start"]
