@@ -96,13 +96,14 @@ def _print_text(result: GateRun) -> None:
     console = Console(highlight=False, soft_wrap=True)
     table = Table(show_edge=False, pad_edge=False)
     for column in ("metric", "result", "reference", "candidate", "change", "tolerated", "p (BH)"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("metric", "result"))
     styles = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
+    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "skipped"}
     for metric in outcome.metrics:
         row = report_metric(metric)
         table.add_row(
             escape(row.name),
-            f"[{styles[row.status]}]{row.status}[/]",
+            f"[{styles[row.status]}]{shown[row.status]}[/]",
             *(
                 escape(_cell(row.values.get(key), unit))
                 for key, unit in (
