@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from harness.load.targets import Arm
 
 DEFAULT_USERS = 10
+_REFRESH_S = 0.25  # a snapshot costs about a millisecond
 MANIFESTS = "manifests"
-_NAMED_URL = re.compile(r"^([a-z]([-a-z0-9]*[a-z0-9])?)=(https?://.*)$")
+_NAMED_URL = re.compile(r"^([^=/:]+)=(https?://.*)$")
 
 
 class _LoadGroup(TyperGroup):
@@ -297,7 +298,7 @@ def _arms(
         for index, value in enumerate(urls):
             named = _NAMED_URL.match(value)
             if named:
-                arms.append(url_arm(named.group(3), named.group(1), ingress))
+                arms.append(url_arm(named.group(2), named.group(1), ingress))
             else:
                 name = URL_ARM_NAME if index == 0 else f"{URL_ARM_NAME}-{index + 1}"
                 arms.append(url_arm(value, name, ingress))
@@ -391,7 +392,7 @@ def _run_load(
                 status = driver.status()
                 while not status.finished:
                     view.update(status)
-                    time.sleep(0.5)
+                    time.sleep(_REFRESH_S)
                     status = driver.status()
         except KeyboardInterrupt:
             interrupted = True

@@ -33,7 +33,7 @@ from locust.rpc.protocol import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.errors import HarnessError
-from harness.load.plan import LoadPlan
+from harness.load.plan import LoadPlan, budget_shares
 from harness.load.recorder import Recorder
 from harness.load.stats import ArmStats, arms_from_wire, arms_to_wire, merge_arms
 from harness.load.userclasses import build_user_classes
@@ -52,13 +52,6 @@ MASTER_SILENCE_S = 5.0
 WORKER_GRACE_S = 60.0
 
 logger = logging.getLogger(__name__)
-
-
-def budget_shares(total: int | None, workers: int) -> list[int | None]:
-    """Split a request budget over ``workers`` as evenly as integers allow."""
-    if total is None:
-        return [None] * workers
-    return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
 
 
 class ArmsMaster:

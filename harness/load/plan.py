@@ -151,6 +151,13 @@ class LoadPlan:
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
 
 
+def budget_shares(total: int | None, workers: int) -> list[int | None]:
+    """Split a request budget over ``workers`` as evenly as integers allow (None: unbounded)."""
+    if total is None:
+        return [None] * workers
+    return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
+
+
 @dataclass(frozen=True)
 class Distribution:
     """Where users run: in the Locust process itself (``local_workers == 0`` and no remote
