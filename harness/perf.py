@@ -297,15 +297,20 @@ def load_outcome(
     recorder = _server_recorder(spec, target)
     total = spec.warmup + spec.duration
     started = time.time()
+    # The measured window opens when the warm-up ends: (elapsed seconds, cumulative arms).
+    warm: tuple[float, dict[str, ArmStats]] | None = None
+    if spec.warmup <= 0:
+        warm = (0.0, {})
+        if recorder is not None:
+            recorder.begin()  # before the first request: the server's window is exact
     with LoadDriver() as driver:
         driver.start(
             [target.arm], pacing, duration_s=total, shape=spec.profile, user_code=user_code
         )
-        warm = None
         while True:
             status = driver.status()
             if warm is None and status.elapsed_s >= spec.warmup:
-                warm = status
+                warm = (status.elapsed_s, status.arms)
                 if recorder is not None:
                     recorder.begin()
             if on_progress is not None:
@@ -316,21 +321,30 @@ def load_outcome(
                 break
             time.sleep(_POLL_S)
         final = driver.finish()
-    first = (warm.arms if warm is not None else {}).get(target.arm.name, ArmStats())
+    if warm is None:
+        raise Aborted(f"the load generator stopped during the warm-up ({final.elapsed_s:.3g}s)")
+    first = warm[1].get(target.arm.name, ArmStats())
     last = final.arms.get(target.arm.name, ArmStats())
-    measured_s = final.elapsed_s - (warm.elapsed_s if warm is not None else final.elapsed_s)
     notes: list[str] = []
     if final.cpu_warning:
         notes.append(
             f"the load generator ran hot ({final.cpu_percent:.0f}% CPU): latencies may "
             "include client-side queueing"
         )
-    server = recorder.finish() if recorder is not None and warm is not None else None
+    server = recorder.finish() if recorder is not None else None
     if recorder is None:
         notes.append("server side: not available (no Prometheus; pass --prometheus URL)")
     requests = last.requests - first.requests
     if requests <= 0:
         raise Aborted(f"no request to {target.arm.url} completed in the measured window")
+    if server is not None and spec.warmup > 0:
+        counted = sum(r["requests"] for r in server["revisions"].values())
+        if abs(counted - requests) > 0.05 * requests:
+            notes.append(
+                "server and client counts differ: the server's window starts at the last "
+                "Prometheus scrape before the warm-up ended, so it may hold up to one scrape "
+                "interval of warm-up requests (use --warmup 0 for matching windows)"
+            )
     revisions = {
         name: count - first.revisions.get(name, 0)
         for name, count in last.revisions.items()
@@ -344,7 +358,7 @@ def load_outcome(
         profile=spec.profile,
         started=started,
         finished=time.time(),
-        duration_s=max(measured_s, 0.0),
+        duration_s=max(final.elapsed_s - warm[0], 0.0),
         requests=requests,
         errors=last.errors - first.errors,
         latency=last.latency - first.latency,

@@ -141,10 +141,12 @@ def autoscaler_series(
     does not answer.
     """
     client = _client(url, timeout)
-    span = max(end - start, 1.0)
+    span = max(end - start, 0.0)
     step = max(1.0, math.ceil(span / MAX_POINTS))
-    begin = datetime.fromtimestamp(start, UTC)
-    finish = datetime.fromtimestamp(max(end, start + step), UTC)
+    # The grid ends exactly at ``end``, so the last point is the state when the window
+    # closed (a grid from ``start`` could stop up to a step short of it).
+    begin = datetime.fromtimestamp(end - math.floor(span / step) * step, UTC)
+    finish = datetime.fromtimestamp(end, UTC)
     for schema in AUTOSCALER_SCHEMAS:
         series: dict[str, list[list[float]]] = {}
         for gauge in GAUGES:
