@@ -35,6 +35,9 @@ from harness.knative.traffic import TrafficTarget, canary_split, promote_split
 from harness.metrics.source import MetricSource, RevisionCounters
 from harness.store import Store
 
+# Series of a revision appear in Prometheus only after its first requests are scraped.
+SERIES_GRACE_S = 15.0
+
 
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived during a run."""
@@ -384,9 +387,7 @@ class CanaryController:
         self._zero = {role: stats[arm].to_snapshot() for role, arm in self._arms.items()}
         if self.metrics is not None:
             plan = self.plan
-            if self.metrics.has_series(
-                plan.namespace, plan.service, plan.baseline, plan.baseline_tag
-            ):
+            if self._wait_for_series():
                 self._server_counters()  # the first read is the zero point of server counters
             else:
                 self.on_event(
@@ -397,6 +398,20 @@ class CanaryController:
                 self.server_judge = None
                 if not self._replayed:  # no evidence yet: the client judge gets all of alpha
                     self.client_judge = SequentialJudge(self._judge_config)
+
+    def _wait_for_series(self) -> bool:
+        """Whether Prometheus has the baseline's series, allowing a few scrapes after load began."""
+        plan = self.plan
+        assert self.metrics is not None
+        deadline = self.clock() + SERIES_GRACE_S
+        while True:
+            if self.metrics.has_series(
+                plan.namespace, plan.service, plan.baseline, plan.baseline_tag
+            ):
+                return True
+            if self.clock() >= deadline:
+                return False
+            self.sleep(1.0)
 
     def replay(self, resume: Resume) -> None:
         """Feed the judges the journaled looks of an interrupted run (never restart them)."""

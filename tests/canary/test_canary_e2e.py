@@ -1,0 +1,439 @@
+"""`harness canary` end to end: real CLI, emulator processes, Prometheus and Locust."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from harness.store import SqliteStore
+from tests.canary.conftest import (
+    FAST,
+    add_revision,
+    canary_command,
+    harness_env,
+    percent_of,
+    run_canary,
+    service,
+    spec_traffic,
+    wait_for,
+)
+from tests.conftest import RunningEmulator
+
+# Wide margins let an identical revision be promoted within seconds; the judge's own
+# guarantees are tested by simulation in tests/analysis.
+QUICK_PROMOTE = [
+    "--median-ratio-margin",
+    "1.5",
+    "--p99-ratio-margin",
+    "3",
+    "--error-ratio-margin",
+    "3",
+]
+
+
+def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_path: Path) -> None:
+    before = spec_traffic(fresh_emulator)
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        *FAST,
+        *QUICK_PROMOTE,
+        "--max-duration",
+        "90s",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    after = spec_traffic(fresh_emulator)
+    assert percent_of(after, "hello-v2") == 100
+    # Tags that existed before the run (v1, v2 in the demo) are kept.
+    assert {t.get("tag") for t in before if t.get("tag")} <= {t.get("tag") for t in after}
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["status"] == "promoted"
+    assert (tmp_path / "report" / "junit.xml").is_file()
+
+
+def test_error_regression_is_rolled_back_fast(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    add_revision(fresh_emulator, "hello-v3", {"TARGET": "v3", "SIM_ERROR_RATE": "0.05"})
+    before = spec_traffic(fresh_emulator)
+    started = time.monotonic()
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v3",
+        "--steps",
+        "10,50,100",
+        "--step-interval",
+        "20s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "150",
+        "--max-duration",
+        "90s",
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1, proc.stderr
+    assert spec_traffic(fresh_emulator) == before
+    assert elapsed < 20 + 10, f"rollback took {elapsed:.0f}s including start-up"
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["status"] == "rolled_back"
+    failed = [m["name"] for m in report["metrics"] if m["status"] == "fail"]
+    assert any("error" in name for name in failed), failed
+
+
+def test_median_latency_regression_is_rolled_back(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    add_revision(fresh_emulator, "hello-v3", {"TARGET": "v3", "SIM_LATENCY_MS": "8"})
+    before = spec_traffic(fresh_emulator)
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v3",
+        *FAST,
+        "--max-duration",
+        "90s",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert spec_traffic(fresh_emulator) == before
+
+
+def test_tail_only_latency_regression_is_rolled_back(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    add_revision(
+        fresh_emulator,
+        "hello-v3",
+        {"TARGET": "v3", "SIM_TAIL_RATE": "0.03", "SIM_TAIL_MULTIPLIER": "6"},
+    )
+    before = spec_traffic(fresh_emulator)
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v3",
+        *FAST,
+        "--max-duration",
+        "90s",
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert spec_traffic(fresh_emulator) == before
+
+
+def test_unknown_revision_is_bad_input_and_changes_nothing(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = service(emulator)
+    proc = run_canary(
+        emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v9",
+        *FAST,
+    )
+    assert proc.returncode == 2
+    assert "hello-v9" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    after = service(emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_bad_flag_value_is_one_line_exit_2(emulator: RunningEmulator, tmp_path: Path) -> None:
+    proc = run_canary(
+        emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "50,20,100",
+    )
+    assert proc.returncode == 2
+    assert "steps" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _prometheus_pid(emu: RunningEmulator) -> int:
+    from harness.local.launcher import descendants
+
+    for pid in descendants(emu.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if cmdline.endswith(b"prometheus"):
+            return pid
+    raise AssertionError("no Prometheus process under the emulator")
+
+
+def _wait_for_look(store: Path, proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    def has_look() -> bool:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"harness exited {proc.returncode} before a look: {err}")
+        if not store.exists():
+            return False
+        with SqliteStore(store) as s:
+            runs = s.list_runs(service="hello", kind="canary")
+            return bool(runs) and bool(s.looks(runs[0].id))
+
+    wait_for(has_look, timeout, "the first look in the journal")
+    with SqliteStore(store) as s:
+        return s.list_runs(service="hello", kind="canary")[0].id
+
+
+def test_prometheus_lost_mid_run_aborts_and_restores(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    if fresh_emulator.prometheus is None:
+        import pytest
+
+        pytest.skip("prometheus is not installed here (CI installs it)")
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    proc = subprocess.Popen(
+        canary_command(
+            fresh_emulator,
+            store,
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "10,100",
+            "--step-interval",
+            "60s",
+            "--look-interval",
+            "1s",
+            "--warmup",
+            "2s",
+            "--rate",
+            "100",
+            "--max-duration",
+            "150s",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+    try:
+        _wait_for_look(store, proc)
+        import os
+
+        os.kill(_prometheus_pid(fresh_emulator), signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    assert spec_traffic(fresh_emulator) == before
+
+
+def test_sigkill_then_rollback_restores_original_block(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    proc = subprocess.Popen(
+        canary_command(
+            fresh_emulator,
+            store,
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "20,100",
+            "--step-interval",
+            "60s",
+            "--look-interval",
+            "1s",
+            "--warmup",
+            "1s",
+            "--rate",
+            "50",
+            "--max-duration",
+            "150s",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+    try:
+        _wait_for_look(store, proc)
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 20, 30, "20%")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert spec_traffic(fresh_emulator) != before
+    rollback = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "rollback",
+            "hello",
+            "--kubeconfig",
+            str(fresh_emulator.kubeconfig),
+            "--store",
+            str(store),
+        ],
+        capture_output=True,
+        text=True,
+        env=harness_env(),
+        timeout=60,
+        check=False,
+    )
+    assert rollback.returncode == 0, rollback.stderr
+    assert spec_traffic(fresh_emulator) == before
+
+
+def test_resume_continues_an_interrupted_run(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    store = tmp_path / "h.sqlite"
+    proc = subprocess.Popen(
+        canary_command(
+            fresh_emulator,
+            store,
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "20,100",
+            "--step-interval",
+            "3s",
+            "--look-interval",
+            "1s",
+            "--warmup",
+            "1s",
+            "--rate",
+            "150",
+            "--max-duration",
+            "150s",
+            *QUICK_PROMOTE,
+            "--report-dir",
+            str(tmp_path / "r"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+    try:
+        run_id = _wait_for_look(store, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    with SqliteStore(store) as s:
+        looks_before = len(s.looks(run_id))
+    resumed = subprocess.run(
+        [
+            *canary_command(fresh_emulator, store, "--resume", run_id),
+            "--report-dir",
+            str(tmp_path / "r2"),
+        ],
+        capture_output=True,
+        text=True,
+        env=harness_env(),
+        timeout=150,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 100
+    with SqliteStore(store) as s:
+        run = s.get_run(run_id)
+        assert run.status == "promoted"
+        assert len(s.looks(run_id)) > looks_before
+
+
+def test_annotation_added_during_run_survives(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    store = tmp_path / "h.sqlite"
+    proc = subprocess.Popen(
+        canary_command(
+            fresh_emulator,
+            store,
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            *FAST,
+            *QUICK_PROMOTE,
+            "--max-duration",
+            "90s",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+    try:
+        _wait_for_look(store, proc)
+        r = httpx.patch(
+            f"{fresh_emulator.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
+            json={"metadata": {"annotations": {"team.example.com/owner": "sre"}}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        r.raise_for_status()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    svc = service(fresh_emulator)
+    assert svc["metadata"]["annotations"]["team.example.com/owner"] == "sre"
+    assert percent_of(svc["spec"]["traffic"], "hello-v2") == 100
