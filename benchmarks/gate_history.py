@@ -38,7 +38,7 @@ import numpy as np
 
 from analysis import Histogram
 from harness.gate import execute_gate, tolerances
-from harness.perf import PerfOutcome
+from harness.perf_outcome import PerfOutcome
 from harness.store import SqliteStore
 
 NAMESPACE, SERVICE, ARM = "default", "hello", "hello"

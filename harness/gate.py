@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, Aborted, BadInput
+from harness.gate_report import gate_report, metric_name
 from harness.store import PerfResult, RunRecord, Store, is_run_id, open_store
 
 if TYPE_CHECKING:
     from analysis import ArmSnapshot
     from analysis.fixed import MetricResult as FixedResult
     from analysis.fixed import Tolerances
-    from harness.report import MetricResult, ReportData
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -47,8 +47,6 @@ __all__ = [
     "Reference",
     "evaluate_gate",
     "execute_gate",
-    "gate_document",
-    "gate_report",
     "history_trend",
     "open_history",
     "parse_reference",
@@ -212,9 +210,9 @@ class GateOutcome:
             f"errors; reference {self.reference_arm.requests:,} requests, "
             f"{self.reference_arm.errors:,} errors",
         ]
-        failed = [_metric_name(m.name) for m in self.metrics if m.status.value == "fail"]
+        failed = [metric_name(m.name) for m in self.metrics if m.status.value == "fail"]
         skipped = [
-            _metric_name(m.name)
+            metric_name(m.name)
             for m in self.metrics
             if m.status.value != "fail" and m.status.value != "pass"
         ]
@@ -448,139 +446,6 @@ def history_trend(
     runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit * 4)
     same = {run.id for run in runs if run.spec.get("profile", "steady") == profile}
     return [point for point in points if point.run_id in same][-limit:]
-
-
-# ----------------------------------------------------------------- reports
-def _metric_name(name: str) -> str:
-    return "error rate" if name == "error_rate" else f"latency {name}"
-
-
-def report_metric(metric: FixedResult) -> MetricResult:
-    """One gate metric as a report row / JUnit testcase; its message names the metric."""
-    from harness.report import MetricResult
-
-    name = _metric_name(metric.name)
-    status = {"pass": "pass", "fail": "fail"}.get(metric.status.value, "inconclusive")
-    if metric.name == "error_rate":
-        unit = "%"
-        reference, candidate = 100 * metric.reference, 100 * metric.candidate
-        change = f"{100 * metric.estimate:+.3g} points"
-        limit = f"+{100 * metric.tolerance:.3g} points"
-        ci = _interval(100 * metric.ci_low, 100 * metric.ci_high, " points")
-        shown = f"{candidate:.3g}% vs {reference:.3g}%"
-    else:
-        unit = "ms"
-        reference, candidate = metric.reference, metric.candidate
-        change = f"{100 * (metric.estimate - 1):+.3g}%" if math.isfinite(metric.estimate) else "n/a"
-        limit = f"+{100 * metric.tolerance:.3g}%"
-        ci = _interval(metric.ci_low, metric.ci_high, "x")
-        shown = f"{candidate:.4g} ms vs {reference:.4g} ms ({change})"
-    if status == "fail":
-        message = f"{name} regressed: {shown}, tolerated {limit}"
-    elif status == "pass":
-        message = f"{name} within tolerance: {shown}, tolerated {limit}"
-    else:
-        reason = metric.explanation.split(": ", 1)[-1].rstrip(".")
-        message = f"{name} not judged: {reason}"
-    values: dict[str, float | int | str | None] = {
-        "reference": _finite(reference),
-        "candidate": _finite(candidate),
-        "change": change if status != "inconclusive" else None,
-        "limit": limit,
-        "ci": ci if status != "inconclusive" else None,
-        "p_value": _finite(metric.p_value),
-        "p_adjusted": f"{metric.p_adjusted:.3g}" if math.isfinite(metric.p_adjusted) else None,
-    }
-    return MetricResult(name=name, status=status, message=message, values=values, unit=unit)
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _interval(low: float, high: float, unit: str) -> str | None:
-    if not (math.isfinite(low) or math.isfinite(high)):
-        return None
-
-    def show(v: float) -> str:
-        return f"{v:.3g}" if math.isfinite(v) else ("∞" if v > 0 else "-∞")
-
-    return f"[{show(low)}, {show(high)}]{unit}"
-
-
-def gate_report(outcome: GateOutcome, trend: Sequence[Any] = ()) -> ReportData:
-    """The gate's `ReportData`: a row per metric, both latency distributions, the trend."""
-    from harness.report import ReportData, trend_from_history
-
-    refs = outcome.references
-    baseline = refs[0].id if len(refs) == 1 else f"last {len(refs)} runs"
-    decision = {PASSED: "pass", REGRESSION: "fail", INCONCLUSIVE: "inconclusive"}[outcome.status]
-    histograms = {}
-    for name, arm in (("reference", outcome.reference_arm), ("candidate", outcome.candidate_arm)):
-        if arm.latency is not None:
-            histograms[name] = arm.latency.to_dict()
-    return ReportData(
-        run_id=outcome.gate_id,
-        kind="gate",
-        namespace=outcome.namespace,
-        service=outcome.service,
-        status=outcome.status,
-        decision=decision,
-        started=outcome.started,
-        finished=outcome.finished,
-        baseline=baseline,
-        candidate=outcome.candidate.id,
-        label=outcome.candidate.label,
-        explanation=outcome.explanation(),
-        spec=_gate_spec(outcome),
-        histograms=histograms,
-        metrics=[report_metric(m) for m in outcome.metrics],
-        trend=trend_from_history(trend),
-    )
-
-
-def _gate_spec(outcome: GateOutcome) -> dict[str, Any]:
-    tol = outcome.tolerances
-    return {
-        "against": outcome.against,
-        "arm": outcome.arm,
-        "profile": outcome.profile,
-        "candidate_run": outcome.candidate.id,
-        "reference_runs": [run.id for run in outcome.references],
-        "tolerances": {
-            "error_rate": tol.error_rate,
-            **{f"p{round(100 * q)}": allowed for q, allowed in tol.quantiles},
-            "alpha": tol.alpha,
-            "min_requests": tol.min_requests,
-        },
-    }
-
-
-def gate_document(outcome: GateOutcome, report: dict[str, Path]) -> dict[str, Any]:
-    """The ``--format json`` summary of a gate (one JSON document)."""
-    return {
-        "gate_id": outcome.gate_id,
-        "status": outcome.status,
-        "exit_code": outcome.exit_code,
-        "namespace": outcome.namespace,
-        "service": outcome.service,
-        **_gate_spec(outcome),
-        "candidate": {
-            "run_id": outcome.candidate.id,
-            "label": outcome.candidate.label,
-            "started": outcome.candidate.started,
-            "requests": outcome.candidate_arm.requests,
-            "errors": outcome.candidate_arm.errors,
-        },
-        "reference": {
-            "run_ids": [run.id for run in outcome.references],
-            "requests": outcome.reference_arm.requests,
-            "errors": outcome.reference_arm.errors,
-        },
-        "metrics": [m.to_dict() for m in outcome.metrics],
-        "explanation": outcome.explanation(),
-        "report": {kind: str(path) for kind, path in report.items()},
-    }
 
 
 # ----------------------------------------------------------------- the command

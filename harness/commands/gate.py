@@ -76,7 +76,7 @@ def gate(
         report_dir=report_dir,
     )
     if output is OutputFormat.json:
-        from harness.gate import gate_document
+        from harness.gate_report import gate_document
 
         document = gate_document(result.outcome, result.report)
         typer.echo(json.dumps(document, indent=2, allow_nan=False))
@@ -90,7 +90,7 @@ def _print_text(result: GateRun) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from harness.gate import report_metric
+    from harness.gate_report import report_metric
 
     outcome = result.outcome
     console = Console(highlight=False, soft_wrap=True)

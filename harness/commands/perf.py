@@ -115,7 +115,7 @@ def perf(
             on_progress=progress.update,
         )
     if output is OutputFormat.json:
-        from harness.perf import perf_document
+        from harness.perf_outcome import perf_document
 
         document = perf_document(
             result.run,
