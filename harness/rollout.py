@@ -212,6 +212,7 @@ class CanaryController:
         self._zero: dict[str, ArmSnapshot] = {}
         self._offset: dict[str, ArmSnapshot] = {}
         self._started = 0.0
+        self._last_journal_ms: float | None = None
         # Arms are named by their tags; the judge knows them as baseline and canary.
         self._arms = {"baseline": plan.baseline_tag, "canary": plan.canary_tag}
 
@@ -326,9 +327,13 @@ class CanaryController:
         }
 
     def _look(self, step: int, percent: int) -> LookRecord:
+        # Where a look's time goes, kept in the journal (benchmarks/canary_look.py reads it).
+        t0 = time.perf_counter()
         client = self._client_snapshots()
         self._check_attribution()
+        t1 = time.perf_counter()
         server = self._server_counters()
+        t2 = time.perf_counter()
         verdict = self.client_judge.update(baseline=client["baseline"], canary=client["canary"])
         server_verdict = None
         if server is not None and self.server_judge is not None:
@@ -341,6 +346,7 @@ class CanaryController:
         decision = verdict.decision
         if server_verdict is not None and server_verdict.decision is Decision.ROLLBACK:
             decision = Decision.ROLLBACK
+        t3 = time.perf_counter()
         look = LookRecord(
             seq=len(self.looks) + 1,
             elapsed_s=self.clock() - self._started,
@@ -358,6 +364,12 @@ class CanaryController:
             percent=percent,
             arms={
                 "elapsed_s": look.elapsed_s,
+                "timings_ms": {
+                    "load_snapshot": 1000 * (t1 - t0),
+                    "prometheus": 1000 * (t2 - t1),
+                    "judge": 1000 * (t3 - t2),
+                    "journal_previous": self._last_journal_ms,
+                },
                 "client": {k: v.to_dict() for k, v in client.items()},
                 "server": (
                     {
@@ -374,6 +386,9 @@ class CanaryController:
                 "server": server_verdict.to_dict() if server_verdict else None,
             },
         )
+        self._last_journal_ms = 1000 * (time.perf_counter() - t3)
+        if decision.value == "invalid":
+            raise Aborted(f"the run is invalid: {verdict.reason}")
         self.looks.append(look)
         self.on_look(look)
         return look
