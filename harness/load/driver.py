@@ -35,7 +35,6 @@ from harness.load.plan import Distribution, LoadPlan, Pacing, UserCode
 from harness.load.stats import ArmStats, arms_from_wire
 from harness.load.targets import Arm, check_reachable, require_unique_names
 
-RUNNING = "running"
 FINISHED = "finished"
 _REPLY_TIMEOUT_S = 30.0
 _EXIT_TIMEOUT_S = 30.0

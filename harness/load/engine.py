@@ -1,8 +1,9 @@
 """The Locust process behind a `LoadDriver`: ``python -m harness.load.engine --control-fd N``.
 
-Locust runs here as a library (its `Environment` and runners), in its own process, so the
-caller (the canary controller, the CLI) is never monkey-patched by gevent, and a judge
-step that holds the CPU cannot delay a request's send time. The driver talks to this
+Locust runs here as a library (its `Environment` and runners), in its own process: the
+import of ``locust.env`` below monkey-patches this process with gevent, and only this
+one, so the caller (the canary controller, the CLI) stays plain Python and a judge step
+that holds the CPU cannot delay a request's send time. The driver talks to this
 process over a socket (`harness.load.channel`):
 
     -> {"op": "start", "plan": ..., "distribution": ...}   <- {"ok": true} | {"ok": false, ...}
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -177,10 +177,10 @@ class Engine:
         self._stop_requested.set()
 
     def _requests_so_far(self) -> int:
-        done = sum(stats.requests for stats in self._totals.values())
         if self.master is not None:
-            done = sum(stats.requests for stats in self.master.totals.values())
-        elif self.recorder is not None:
+            return sum(stats.requests for stats in self.master.totals.values())
+        done = sum(stats.requests for stats in self._totals.values())
+        if self.recorder is not None:
             done += self.recorder.pending_requests()
         return done
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         channel.send({**_error_reply(exc), "id": request.get("id")})
         engine.close()
         return
-    channel.send({"ok": True, "pid": os.getpid(), "id": request.get("id")})
+    channel.send({"ok": True, "id": request.get("id")})
     server = gevent.spawn(serve, channel, engine)
     engine.run()
     server.join(timeout=_LINGER_S)

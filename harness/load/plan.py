@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import BadInput
-from harness.load.targets import Arm
+from harness.knative.names import require_dns_label
+from harness.load.targets import Arm, is_host, parse_url
 
 SHAPES = ("steady", "ramp", "spike", "soak")
 # Open model: each user must answer within this many seconds on average to keep its
@@ -93,6 +94,12 @@ class LoadPlan:
         """Raise ``BadInput`` for bounds out of range or options that do not combine."""
         if not self.arms:
             raise BadInput("no target: give SERVICE (with --tag) or --url")
+        for arm in self.arms:
+            # Arms may be built by hand: names reach reports and URLs reach the network.
+            require_dns_label(arm.name, "arm")
+            parse_url(arm.url, f"arm {arm.name!r} URL")
+            if arm.host_header is not None and not is_host(arm.host_header):
+                raise BadInput(f"arm {arm.name!r}: invalid Host header {arm.host_header!r}")
         self.pacing.validate()
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise BadInput(f"--duration {self.duration_s!r} must be a positive number of seconds")

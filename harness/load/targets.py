@@ -67,9 +67,7 @@ def parse_url(url: str, what: str) -> SplitResult:
     except ValueError:
         raise BadInput(f"{what} {url!r} has an invalid port") from None
     host = parts.hostname or ""
-    if not _is_ip(host) and not (
-        len(host) <= _HOSTNAME_MAX_LENGTH and _HOSTNAME.match(host) is not None
-    ):
+    if not is_host(host):
         raise BadInput(f"{what} {url!r} has an invalid host {host!r}")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in parts.path + parts.query):
         raise BadInput(f"{what} {url!r} has spaces or control characters in its path")
@@ -158,6 +156,11 @@ def _arm(name: str, parts: SplitResult, ingress: str | None) -> Arm:
         raise BadInput(f"--ingress {ingress!r} must be http://HOST:PORT without a path")
     routed = urlunsplit((via.scheme, via.netloc, parts.path, parts.query, ""))
     return Arm(name=name, url=routed, host_header=parts.hostname)
+
+
+def is_host(host: str) -> bool:
+    """True for an IP address or a DNS name (lower case labels joined by dots)."""
+    return _is_ip(host) or (len(host) <= _HOSTNAME_MAX_LENGTH and _HOSTNAME.match(host) is not None)
 
 
 def _is_ip(host: str) -> bool:

@@ -129,3 +129,17 @@ def test_summary_json_totals_sum_the_arms() -> None:
         "max": None,
     }
     assert document["errors"] == {"5xx": 0, "4xx": 2, "connection": 50, "timeout": 0}
+
+
+@pytest.mark.parametrize(
+    "arm",
+    [
+        Arm("Bad Name", "http://127.0.0.1:1/"),
+        Arm("a", "gopher://127.0.0.1:1/"),
+        Arm("a", "http://127.0.0.1:1/", host_header="evil.example.com\r\nX-Injected: 1"),
+        Arm("a", "http://127.0.0.1:1/", host_header="a/b"),
+    ],
+)
+def test_hand_built_arms_are_validated_before_a_run(arm: Arm) -> None:
+    with pytest.raises(BadInput):
+        LoadPlan(arms=(arm,), pacing=Pacing.closed(users=1), duration_s=1.0).validate()
