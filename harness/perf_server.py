@@ -145,8 +145,10 @@ def autoscaler_series(
     step = max(1.0, math.ceil(span / MAX_POINTS))
     # The grid ends exactly at ``end``, so the last point is the state when the window
     # closed (a grid from ``start`` could stop up to a step short of it).
-    begin = datetime.fromtimestamp(end - math.floor(span / step) * step, UTC)
-    finish = datetime.fromtimestamp(end, UTC)
+    first = end - math.floor(span / step) * step
+    # The client library rounds start and end to whole seconds, which can drop the last
+    # scrape; its params override them, so the exact times are sent.
+    exact = {"start": f"{first:.3f}", "end": f"{end:.3f}"}
     for schema in AUTOSCALER_SCHEMAS:
         series: dict[str, list[list[float]]] = {}
         for gauge in GAUGES:
@@ -155,9 +157,10 @@ def autoscaler_series(
                 url,
                 client.custom_query_range,
                 query,
-                start_time=begin,
-                end_time=finish,
+                start_time=datetime.fromtimestamp(first, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
                 step=f"{step:g}s",
+                params=exact,
             )
             points = [
                 [round(float(t) - start, 3), float(v)]
@@ -166,7 +169,7 @@ def autoscaler_series(
                 if math.isfinite(float(v))
             ]
             if points:
-                series[gauge] = points[:MAX_POINTS]
+                series[gauge] = points[-MAX_POINTS:]
         if series:
             return {
                 "available": True,
