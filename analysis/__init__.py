@@ -3,14 +3,38 @@
 No I/O and no clock: numbers in, verdicts out. Public API::
 
     from analysis import ArmSnapshot, Decision, Histogram, JudgeConfig, SequentialJudge
+
+The judge and the sample-ratio guard load scipy, which takes about half a second; they
+are imported on first use, so code that only records histograms (the load generator)
+starts fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from analysis.config import Direction, JudgeConfig
 from analysis.histogram import Histogram
-from analysis.judge import SequentialJudge
 from analysis.snapshot import ArmSnapshot
-from analysis.srm import SampleRatioGuard, SrmResult
 from analysis.verdict import Decision, MetricStatus, MetricVerdict, Verdict
+
+if TYPE_CHECKING:
+    from analysis.judge import SequentialJudge
+    from analysis.srm import SampleRatioGuard, SrmResult
+
+_LAZY = {
+    "SequentialJudge": "analysis.judge",
+    "SampleRatioGuard": "analysis.srm",
+    "SrmResult": "analysis.srm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+
 
 __all__ = [
     "ArmSnapshot",
