@@ -437,3 +437,141 @@ def test_annotation_added_during_run_survives(
     svc = service(fresh_emulator)
     assert svc["metadata"]["annotations"]["team.example.com/owner"] == "sre"
     assert percent_of(svc["spec"]["traffic"], "hello-v2") == 100
+
+
+def test_sigterm_restores_the_original_block_and_exits_3(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    proc = subprocess.Popen(
+        canary_command(
+            fresh_emulator,
+            store,
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "30,100",
+            "--step-interval",
+            "60s",
+            "--look-interval",
+            "1s",
+            "--warmup",
+            "1s",
+            "--rate",
+            "50",
+            "--max-duration",
+            "150s",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+    try:
+        _wait_for_look(store, proc)
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 30, 30, "30%")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    assert spec_traffic(fresh_emulator) == before
+    with SqliteStore(store) as s:
+        assert s.list_runs(service="hello")[0].status == "aborted"
+
+
+def test_dry_run_judges_but_never_patches(emulator: RunningEmulator, tmp_path: Path) -> None:
+    before = service(emulator)
+    proc = run_canary(
+        emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--dry-run",
+        *FAST,
+        *QUICK_PROMOTE,
+        "--max-duration",
+        "90s",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "dry run" in proc.stderr
+    after = service(emulator)
+    assert after["spec"]["traffic"] == before["spec"]["traffic"]
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+
+
+def _manifest(tmp_path: Path, env: dict[str, str], name: str = "hello-v5") -> Path:
+    lines = [
+        "apiVersion: serving.knative.dev/v1",
+        "kind: Service",
+        "metadata:",
+        "  name: hello",
+        "  namespace: default",
+        "spec:",
+        "  template:",
+        "    metadata:",
+        f"      name: {name}",
+        "    spec:",
+        "      containers:",
+        "        - image: ghcr.io/knative/helloworld-go:latest",
+        "          env:",
+        *[f'            - name: {k}\n              value: "{v}"' for k, v in env.items()],
+    ]
+    path = tmp_path / "service.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_apply_rolls_out_a_new_revision_from_a_manifest(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, {"TARGET": "v5"})
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--apply",
+        str(manifest),
+        *FAST,
+        *QUICK_PROMOTE,
+        "--max-duration",
+        "90s",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "hello-v5" in proc.stderr
+    assert percent_of(spec_traffic(fresh_emulator), "hello-v5") == 100
+
+
+def test_apply_with_a_lint_error_changes_nothing(emulator: RunningEmulator, tmp_path: Path) -> None:
+    before = service(emulator)
+    manifest = _manifest(tmp_path, {"TARGET": "v6"}, name="other-v6")  # wrong prefix
+    proc = run_canary(
+        emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--apply",
+        str(manifest),
+        *FAST,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "service.yaml" in proc.stderr
+    after = service(emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
