@@ -14,8 +14,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
+from analysis.distributions import (
+    bh_adjust,
+    binom_ppf,
+    chi2_sf,
+    fisher_greater,
+    g_statistic,
+    norm_cdf,
+    norm_isf,
+    norm_sf,
+)
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
 
@@ -62,11 +71,11 @@ def mann_whitney(
         return TestResult(u, 1.0, "Mann-Whitney U")
     if alternative == "two-sided":
         z = (abs(u - mean) - 0.5) / math.sqrt(variance)
-        p = 2.0 * float(stats.norm.sf(max(z, 0.0)))
+        p = 2.0 * norm_sf(max(z, 0.0))
     elif alternative == "greater":
-        p = float(stats.norm.sf((u - mean - 0.5) / math.sqrt(variance)))
+        p = norm_sf((u - mean - 0.5) / math.sqrt(variance))
     elif alternative == "less":
-        p = float(stats.norm.cdf((u - mean + 0.5) / math.sqrt(variance)))
+        p = norm_cdf((u - mean + 0.5) / math.sqrt(variance))
     else:
         raise ValueError(f"unknown alternative {alternative!r}")
     return TestResult(u, min(1.0, p), "Mann-Whitney U")
@@ -85,8 +94,8 @@ def g_test(baseline: Histogram, canary: Histogram, min_expected: float = 5.0) ->
     pooled = _pool_sparse_columns(table, min_expected)
     if pooled.shape[1] < 2:
         return TestResult(0.0, 1.0, "G-test")
-    statistic, p_value, _, _ = stats.chi2_contingency(pooled, lambda_="log-likelihood")
-    return TestResult(float(statistic), float(p_value), "G-test")
+    statistic, df = g_statistic(pooled)
+    return TestResult(statistic, chi2_sf(statistic, df), "G-test")
 
 
 def _pool_sparse_columns(table: FloatArray, min_expected: float) -> FloatArray:
@@ -128,10 +137,12 @@ def error_rate_test(
             [baseline_errors, baseline_requests - baseline_errors],
         ]
         if max(baseline_requests, canary_requests) <= BOSCHLOO_MAX_REQUESTS:
+            from scipy import stats  # slow to import; only small samples need it
+
             res = stats.boschloo_exact(table, alternative="greater")
             return TestResult(float(res.statistic), float(res.pvalue), "Boschloo exact")
-        odds, p_value = stats.fisher_exact(table, alternative="greater")
-        return TestResult(float(odds), float(p_value), "Fisher exact")
+        odds, p_value = fisher_greater(table)
+        return TestResult(odds, p_value, "Fisher exact")
     p_c = canary_errors / canary_requests
     p_b = baseline_errors / baseline_requests
     se = math.sqrt(
@@ -139,7 +150,7 @@ def error_rate_test(
         + max(p_b * (1 - p_b), 0.25 / baseline_requests) / baseline_requests
     )
     z = (p_c - p_b - margin) / se
-    return TestResult(z, float(stats.norm.sf(z)), "Wald z, non-inferiority margin")
+    return TestResult(z, norm_sf(z), "Wald z, non-inferiority margin")
 
 
 def quantile_ci(hist: Histogram, q: float, confidence: float = 0.95) -> tuple[float, float]:
@@ -155,8 +166,8 @@ def quantile_ci(hist: Histogram, q: float, confidence: float = 0.95) -> tuple[fl
     if n == 0:
         return (math.nan, math.nan)
     tail = (1.0 - confidence) / 2.0
-    low_rank = int(stats.binom.ppf(tail, n, q))  # P(B < low_rank + 1) >= tail ...
-    high_rank = int(stats.binom.ppf(1.0 - tail, n, q)) + 1
+    low_rank = binom_ppf(tail, n, q)  # P(B < low_rank + 1) >= tail ...
+    high_rank = binom_ppf(1.0 - tail, n, q) + 1
     bounds = hist.upper_bounds
     cumulative = hist.cumulative()
     lower = -math.inf
@@ -178,7 +189,7 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values (``scipy.stats.false_discovery_control``)."""
     if not p_values:
         return []
-    return [float(p) for p in stats.false_discovery_control(np.asarray(p_values), method="bh")]
+    return bh_adjust(p_values)
 
 
 class GateStatus(StrEnum):
@@ -292,7 +303,7 @@ def _error_draft(reference: ArmSnapshot, candidate: ArmSnapshot, tol: Tolerances
         )
         return draft
     test = error_rate_test(reference.errors, n_r, candidate.errors, n_c, margin=tol.error_rate)
-    z = stats.norm.isf(tol.alpha / 2)
+    z = norm_isf(tol.alpha / 2)
     se = math.sqrt(rate_c * (1 - rate_c) / n_c + rate_r * (1 - rate_r) / n_r)
     draft.update(
         ci_low=rate_c - rate_r - z * se,
@@ -355,7 +366,7 @@ def _quantile_draft(
     cand_above = int(cand.counts[cand_index + 1 :].sum())
     ref_edge = float(bounds[ref_index - 1]) if ref_index > 0 else 0.0
     table = [[cand_above, cand.count - cand_above], [ref_above, ref.count - ref_above]]
-    _, p_value = stats.fisher_exact(table, alternative="greater")
+    _, p_value = fisher_greater(table)
     draft.update(
         reference=q_ref,
         candidate=q_cand,
