@@ -8,7 +8,8 @@ inside the run would lag). Next to it, the CPU each process used during the run,
 one core: the Locust process (the master when distributed), the workers, nginx, and the
 whole machine (every process, other tenants included). On a 2-core machine, two workers
 and nginx share two cores: the CPU columns show where the limit is when two workers do
-not reach twice one worker.
+not reach twice one worker. ``req/load-CPU-s`` is requests per CPU-second of the load
+processes together: when it holds steady, the load scales with the CPU it gets.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ def main() -> None:
     print(f"\n{args.users} users, {args.seconds:g}s per run, {args.rounds} rounds (interleaved)")
     cores = psutil.cpu_count() or 1
     print("CPU in % of one core; machine: all processes, of", f"{100 * cores}%")
-    header = f"{'req/s':>8} {'Locust proc':>12} {'workers':>8} {'nginx':>6} {'machine':>8}"
+    header = (
+        f"{'req/s':>8} {'Locust proc':>12} {'workers':>8} {'nginx':>6} {'machine':>8} "
+        f"{'req/load-CPU-s':>15}"
+    )
     print(f"{'':20} {header}   req/s of each round")
     for name, runs in results.items():
         rounds = "  ".join(f"{r.rps:7.0f}" for r in runs)
@@ -114,7 +118,9 @@ def main() -> None:
             f"{statistics.median(r.engine_cpu for r in runs):11.0f}% "
             f"{statistics.median(r.workers_cpu for r in runs):7.0f}% "
             f"{statistics.median(r.nginx_cpu for r in runs):5.0f}% "
-            f"{statistics.median(r.machine_cpu for r in runs):7.0f}%   {rounds}"
+            f"{statistics.median(r.machine_cpu for r in runs):7.0f}% "
+            f"{statistics.median(100 * r.rps / (r.engine_cpu + r.workers_cpu) for r in runs):15.0f}"
+            f"   {rounds}"
         )
     one = statistics.median(r.rps for r in results["--workers 1"])
     two = statistics.median(r.rps for r in results["--workers 2"])

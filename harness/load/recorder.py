@@ -117,9 +117,12 @@ class Recorder:
             elif status >= 400:
                 arm.errors_4xx += 1
             headers = getattr(response, "headers", None)
-            revision = headers.get(REVISION_HEADER) if headers else None
-            if revision:
-                _count_revision(arm.revisions, revision)
+            # A membership test first: a missed get() raises and catches inside the
+            # client's case-insensitive headers, which costs more than the rest here.
+            if headers and REVISION_HEADER in headers:
+                revision = headers[REVISION_HEADER]
+                if isinstance(revision, str) and revision:
+                    _count_revision(arm.revisions, revision)
         elif exception is not None and _is_timeout(exception):
             arm.timeouts += 1
         else:
