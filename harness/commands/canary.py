@@ -65,6 +65,10 @@ def canary(
     error_ratio_margin: Annotated[
         float | None, typer.Option(help="Error-rate ratio margin.")
     ] = None,
+    error_abs_margin: Annotated[
+        float | None,
+        typer.Option(help="Tolerated absolute error-rate increase (0.001 = 0.1 point)."),
+    ] = None,
     median_ratio_margin: Annotated[float | None, typer.Option(help="Median ratio margin.")] = None,
     p99_ratio_margin: Annotated[float | None, typer.Option(help="p99 exceedance margin.")] = None,
     slo_error_rate: Annotated[float | None, typer.Option(help="Absolute error-rate SLO.")] = None,
@@ -117,6 +121,7 @@ def canary(
         "metrics_profile": metrics_profile,
         "alpha": alpha,
         "margins.error_ratio": error_ratio_margin,
+        "margins.error_abs": error_abs_margin,
         "margins.median_ratio": median_ratio_margin,
         "margins.p99_ratio": p99_ratio_margin,
         "slos.error_rate": slo_error_rate,

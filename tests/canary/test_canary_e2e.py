@@ -34,6 +34,8 @@ QUICK_PROMOTE = [
     "3",
     "--error-ratio-margin",
     "3",
+    "--error-abs-margin",
+    "0.01",
 ]
 
 
