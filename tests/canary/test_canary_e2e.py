@@ -14,9 +14,11 @@ import httpx
 from harness.store import SqliteStore
 from tests.canary.conftest import (
     FAST,
+    IDENTICAL_ENV,
     add_revision,
     canary_command,
     harness_env,
+    identical_pair,
     percent_of,
     run_canary,
     service,
@@ -40,6 +42,7 @@ QUICK_PROMOTE = [
 
 
 def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_path: Path) -> None:
+    identical_pair(fresh_emulator)
     before = spec_traffic(fresh_emulator)
     proc = run_canary(
         fresh_emulator,
@@ -47,9 +50,9 @@ def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_pat
         tmp_path / "report",
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         *FAST,
         *QUICK_PROMOTE,
         "--max-duration",
@@ -58,7 +61,7 @@ def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     after = spec_traffic(fresh_emulator)
-    assert percent_of(after, "hello-v2") == 100
+    assert percent_of(after, "hello-b") == 100
     # Tags that existed before the run (v1, v2 in the demo) are kept.
     assert {t.get("tag") for t in before if t.get("tag")} <= {t.get("tag") for t in after}
     report = json.loads((tmp_path / "report" / "report.json").read_text())
@@ -193,6 +196,17 @@ def test_bad_flag_value_is_one_line_exit_2(emulator: RunningEmulator, tmp_path: 
     assert "Traceback" not in proc.stderr
 
 
+def spawn_canary(emu: RunningEmulator, store: Path, *args: str) -> subprocess.Popen[str]:
+    """`harness canary` in the background, for tests that act on it mid-run."""
+    return subprocess.Popen(
+        canary_command(emu, store, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+
+
 def _prometheus_pid(emu: RunningEmulator) -> int:
     from harness.local.launcher import descendants
 
@@ -231,34 +245,28 @@ def test_prometheus_lost_mid_run_aborts_and_restores(
         pytest.skip("prometheus is not installed here (CI installs it)")
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    proc = subprocess.Popen(
-        canary_command(
-            fresh_emulator,
-            store,
-            "hello",
-            "--from",
-            "v1",
-            "--to",
-            "v2",
-            "--steps",
-            "10,100",
-            "--step-interval",
-            "60s",
-            "--look-interval",
-            "1s",
-            "--warmup",
-            "2s",
-            "--rate",
-            "100",
-            "--max-duration",
-            "150s",
-            "--report-dir",
-            str(tmp_path / "r"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "10,100",
+        "--step-interval",
+        "60s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "2s",
+        "--rate",
+        "100",
+        "--max-duration",
+        "150s",
+        "--report-dir",
+        str(tmp_path / "r"),
     )
     try:
         _wait_for_look(store, proc)
@@ -278,34 +286,28 @@ def test_sigkill_then_rollback_restores_original_block(
 ) -> None:
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    proc = subprocess.Popen(
-        canary_command(
-            fresh_emulator,
-            store,
-            "hello",
-            "--from",
-            "v1",
-            "--to",
-            "v2",
-            "--steps",
-            "20,100",
-            "--step-interval",
-            "60s",
-            "--look-interval",
-            "1s",
-            "--warmup",
-            "1s",
-            "--rate",
-            "50",
-            "--max-duration",
-            "150s",
-            "--report-dir",
-            str(tmp_path / "r"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "20,100",
+        "--step-interval",
+        "60s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "50",
+        "--max-duration",
+        "150s",
+        "--report-dir",
+        str(tmp_path / "r"),
     )
     try:
         _wait_for_look(store, proc)
@@ -340,36 +342,31 @@ def test_sigkill_then_rollback_restores_original_block(
 def test_resume_continues_an_interrupted_run(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    proc = subprocess.Popen(
-        canary_command(
-            fresh_emulator,
-            store,
-            "hello",
-            "--from",
-            "v1",
-            "--to",
-            "v2",
-            "--steps",
-            "20,100",
-            "--step-interval",
-            "3s",
-            "--look-interval",
-            "1s",
-            "--warmup",
-            "1s",
-            "--rate",
-            "150",
-            "--max-duration",
-            "150s",
-            *QUICK_PROMOTE,
-            "--report-dir",
-            str(tmp_path / "r"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "a",
+        "--to",
+        "b",
+        "--steps",
+        "20,100",
+        "--step-interval",
+        "3s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "150",
+        "--max-duration",
+        "150s",
+        *QUICK_PROMOTE,
+        "--report-dir",
+        str(tmp_path / "r"),
     )
     try:
         run_id = _wait_for_look(store, proc)
@@ -392,7 +389,7 @@ def test_resume_continues_an_interrupted_run(
         check=False,
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 100
+    assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 100
     with SqliteStore(store) as s:
         run = s.get_run(run_id)
         assert run.status == "promoted"
@@ -402,27 +399,22 @@ def test_resume_continues_an_interrupted_run(
 def test_annotation_added_during_run_survives(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    proc = subprocess.Popen(
-        canary_command(
-            fresh_emulator,
-            store,
-            "hello",
-            "--from",
-            "v1",
-            "--to",
-            "v2",
-            *FAST,
-            *QUICK_PROMOTE,
-            "--max-duration",
-            "90s",
-            "--report-dir",
-            str(tmp_path / "r"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "a",
+        "--to",
+        "b",
+        *FAST,
+        *QUICK_PROMOTE,
+        "--max-duration",
+        "90s",
+        "--report-dir",
+        str(tmp_path / "r"),
     )
     try:
         _wait_for_look(store, proc)
@@ -438,7 +430,7 @@ def test_annotation_added_during_run_survives(
     assert proc.returncode == 0, err
     svc = service(fresh_emulator)
     assert svc["metadata"]["annotations"]["team.example.com/owner"] == "sre"
-    assert percent_of(svc["spec"]["traffic"], "hello-v2") == 100
+    assert percent_of(svc["spec"]["traffic"], "hello-b") == 100
 
 
 def test_sigterm_restores_the_original_block_and_exits_3(
@@ -446,34 +438,28 @@ def test_sigterm_restores_the_original_block_and_exits_3(
 ) -> None:
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    proc = subprocess.Popen(
-        canary_command(
-            fresh_emulator,
-            store,
-            "hello",
-            "--from",
-            "v1",
-            "--to",
-            "v2",
-            "--steps",
-            "30,100",
-            "--step-interval",
-            "60s",
-            "--look-interval",
-            "1s",
-            "--warmup",
-            "1s",
-            "--rate",
-            "50",
-            "--max-duration",
-            "150s",
-            "--report-dir",
-            str(tmp_path / "r"),
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "30,100",
+        "--step-interval",
+        "60s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "50",
+        "--max-duration",
+        "150s",
+        "--report-dir",
+        str(tmp_path / "r"),
     )
     try:
         _wait_for_look(store, proc)
@@ -489,17 +475,18 @@ def test_sigterm_restores_the_original_block_and_exits_3(
         assert s.list_runs(service="hello")[0].status == "aborted"
 
 
-def test_dry_run_judges_but_never_patches(emulator: RunningEmulator, tmp_path: Path) -> None:
-    before = service(emulator)
+def test_dry_run_judges_but_never_patches(fresh_emulator: RunningEmulator, tmp_path: Path) -> None:
+    identical_pair(fresh_emulator)
+    before = service(fresh_emulator)
     proc = run_canary(
-        emulator,
+        fresh_emulator,
         tmp_path / "h.sqlite",
         tmp_path / "report",
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         "--dry-run",
         *FAST,
         *QUICK_PROMOTE,
@@ -508,7 +495,7 @@ def test_dry_run_judges_but_never_patches(emulator: RunningEmulator, tmp_path: P
     )
     assert proc.returncode == 0, proc.stderr
     assert "dry run" in proc.stderr
-    after = service(emulator)
+    after = service(fresh_emulator)
     assert after["spec"]["traffic"] == before["spec"]["traffic"]
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
 
@@ -538,14 +525,15 @@ def _manifest(tmp_path: Path, env: dict[str, str], name: str = "hello-v5") -> Pa
 def test_apply_rolls_out_a_new_revision_from_a_manifest(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    manifest = _manifest(tmp_path, {"TARGET": "v5"})
+    identical_pair(fresh_emulator)
+    manifest = _manifest(tmp_path, {"TARGET": "v5", **IDENTICAL_ENV})
     proc = run_canary(
         fresh_emulator,
         tmp_path / "h.sqlite",
         tmp_path / "report",
         "hello",
         "--from",
-        "v1",
+        "a",
         "--apply",
         str(manifest),
         *FAST,
