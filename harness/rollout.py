@@ -406,7 +406,8 @@ class CanaryController:
                 self._server_counters()  # the first read is the zero point of server counters
             else:
                 self.on_event(
-                    f"Prometheus has no series for {plan.baseline} after the warm-up: "
+                    f"Prometheus has no series for {plan.baseline} or {plan.canary} after the "
+                    "warm-up: "
                     "judging on client-side metrics only"
                 )
                 self.metrics = None
@@ -415,13 +416,20 @@ class CanaryController:
                     self.client_judge = SequentialJudge(self._judge_config)
 
     def _wait_for_series(self) -> bool:
-        """Whether Prometheus has the baseline's series, allowing a few scrapes after load began."""
+        """Whether Prometheus has both revisions' series, allowing a few scrapes after load
+        began. Both must be there before the zero point: a series first seen later counts
+        in full, which would put warm-up requests on one side only."""
         plan = self.plan
         assert self.metrics is not None
+        metrics = self.metrics
         deadline = self.clock() + SERIES_GRACE_S
         while True:
-            if self.metrics.has_series(
-                plan.namespace, plan.service, plan.baseline, plan.baseline_tag
+            if all(
+                metrics.has_series(plan.namespace, plan.service, revision, tag)
+                for revision, tag in (
+                    (plan.baseline, plan.baseline_tag),
+                    (plan.canary, plan.canary_tag),
+                )
             ):
                 return True
             if self.clock() >= deadline:
