@@ -105,6 +105,9 @@ def test_error_regression_is_rolled_back_fast(
     assert report["status"] == "rolled_back"
     failed = [m["name"] for m in report["metrics"] if m["status"] == "fail"]
     assert any("error" in name for name in failed), failed
+    # Seconds since the run started (load began at most a warm-up earlier) to the
+    # look that rolled back.
+    assert report["looks"][-1]["t"] < 20, report["looks"][-1]["t"]
 
 
 def test_median_latency_regression_is_rolled_back(
