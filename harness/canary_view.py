@@ -50,18 +50,28 @@ def render_look(plan: Plan, look: LookRecord, previous: LookRecord | None) -> Gr
     return Group(*parts)
 
 
+def _num(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else "-"
+
+
 def _metrics_table(verdict: Verdict, source: str) -> Table:
     table = Table(
-        f"metric [{source}]", "e-value", "threshold", "estimate", "bound", "status", box=None
+        f"metric [{source}]",
+        "e-value / threshold",
+        "estimate",
+        "bound",
+        "margin",
+        "status",
+        box=None,
     )
     for m in verdict.metrics:
         table.add_row(
             m.name,
-            f"{m.max_e_value:.3g}",
-            f"{m.threshold:.3g}",
-            f"{m.estimate:.3g} {m.measure}",
-            f"<= {m.upper:.3g} (margin {m.margin:.3g})",
-            m.status.value,
+            f"{m.max_e_value:.3g} / {m.threshold:.3g}",
+            _num(m.estimate),
+            f"<= {_num(m.upper)}",
+            f"{m.margin:.3g}",
+            m.status.value.replace("_", " "),
         )
     return table
 
