@@ -243,13 +243,13 @@ def resume_state(store: Store, run: RunRecord, plan: Plan) -> tuple[int, Resume]
     """Where an interrupted run stopped: the step to continue and its judged history."""
     looks = store.looks(run.id)
     past = [
-        {arm: ArmSnapshot.from_dict(snap) for arm, snap in look.arms["client"].items()}
+        {role: ArmSnapshot.from_dict(look.arms[role]) for role in ("baseline", "canary")}
         for look in looks
     ]
     steps_done = [
-        a.payload["canary_percent"]
+        a.payload["percent"]
         for a in store.actions(run.id)
-        if a.kind == "set_traffic" and a.done and "canary_percent" in a.payload
+        if a.kind == "set_traffic" and a.done and "percent" in a.payload
     ]
     last_percent = steps_done[-1] if steps_done else None
     step = plan.steps.index(last_percent) if last_percent in plan.steps else 0
@@ -329,91 +329,6 @@ def _user_code(spec: CanarySpec) -> Any:
     return UserCode(filename=spec.locustfile.name, source=source)
 
 
-_METRIC_STATUS = {
-    "regression": "fail",
-    "non_inferior": "pass",
-    "inconclusive": "inconclusive",
-    "insufficient_data": "inconclusive",
-}
-
-
-def build_report(run: RunRecord, outcome: Outcome, plan: Plan, finished: float) -> Any:
-    """The report of a finished canary run, from the controller's looks."""
-    from harness.report.model import ArmSummary, LookPoint, MetricResult, ReportData, TrafficPoint
-
-    looks = []
-    traffic = []
-    last_percent: int | None = None
-    for look in outcome.looks:
-        arms = {}
-        for role, snap in look.client.items():
-            has = snap.latency is not None and snap.latency.count > 0
-            arms[role] = ArmSummary(
-                requests=snap.requests,
-                errors=snap.errors,
-                p50_ms=snap.latency.quantile(0.5) if has and snap.latency else None,
-                p99_ms=snap.latency.quantile(0.99) if has and snap.latency else None,
-            )
-        metrics = look.verdict.metrics
-        looks.append(
-            LookPoint(
-                seq=look.seq,
-                t=look.elapsed_s,
-                step=look.step,
-                percent=look.percent,
-                decision=look.decision.value,
-                arms=arms,
-                e_values={m.name: m.max_e_value for m in metrics},
-                threshold=metrics[0].threshold if metrics else None,
-                verdict=look.verdict.to_dict(),
-            )
-        )
-        if look.percent != last_percent:
-            traffic.append(TrafficPoint(t=look.elapsed_s, percent=look.percent))
-            last_percent = look.percent
-    results = []
-    histograms: dict[str, dict[str, Any]] = {}
-    if outcome.looks:
-        final = outcome.looks[-1]
-        for m in final.verdict.metrics:
-            results.append(
-                MetricResult(
-                    name=m.name,
-                    status=_METRIC_STATUS.get(m.status.value, "inconclusive"),
-                    message=m.explanation,
-                    values={
-                        "e_value": m.max_e_value,
-                        "threshold": m.threshold,
-                        "estimate": m.estimate,
-                        "upper_bound": m.upper,
-                        "margin": m.margin,
-                        "measure": m.measure,
-                    },
-                )
-            )
-        for role, snap in final.client.items():
-            if snap.latency is not None:
-                histograms[f"{role} ({getattr(plan, role)})"] = snap.latency.to_dict()
-    return ReportData(
-        run_id=run.id,
-        kind="canary",
-        namespace=plan.namespace,
-        service=plan.service,
-        status=outcome.status.value,
-        decision=outcome.status.value.replace("_", " "),
-        started=run.started,
-        finished=finished,
-        baseline=plan.baseline,
-        candidate=plan.canary,
-        explanation=[outcome.reason, *outcome.explanations],
-        spec=run.spec,
-        looks=looks,
-        traffic=traffic,
-        histograms=histograms,
-        metrics=results,
-    )
-
-
 def run_canary_command(
     *,
     config: Path | None,
@@ -424,13 +339,17 @@ def run_canary_command(
     state_dir: Path | None,
 ) -> int:
     """Everything `harness canary` does; returns the exit code."""
-    import time
-
     from rich.console import Console
 
     from harness.canary_view import LiveView
     from harness.config import load_canary_spec
-    from harness.report import DEFAULT_REPORTS_ROOT, report_dir_for, update_index, write_report
+    from harness.report import (
+        DEFAULT_REPORTS_ROOT,
+        report_dir_for,
+        report_from_canary_journal,
+        update_index,
+        write_report,
+    )
     from harness.store import open_store
 
     console = Console(stderr=True, highlight=False)
@@ -498,9 +417,10 @@ def run_canary_command(
                 )
             finally:
                 view.close()
-        finished = time.time()
         root = spec.report_dir or report_dir_for(run.id, DEFAULT_REPORTS_ROOT)
-        report = build_report(store.get_run(run.id), outcome, plan, finished)
+        report = report_from_canary_journal(
+            store.get_run(run.id), store.looks(run.id), store.actions(run.id)
+        )
         paths = write_report(report, root)
         if spec.report_dir is None:
             update_index(DEFAULT_REPORTS_ROOT)

@@ -245,7 +245,7 @@ class CanaryController:
 
         self._act(
             "set_traffic",
-            {"canary_percent": percent},
+            {"percent": percent},
             lambda: self.backend.set_traffic(plan.namespace, plan.service, compute),
         )
         self.on_event(f"traffic: {plan.canary} {percent}%, {plan.baseline} the rest")
@@ -358,11 +358,14 @@ class CanaryController:
             server_verdict=server_verdict,
             decision=decision,
         )
+        # Journal conventions of harness.report.journal: arm snapshots by role, the
+        # client verdict's dict (its decision replaced by the combined one).
         self.journal.record_look(
             self.run_id,
             step=step,
             percent=percent,
             arms={
+                **{role: snap.to_dict() for role, snap in client.items()},
                 "elapsed_s": look.elapsed_s,
                 "timings_ms": {
                     "load_snapshot": 1000 * (t1 - t0),
@@ -370,7 +373,6 @@ class CanaryController:
                     "judge": 1000 * (t3 - t2),
                     "journal_previous": self._last_journal_ms,
                 },
-                "client": {k: v.to_dict() for k, v in client.items()},
                 "server": (
                     {
                         k: {"requests": v.requests, "errors": v.errors, "series": v.series}
@@ -381,8 +383,8 @@ class CanaryController:
                 ),
             },
             verdict={
+                **verdict.to_dict(),
                 "decision": decision.value,
-                "client": verdict.to_dict(),
                 "server": server_verdict.to_dict() if server_verdict else None,
             },
         )
@@ -521,6 +523,8 @@ class CanaryController:
             self.run_id,
             status.value,
             summary={
+                "decision": status.value.replace("_", " "),
+                "explanation": [reason, *explanations],
                 "reason": reason,
                 "looks": len(self.looks),
                 "explanations": list(explanations),
