@@ -475,13 +475,16 @@ def run_rollback_command(
         original = original_traffic(run)
         backend = connect(kubeconfig, context, state_dir)
         try:
-            action = journal.begin_action(
-                run.id,
-                "rollback",
-                {"traffic": [t.to_dict() for t in original], "by": "harness rollback"},
-            )
-            backend.set_traffic(namespace, service, lambda _current: original)
-            journal.complete_action(run.id, action.seq)
+            if run.running:  # an interrupted run: journal the restore like its own actions
+                action = journal.begin_action(
+                    run.id,
+                    "rollback",
+                    {"traffic": [t.to_dict() for t in original], "by": "harness rollback"},
+                )
+                backend.set_traffic(namespace, service, lambda _current: original)
+                journal.complete_action(run.id, action.seq)
+            else:  # a finished run's journal is closed; undoing it is the user's own change
+                backend.set_traffic(namespace, service, lambda _current: original)
         finally:
             backend.close()
         if run.running:
