@@ -37,7 +37,7 @@ from analysis.fixed import mann_whitney
 from analysis.histogram import Histogram
 from analysis.judge import SequentialJudge
 from analysis.snapshot import ArmSnapshot
-from analysis.verdict import Decision
+from analysis.verdict import Decision, MetricStatus
 
 LOOK_EVERY = 200
 _CHUNKS = 8  # seeds are per chunk
@@ -188,6 +188,7 @@ class RunOutcome:
     rollback_at: int | None
     promote_at: int | None
     naive_alarm: bool
+    blockers: tuple[str, ...] = ()  # metrics not yet non-inferior at the end, if never promoted
 
 
 def simulate_run(
@@ -217,7 +218,12 @@ def simulate_run(
         if verdict.decision is Decision.ROLLBACK:
             rollback_at = n
             break
-    return RunOutcome(rollback_at, promote_at, naive_alarm)
+    blockers: tuple[str, ...] = ()
+    if promote_at is None and rollback_at is None:
+        blockers = tuple(
+            m.name for m in verdict.metrics if m.status is not MetricStatus.NON_INFERIOR
+        )
+    return RunOutcome(rollback_at, promote_at, naive_alarm, blockers)
 
 
 def _simulate_chunk(args: tuple[Scenario, int, int, int, JudgeConfig, bool]) -> list[RunOutcome]:
@@ -258,16 +264,57 @@ def _binomial_ci(successes: int, trials: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+_SHORT = {"error_rate": "err", "latency_median": "med", "latency_tail": "tail"}
+
+
+def fixed_n_limit(
+    rate: float, margin: float, alpha: float, n: int = HORIZON, ratio: float = 1.0
+) -> float:
+    """Share of A/A runs in which the best fixed-n test could show ``ratio < margin``.
+
+    Two arms of ``n`` requests, the baseline's event rate ``rate`` and the canary's
+    ``ratio`` times it (1: A/A); the test of ``H0: ratio >=
+    margin`` is the uniformly most powerful unbiased one (conditional on the total of
+    events, randomized; Lehmann & Romano, Testing Statistical Hypotheses, 4.5) at level
+    ``alpha``, run once at ``n`` with ``n`` known in advance. No rule that may promote at
+    any look up to ``n`` while keeping ``P(promote | ratio >= margin) <= alpha`` does
+    better, so this is the ceiling of A/A promotion for one rate-ratio metric.
+    """
+    null_share = margin / (1.0 + margin)  # canary's share of events at the margin
+    true_share = ratio / (1.0 + ratio)
+    mean = n * rate * (1.0 + ratio)
+    totals = np.arange(1, int(mean + 10 * math.sqrt(mean)) + 10)
+    # the total of events: a sum of two binomials, near-Poisson for rare events
+    weights = (
+        stats.poisson.pmf(totals, mean) if ratio != 1.0 else stats.binom.pmf(totals, 2 * n, rate)
+    )
+    power = 0.0
+    for total, weight in zip(totals, weights, strict=True):
+        ks = np.arange(total + 1)
+        cdf0 = stats.binom.cdf(ks, total, null_share)
+        below = np.flatnonzero(cdf0 <= alpha)
+        c = int(below[-1]) if len(below) else -1  # reject C <= c for sure
+        last = cdf0[c] if c >= 0 else 0.0
+        gamma = (alpha - last) / stats.binom.pmf(c + 1, total, null_share)
+        sure = stats.binom.cdf(c, total, true_share) if c >= 0 else 0.0
+        power += weight * (sure + gamma * stats.binom.pmf(c + 1, total, true_share))
+    return float(power)
+
+
 def report_aa(
     scenarios: Sequence[Scenario], runs: int, seed: int, config: JudgeConfig, jobs: int
 ) -> list[str]:
     """Rows for the A/A table."""
     lines = [
         f"A/A: {runs} runs each, a look every {LOOK_EVERY} requests per arm up to {HORIZON} "
-        f"({HORIZON // LOOK_EVERY} looks); alpha = {config.alpha}",
+        f"({HORIZON // LOOK_EVERY} looks); alpha = {config.alpha}; margins: error ratio "
+        f"{config.error_ratio_margin:g} or +{100 * config.error_abs_margin:g} point, median "
+        f"{config.median_ratio_margin:g}, p{100 * config.tail_margin_quantile:g} exceedance "
+        f"{config.tail_ratio_margin:g}",
         f"{'case':34} {'false rollback':>22} {'naive MW':>9} {'promoted':>9}"
-        f" {'promote median':>15}",
+        f" {'promote median':>15} {'limit':>6}  not promoted: why",
     ]
+    level = config.promote_level
     for i, scenario in enumerate(scenarios):
         outcomes = simulate(scenario, runs, seed, config, jobs=jobs, naive=True, scenario_index=i)
         false_rb = sum(o.rollback_at is not None for o in outcomes)
@@ -279,11 +326,29 @@ def report_aa(
         median_promote = f"{np.median(promoted):,.0f}" if promoted else "-"
         mark = "ok" if false_rb / runs <= config.alpha else "OVER"
         pmark = "ok" if len(promoted) / runs >= 0.9 else "under"
+        limit = fixed_n_limit(
+            scenario.baseline_errors, config.error_ratio_margin, level
+        ) * fixed_n_limit(1.0 - config.tail_margin_quantile, config.tail_ratio_margin, level)
+        blocked: dict[str, int] = {}
+        for o in outcomes:
+            for name in o.blockers:
+                blocked[name] = blocked.get(name, 0) + 1
+        why = [f"rollback {100 * false_rb / runs:.1f}%"] + [
+            f"{_SHORT.get(name, name)} {100 * count / runs:.1f}%"
+            for name, count in sorted(blocked.items(), key=lambda item: -item[1])
+        ]
         lines.append(
             f"{scenario.name:34} {100 * false_rb / runs:5.1f}%"
             f" [{100 * low:4.1f},{100 * high:4.1f}] {mark:4} {100 * naive_rate:8.1f}%"
             f" {100 * len(promoted) / runs:6.1f}% {pmark:5} {median_promote:>9}"
+            f" {100 * limit:5.1f}%  {', '.join(why)}"
         )
+    lines.append(
+        "limit: ceiling for any rule that promotes within the horizon at these margins — "
+        "the best fixed-n test (UMPU, horizon known) of the error ratio and of the tail "
+        "exceedance ratio, both passing. why: share of runs rolled back, or ending with "
+        "the metric's bound still above its margin."
+    )
     return lines
 
 
@@ -294,7 +359,7 @@ def report_detection(
     lines = [
         f"Regressions: {runs} runs each; canary requests to ROLLBACK (looks every {LOOK_EVERY})",
         f"{'case':32} {'oracle':>6} {'median':>7} {'x orcl':>6} {'p80':>7} {'x orcl':>6}"
-        f" {'det@10x':>8} {'det@20k':>8}  bars",
+        f" {'det@10x':>8} {'det@20k':>8} {'promoted':>8}  bars",
     ]
     for i, scenario in enumerate(scenarios):
         outcomes = simulate(scenario, runs, seed, config, jobs=jobs, scenario_index=100 + i)
@@ -305,6 +370,16 @@ def report_detection(
         median, p80 = float(np.median(times)), float(np.percentile(times, 80))
         within_10x = float(np.mean(times <= 10 * scenario.oracle))
         within_20k = float(np.mean(times <= HORIZON))
+        # a real run stops at PROMOTE: promoting before rolling back ships the regression
+        wrongly_promoted = float(
+            np.mean(
+                [
+                    o.promote_at is not None
+                    and (o.rollback_at is None or o.promote_at < o.rollback_at)
+                    for o in outcomes
+                ]
+            )
+        )
         ok_median = median <= 2 * scenario.oracle
         ok_power = within_10x >= 0.9
         bars = (
@@ -315,8 +390,10 @@ def report_detection(
         lines.append(
             f"{scenario.name:32} {scenario.oracle:6.0f} {_num(median):>7}"
             f" {median / scenario.oracle:6.2f} {_num(p80):>7} {p80 / scenario.oracle:6.2f}"
-            f" {100 * within_10x:7.1f}% {100 * within_20k:7.1f}%  {bars}"
+            f" {100 * within_10x:7.1f}% {100 * within_20k:7.1f}% {100 * wrongly_promoted:7.1f}%"
+            f"  {bars}"
         )
+    lines.append("promoted: runs that reached PROMOTE before ROLLBACK (the regression shipped).")
     lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8 (statistics.md):")
     lines.extend(f"  {s.name}: {s.oracle:,.0f} ({s.oracle_note})" for s in scenarios if s.oracle)
     return lines
@@ -368,9 +445,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--only", choices=("aa", "detect", "cost"), default=None)
+    parser.add_argument(
+        "--error-ratio-margin", type=float, default=None, help="instead of the default"
+    )
+    parser.add_argument(
+        "--tail-ratio-margin", type=float, default=None, help="instead of the default"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (200 if args.quick else 1000)
-    config = JudgeConfig()
+    margins = {
+        name: value
+        for name, value in (
+            ("error_ratio_margin", args.error_ratio_margin),
+            ("tail_ratio_margin", args.tail_ratio_margin),
+        )
+        if value is not None
+    }
+    config = JudgeConfig(**margins)
     started = time.perf_counter()
     print(
         f"analysis.bench: {platform.machine()}, {os.cpu_count()} CPUs, Python "

@@ -36,7 +36,19 @@ class JudgeConfig:
     Margins (non-inferiority): error-rate ratio ``error_ratio_margin`` or absolute
     increase ``error_abs_margin`` (either suffices); ratio of geometric-mean latency
     ``median_ratio_margin``; ratio of the canary's to the baseline's share of requests
-    above the pooled ``tail_margin_quantile`` ``tail_ratio_margin``.
+    above the pooled ``tail_margin_quantile`` ``tail_ratio_margin``. The two ratios of
+    rare events default to 2, not statistics.md's 1.5: with 0.5% errors and 20,000
+    requests per arm (100 errors each) even the best fixed-n test shows a ratio under 1.5
+    in only 88% of identical runs, so no anytime-valid rule could promote 90% of them
+    (docs/judge.md, "Margins").
+
+    Rollback tolerances (default 1: any provable regression rolls back): a metric rolls
+    back only once the canary is shown worse than ``error_rollback_ratio`` (error-rate
+    ratio), ``median_rollback_ratio`` (geometric-mean latency ratio) or
+    ``tail_rollback_ratio`` (ratio of shares above each tail threshold). Each must be
+    below its margin. A tolerance makes small, real differences (two builds of the same
+    code on different nodes) stop short of a rollback, and makes detection of larger
+    regressions slower: the test is against the tolerance, not against 1.
 
     Tail thresholds: the ``tail_quantiles`` of both arms' latency pooled without arm
     labels (so the arm labels being tested stay exchangeable under the null), with
@@ -53,11 +65,14 @@ class JudgeConfig:
     alpha: float = 0.05
     promote_alpha: float | None = None
     min_requests_per_arm: int = 1000
-    error_ratio_margin: float = 1.5
+    error_ratio_margin: float = 2.0
     error_abs_margin: float = 0.001
     median_ratio_margin: float = 1.05
-    tail_ratio_margin: float = 1.5
+    tail_ratio_margin: float = 2.0
     tail_margin_quantile: float = 0.99
+    error_rollback_ratio: float = 1.0
+    median_rollback_ratio: float = 1.0
+    tail_rollback_ratio: float = 1.0
     tail_quantiles: tuple[float, ...] = (0.98, 0.99, 0.995, 0.999)
     tail_weights: tuple[float, ...] = (0.25, 0.25, 0.25, 0.25)
     slo_error_rate: float | None = None
@@ -79,6 +94,13 @@ class JudgeConfig:
         for name in ("error_ratio_margin", "median_ratio_margin", "tail_ratio_margin"):
             if not getattr(self, name) > 1.0:
                 problems.append(f"{name} must be > 1")
+        for kind in ("error", "median", "tail"):
+            tolerance = getattr(self, f"{kind}_rollback_ratio")
+            margin = getattr(self, f"{kind}_ratio_margin")
+            if not 1.0 <= tolerance < margin:
+                problems.append(
+                    f"{kind}_rollback_ratio must be >= 1 and below {kind}_ratio_margin ({margin:g})"
+                )
         if not self.error_abs_margin > 0:
             problems.append("error_abs_margin must be > 0")
         if self.min_requests_per_arm < 0:

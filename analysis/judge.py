@@ -18,6 +18,7 @@ continue. See docs/judge.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,17 +86,20 @@ class SequentialJudge:
             rollback_scale=cfg.rate_prior_scale,
             margin=cfg.error_ratio_margin,
             bound_width=cfg.bound_prior_width,
+            tolerance=cfg.error_rollback_ratio,
         )
         self._shift = LogShiftEProcess(
             rollback_scale=cfg.shift_prior_scale,
             margin=cfg.median_ratio_margin,
             bound_width=cfg.bound_prior_width,
+            tolerance=cfg.median_rollback_ratio,
         )
         self._tail = [
             RateRatioEProcess(
                 rollback_scale=cfg.rate_prior_scale,
                 margin=cfg.tail_ratio_margin,
                 bound_width=cfg.bound_prior_width,
+                tolerance=cfg.tail_rollback_ratio,
             )
             for _ in cfg.tail_quantiles
         ]
@@ -386,7 +390,8 @@ class SequentialJudge:
             status = MetricStatus.REGRESSION
             why = (
                 f"{rates}; the error rate ratio is at least {_fmt(lower)} and the e-value "
-                f"reached {_fmt(max_e)} >= {_fmt(cfg.rollback_e_value)}: a regression."
+                f"reached {_fmt(max_e)} >= {_fmt(cfg.rollback_e_value)}: a regression"
+                f"{_beyond(cfg.error_rollback_ratio, _fmt)}."
             )
         elif ref_n == 0 or test_n == 0:
             status = MetricStatus.INSUFFICIENT_DATA
@@ -435,7 +440,8 @@ class SequentialJudge:
             why = (
                 f"canary latency is {_ratio_pct(estimate)} of the baseline's (geometric mean), "
                 f"at least {_ratio_pct(lower)}; e-value {_fmt(max_e)} >= "
-                f"{_fmt(cfg.rollback_e_value)}: a regression."
+                f"{_fmt(cfg.rollback_e_value)}: a regression"
+                f"{_beyond(cfg.median_rollback_ratio, _ratio_pct)}."
             )
         elif not has_data:
             status = MetricStatus.INSUFFICIENT_DATA
@@ -494,7 +500,8 @@ class SequentialJudge:
             why = (
                 f"the canary has {_fmt(self._tail[worst].estimate)}x the baseline's share of "
                 f"requests above the pooled {q_label}; e-value {_fmt(max_e)} >= "
-                f"{_fmt(cfg.rollback_e_value)}: a tail regression."
+                f"{_fmt(cfg.rollback_e_value)}: a tail regression"
+                f"{_beyond(cfg.tail_rollback_ratio, lambda v: _fmt(v) + 'x')}."
             )
             status = MetricStatus.REGRESSION
         elif not has_data:
@@ -609,6 +616,11 @@ def _moments(counts: IntArray, log_values: FloatArray) -> BatchMoments:
 
 def _exp(log_value: float) -> float:
     return math.exp(min(log_value, 700.0))
+
+
+def _beyond(tolerance: float, fmt: Callable[[float], str]) -> str:
+    """' beyond the tolerated ...' when a rollback tolerance is set, else ''."""
+    return "" if tolerance == 1.0 else f" beyond the tolerated {fmt(tolerance)}"
 
 
 def _fmt(value: float) -> str:

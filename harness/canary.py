@@ -80,13 +80,16 @@ def open_cluster(
 
 
 def judge_config(spec: CanarySpec) -> JudgeConfig:
-    """The judge's settings from the spec's alpha, margins and SLOs."""
+    """The judge's settings from the spec's alpha, margins, tolerances and SLOs."""
     return JudgeConfig(
         alpha=spec.alpha,
         error_ratio_margin=spec.margins.error_ratio,
         error_abs_margin=spec.margins.error_abs,
         median_ratio_margin=spec.margins.median_ratio,
         tail_ratio_margin=spec.margins.p99_ratio,
+        error_rollback_ratio=spec.tolerances.error_ratio,
+        median_rollback_ratio=spec.tolerances.median_ratio,
+        tail_rollback_ratio=spec.tolerances.p99_ratio,
         slo_error_rate=spec.slos.error_rate,
         slo_latency_ms=spec.slos.p99_ms,
     )

@@ -173,14 +173,28 @@ class _Strict(BaseModel):
 class Margins(_Strict):
     """Non-inferiority margins: how much worse the canary may be and still be promoted.
 
-    Defaults follow statistics.md: error-rate ratio 1.5 or an absolute increase below
-    0.1 point, median ratio 1.05, p99 ratio 1.5.
+    Defaults are the judge's (`analysis.JudgeConfig`): error-rate ratio 2 or an absolute
+    increase below 0.1 point, median ratio 1.05, ratio 2 of the shares of requests above
+    the pooled p99.
     """
 
-    error_ratio: float = Field(default=1.5, ge=1.0)
+    error_ratio: float = Field(default=2.0, gt=1.0)
     error_abs: float = Field(default=0.001, ge=0.0, le=1.0)
-    median_ratio: float = Field(default=1.05, ge=1.0)
-    p99_ratio: float = Field(default=1.5, ge=1.0)
+    median_ratio: float = Field(default=1.05, gt=1.0)
+    p99_ratio: float = Field(default=2.0, gt=1.0)
+
+
+class Tolerances(_Strict):
+    """Rollback tolerances: how much worse the canary must be shown to be to roll back.
+
+    Default 1 everywhere: any provable regression rolls back. A tolerance (below its
+    margin) lets small real differences, such as two builds of the same code on different
+    nodes, reach promotion instead; larger regressions then take longer to detect.
+    """
+
+    error_ratio: float = Field(default=1.0, ge=1.0)
+    median_ratio: float = Field(default=1.0, ge=1.0)
+    p99_ratio: float = Field(default=1.0, ge=1.0)
 
 
 class Slos(_Strict):
@@ -266,6 +280,7 @@ class CanarySpec(_RunSpec):
     look_interval: Seconds = 2.0
     max_duration: Seconds = 600.0
     margins: Margins = Margins()
+    tolerances: Tolerances = Tolerances()
     slos: Slos = Slos()
     alpha: float = Field(default=0.05, gt=0.0, le=0.5)
     on_inconclusive: OnFailure = "rollback"
@@ -318,6 +333,12 @@ class CanarySpec(_RunSpec):
             raise ValueError("to: must differ from from")
         if self.baseline_tag == self.canary_tag:
             raise ValueError("canary_tag: must differ from baseline_tag")
+        for name in ("error_ratio", "median_ratio", "p99_ratio"):
+            tolerance, margin = getattr(self.tolerances, name), getattr(self.margins, name)
+            if tolerance >= margin:
+                raise ValueError(
+                    f"tolerances.{name}: {tolerance:g} must be below margins.{name} ({margin:g})"
+                )
         if self.step_interval <= 0:
             raise ValueError("step_interval: must be positive")
         if not 0 < self.look_interval <= self.step_interval:

@@ -57,19 +57,28 @@ def log_truncated_normal_mixture(score: float, info: float, center: float, width
 class LogShiftEProcess:
     """mSPRT on ``delta`` = canary minus baseline mean log-latency.
 
-    ``rollback_scale``: scale of the half-normal prior on ``delta > 0`` (log units).
+    ``rollback_scale``: scale of the half-normal prior on ``delta > tolerance`` (log
+    units above ``log(tolerance)``; the default tolerance 1 tests ``delta <= 0``).
     ``margin``: non-inferiority margin on ``exp(delta)`` (a median ratio for log-scale
     shifts); the upper bound's prior sits ``log(margin)`` below each tested value with
     relative spread ``bound_width``.
     """
 
     def __init__(
-        self, *, rollback_scale: float = 0.1, margin: float = 1.05, bound_width: float = 0.25
+        self,
+        *,
+        rollback_scale: float = 0.1,
+        margin: float = 1.05,
+        bound_width: float = 0.25,
+        tolerance: float = 1.0,
     ) -> None:
         """An empty process."""
         if margin <= 1.0 or rollback_scale <= 0 or bound_width <= 0:
             raise ValueError("need margin > 1 and positive prior scales")
+        if tolerance < 1.0:
+            raise ValueError("the rollback tolerance must be >= 1")
         self.rollback_scale = rollback_scale
+        self.null_shift = math.log(tolerance)
         self.bound_center = -math.log(margin)
         self.bound_width = bound_width * math.log(margin)
         self.score = 0.0
@@ -109,8 +118,14 @@ class LogShiftEProcess:
 
     @property
     def log_e_value(self) -> float:
-        """Log e-value against ``delta <= 0`` (half-normal mixture over ``delta > 0``)."""
-        return log_truncated_normal_mixture(self.score, self.info, 0.0, self.rollback_scale)
+        """Log e-value against ``delta <= log(tolerance)`` (half-normal mixture above it).
+
+        Against the edge ``delta0`` the score of ``d_t - delta0`` is ``W - I * delta0``;
+        below the edge its increments have a smaller mean, so the test stays valid.
+        """
+        return log_truncated_normal_mixture(
+            self.score - self.info * self.null_shift, self.info, 0.0, self.rollback_scale
+        )
 
     @property
     def estimate(self) -> float:

@@ -27,21 +27,30 @@ _GRID_LOW, _GRID_HIGH, _GRID_STEP = -4.0, 4.0, 0.025
 
 
 class RateRatioEProcess:
-    """Mixture e-process for ``H0: rho <= 1`` and confidence sequence for ``rho``.
+    """Mixture e-process for ``H0: rho <= tolerance`` and confidence sequence for ``rho``.
 
     ``rollback_scale``: scale of the half-logistic prior on ``log rho`` under the
-    alternative. ``margin``: the non-inferiority margin on ``rho``; the upper bound's
-    prior is centred ``log(margin)`` below each tested value, with ``bound_width``
-    relative spread.
+    alternative. ``tolerance`` (default 1): the null's edge, rounded up to the grid (a
+    larger null only makes the test more conservative). ``margin``: the non-inferiority
+    margin on ``rho``; the upper bound's prior is centred ``log(margin)`` below each
+    tested value, with ``bound_width`` relative spread.
     """
 
     def __init__(
-        self, *, rollback_scale: float = 1.0, margin: float = 1.5, bound_width: float = 0.25
+        self,
+        *,
+        rollback_scale: float = 1.0,
+        margin: float = 1.5,
+        bound_width: float = 0.25,
+        tolerance: float = 1.0,
     ) -> None:
         """Set up an empty process (log-likelihood 0 everywhere)."""
         if margin <= 1.0:
             raise ValueError("the margin on a rate ratio must be > 1")
+        if not 1.0 <= tolerance < math.exp(_GRID_HIGH):
+            raise ValueError("the rollback tolerance on a rate ratio must be >= 1")
         self.grid = LikelihoodGrid(_GRID_LOW, _GRID_HIGH, _GRID_STEP)
+        self._null_index = self.grid.zero_index + math.ceil(math.log(tolerance) / _GRID_STEP - 1e-9)
         center = math.log(margin)
         self.alt_kernel = logistic_kernel(self.grid, rollback_scale, max_offset=_GRID_HIGH)
         self.bound_kernel = truncated_normal_kernel(
@@ -80,8 +89,13 @@ class RateRatioEProcess:
 
     @property
     def log_e_value(self) -> float:
-        """Log e-value against ``rho <= 1`` (mixture over ``rho > 1``)."""
-        return self.grid.log_e_value_at(self.grid.zero_index, self._log_alt_kernel, side=+1)
+        """Log e-value against ``rho <= tolerance`` (mixture over larger ``rho``).
+
+        Valid for every ``rho`` at or below the edge: per event, the likelihood ratio of
+        a larger canary share to the edge's has expectation linear in the true share,
+        1 at the edge and smaller below it.
+        """
+        return self.grid.log_e_value_at(self._null_index, self._log_alt_kernel, side=+1)
 
     @property
     def estimate(self) -> float:

@@ -71,6 +71,18 @@ def canary(
     ] = None,
     median_ratio_margin: Annotated[float | None, typer.Option(help="Median ratio margin.")] = None,
     p99_ratio_margin: Annotated[float | None, typer.Option(help="p99 exceedance margin.")] = None,
+    error_ratio_tolerance: Annotated[
+        float | None,
+        typer.Option(help="Roll back only when errors are shown above this ratio (default 1)."),
+    ] = None,
+    median_ratio_tolerance: Annotated[
+        float | None,
+        typer.Option(help="Roll back only when latency is shown above this ratio (default 1)."),
+    ] = None,
+    p99_ratio_tolerance: Annotated[
+        float | None,
+        typer.Option(help="Roll back only when tail shares exceed this ratio (default 1)."),
+    ] = None,
     slo_error_rate: Annotated[float | None, typer.Option(help="Absolute error-rate SLO.")] = None,
     slo_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 SLO in ms.")] = None,
     on_inconclusive: Annotated[
@@ -124,6 +136,9 @@ def canary(
         "margins.error_abs": error_abs_margin,
         "margins.median_ratio": median_ratio_margin,
         "margins.p99_ratio": p99_ratio_margin,
+        "tolerances.error_ratio": error_ratio_tolerance,
+        "tolerances.median_ratio": median_ratio_tolerance,
+        "tolerances.p99_ratio": p99_ratio_tolerance,
         "slos.error_rate": slo_error_rate,
         "slos.p99_ms": slo_p99_ms,
         "on_inconclusive": on_inconclusive,

@@ -11,6 +11,7 @@ from analysis.bench import (
     Scenario,
     SlowFraction,
     TailStretch,
+    fixed_n_limit,
     main,
     simulate,
 )
@@ -45,3 +46,18 @@ def test_simulation_detects_an_obvious_regression_and_is_reproducible() -> None:
 def test_cost_report_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--only", "cost"]) == 0
     assert "update at 10M requests per arm" in capsys.readouterr().out
+
+
+def test_fixed_n_limit_is_a_level_alpha_test_at_the_margin() -> None:
+    # the randomized UMPU test rejects exactly alpha of the time when the truth is the margin
+    for rate, margin in ((0.005, 1.5), (0.01, 2.0)):
+        assert fixed_n_limit(rate, margin, 0.05, ratio=margin) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_fixed_n_limit_shows_why_the_error_margin_is_two() -> None:
+    # 0.5% errors, 20,000 requests per arm: about 100 errors each. Even the best fixed-n
+    # test shows a ratio under 1.5 in under 90% of identical runs (normal approximation:
+    # 88.7%); under 2 in nearly all.
+    assert 0.86 < fixed_n_limit(0.005, 1.5, 0.05) < 0.90
+    assert fixed_n_limit(0.005, 2.0, 0.05) > 0.99
+    assert fixed_n_limit(0.02, 1.5, 0.05) > 0.99

@@ -218,3 +218,68 @@ def test_slo_e_process_is_valid_at_the_slo_and_detects_double_the_rate() -> None
     bad = ProportionEProcess(0.01)
     bad.update(int(rng.binomial(10_000, 0.02)), 10_000)
     assert bad.log_e_value >= LOG_20
+
+
+def test_rate_ratio_upper_bound_at_the_default_margin_rarely_falls_under_it() -> None:
+    # A canary with exactly twice the baseline's rate (the judge's default margin): the
+    # bound, whose prior is centred on that margin, may fall under 2 in <= 5% of runs.
+    rng = np.random.default_rng(14)
+    runs, under = 200, 0
+    for _ in range(runs):
+        process = RateRatioEProcess(margin=2.0)
+        for _ in range(60):
+            process.update(int(rng.binomial(300, 0.005)), int(rng.binomial(300, 0.01)), 300, 300)
+            if process.upper_bound(0.05) < 2.0:
+                under += 1
+                break
+    assert under / runs <= 0.05 + 0.03
+
+
+def test_rate_ratio_with_a_tolerance_stays_valid_at_its_edge_and_still_detects() -> None:
+    # H0: rho <= 1.3. A canary exactly 1.3x worse alarms in <= alpha of the runs (the
+    # split changes every look); a doubled rate is still caught.
+    rng = np.random.default_rng(15)
+    runs, alarms = 300, 0
+    for _ in range(runs):
+        process = RateRatioEProcess(tolerance=1.3)
+        for look in range(60):
+            n_c = 100 + 100 * (look % 3)
+            process.update(int(rng.binomial(300, 0.02)), int(rng.binomial(n_c, 0.026)), 300, n_c)
+            if process.log_e_value >= LOG_20:
+                alarms += 1
+                break
+    assert alarms / runs <= 0.05 + 0.02
+    doubled = [RateRatioEProcess(tolerance=1.3) for _ in range(40)]
+    for process in doubled:
+        for _ in range(60):
+            process.update(int(rng.binomial(300, 0.02)), int(rng.binomial(300, 0.04)), 300, 300)
+    assert sum(p.log_e_value >= LOG_20 for p in doubled) >= 36
+
+
+def test_rate_ratio_tolerance_one_is_the_plain_test() -> None:
+    rng = np.random.default_rng(16)
+    plain, tolerant = RateRatioEProcess(), RateRatioEProcess(tolerance=1.0)
+    for _ in range(10):
+        counts = (int(rng.binomial(300, 0.02)), int(rng.binomial(300, 0.03)), 300, 300)
+        plain.update(*counts)
+        tolerant.update(*counts)
+    assert tolerant.log_e_value == plain.log_e_value
+
+
+def test_log_shift_with_a_tolerance_stays_valid_at_its_edge_and_still_detects() -> None:
+    rng = np.random.default_rng(24)
+    runs, alarms = 300, 0
+    for _ in range(runs):
+        process = LogShiftEProcess(tolerance=1.02)
+        for _ in range(50):
+            process.update(_batch(rng, 200, 0.0), _batch(rng, 200, math.log(1.02)))
+            if process.log_e_value >= LOG_20:
+                alarms += 1
+                break
+    assert alarms / runs <= 0.05 + 0.02
+    process = LogShiftEProcess(tolerance=1.02)
+    for _ in range(20):
+        process.update(_batch(rng, 200, 0.0), _batch(rng, 200, math.log(1.1)))
+    assert process.log_e_value >= LOG_20
+    with pytest.raises(ValueError):
+        LogShiftEProcess(tolerance=0.9)

@@ -279,3 +279,54 @@ def test_aa_false_rollbacks_stay_below_alpha_across_traffic_steps() -> None:
                 rollbacks += 1
                 break
     assert rollbacks / runs <= 0.05 + 0.03
+
+
+def test_identical_arms_with_rare_errors_promote_within_20000_requests() -> None:
+    # The A/A promotion bar at its hardest case, 0.5% errors (about 100 per arm by the
+    # horizon): with the default margins about 95% of runs promote (analysis.bench).
+    rng = np.random.default_rng(21)
+    runs = 100
+    promoted = sum(
+        run(rng, Arm(lognormal(sigma=0.3), 0.005), Arm(lognormal(sigma=0.3), 0.005), 100)[0]
+        is Decision.PROMOTE
+        for _ in range(runs)
+    )
+    assert promoted / runs >= 0.85
+
+
+def test_rollback_tolerances_let_small_real_differences_through() -> None:
+    # Two builds of the same code can differ for real: 2% slower, 1.2x the errors. With
+    # looks of 20,000 requests (a busy service) the default (any provable regression)
+    # rolls that back at the first look allowed to decide; with tolerances it is promoted
+    # (every bound is under its margin), while a 10% slowdown is still rolled back.
+    rng = np.random.default_rng(22)
+    tolerant = JudgeConfig(
+        error_rollback_ratio=1.5, median_rollback_ratio=1.03, tail_rollback_ratio=1.5
+    )
+    base, slower = lognormal(50.0, 0.3), lognormal(51.0, 0.3)
+
+    def decide(judge: SequentialJudge | None, canary: Sampler = slower) -> Decision:
+        arms = Arm(base, 0.01), Arm(canary, 0.012)
+        return run(rng, *arms, 10, judge, per_look=20_000)[0]
+
+    strict = [decide(None) for _ in range(8)]
+    relaxed = [decide(SequentialJudge(tolerant)) for _ in range(8)]
+    assert strict.count(Decision.ROLLBACK) == 8
+    assert relaxed.count(Decision.PROMOTE) == 8
+    judge = SequentialJudge(tolerant)
+    assert decide(judge, lognormal(55.0, 0.3)) is Decision.ROLLBACK
+    assert judge.last_verdict is not None
+    assert "beyond the tolerated 103" in judge.last_verdict.metric("latency_median").explanation
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"median_rollback_ratio": 1.05},
+        {"error_rollback_ratio": 0.9},
+        {"tail_rollback_ratio": 2.5},
+    ],
+)
+def test_rollback_tolerance_must_lie_between_one_and_the_margin(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="rollback_ratio must be >= 1 and below"):
+        JudgeConfig(**kwargs)  # type: ignore[arg-type]

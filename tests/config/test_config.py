@@ -66,7 +66,8 @@ def test_flags_override_the_file_and_none_means_not_given() -> None:
         EXAMPLE,
         {
             "steps": "1,50,100",
-            "margins.p99_ratio": 2.0,
+            "margins.p99_ratio": 3.0,
+            "tolerances.median_ratio": 1.02,
             "baseline": "hello-v0",
             "rate": None,
             "dry_run": True,
@@ -74,7 +75,8 @@ def test_flags_override_the_file_and_none_means_not_given() -> None:
         },
     )
     assert spec.steps == [1, 50, 100]
-    assert spec.margins.p99_ratio == 2.0 and spec.margins.median_ratio == 1.05
+    assert spec.margins.p99_ratio == 3.0 and spec.margins.median_ratio == 1.05
+    assert spec.tolerances.median_ratio == 1.02 and spec.tolerances.error_ratio == 1.0
     assert spec.baseline == "hello-v0" and spec.rate == 100.0
     assert spec.dry_run and spec.step_interval == 30.0
 
@@ -134,6 +136,12 @@ def test_knative_schedule_with_99_steps_moves_one_percent_at_a_time() -> None:
         ({"prometheus": "ftp://x"}, "canary spec: prometheus: must be an http:// or https://"),
         ({"locustfile": "/nonexistent/locustfile.py"}, "canary spec: locustfile: no such file"),
         ({"slos": {"error_rate": 2}}, "canary spec: slos.error_rate: must be less than or equal"),
+        ({"margins.median_ratio": 1}, "canary spec: margins.median_ratio: must be greater than 1"),
+        ({"tolerances.p99_ratio": 0.9}, "canary spec: tolerances.p99_ratio: must be greater than"),
+        (
+            {"tolerances.median_ratio": 1.05},
+            "canary spec: tolerances.median_ratio: 1.05 must be below margins.median_ratio (1.05)",
+        ),
     ],
 )
 def test_validation_errors_name_the_field(overrides: dict[str, object], expected: str) -> None:
