@@ -6,9 +6,10 @@ kubectl and lightkube talk to it as to a cluster:
 - discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/serving.knative.dev[/v1]`;
 - `/apis/serving.knative.dev/v1/[namespaces/{ns}/]{services|revisions|routes|configurations}`:
   list (label and field selectors), watch (`?watch=1`, newline-delimited events);
-- `.../namespaces/{ns}/{resource}/{name}`: get; for services also create (POST on the
-  collection), replace (PUT), patch (`application/merge-patch+json`,
-  `application/json-patch+json`) and delete; revisions can be deleted;
+- `.../namespaces/{ns}/{resource}/{name}`: get; for services and standalone routes (not
+  owned by a Service) also create (POST on the collection), replace (PUT), patch
+  (`application/merge-patch+json`, `application/json-patch+json`) and delete; revisions
+  can be deleted; a Service's Route and configurations are read-only (405);
 - `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gets a `Table` (kubectl get).
 
 Every failure is a Kubernetes `Status` body with its code; an unexpected error is a 500
@@ -39,6 +40,7 @@ PREFIX = f"/apis/{discovery.GROUP_VERSION}"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 MAX_WATCH_SECONDS = 1800
+WRITABLE = ("services", "routes")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -247,8 +249,9 @@ class Api:
             return _json(self._render(request, resource, [obj]))
         return _json(obj)
 
-    def _require_services(self, resource: str, verb: str) -> None:
-        if resource != "services":
+    def _require_writable(self, resource: str, verb: str) -> None:
+        # Which Routes are writable (not a Service's) is the controller's to say.
+        if resource not in WRITABLE:
             raise ApiError(
                 405,
                 "MethodNotAllowed",
@@ -258,22 +261,28 @@ class Api:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
-        self._require_services(resource, "create")
+        self._require_writable(resource, "create")
         _reject_dry_run(request)
         body = await _body(request)
+        if resource == "routes":
+            return _json(self.controller.create_route(namespace, body), 201)
         return _json(self.controller.create_service(namespace, body), 201)
 
     async def replace(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
-        self._require_services(resource, "update")
+        self._require_writable(resource, "update")
         _reject_dry_run(request)
         body = await _body(request)
-        name = request.match_info["name"]
-        return _json(self.controller.replace_service(namespace, name, body))
+        return _json(self._replace(resource, namespace, request.match_info["name"], body))
+
+    def _replace(self, resource: str, namespace: str, name: str, body: Any) -> JSON:
+        if resource == "routes":
+            return self.controller.replace_route(namespace, name, body)
+        return self.controller.replace_service(namespace, name, body)
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
-        self._require_services(resource, "patch")
+        self._require_writable(resource, "patch")
         _reject_dry_run(request)
         name = request.match_info["name"]
         kind = request.content_type
@@ -285,6 +294,8 @@ class Api:
                 f"include: {JSON_PATCH}, {MERGE_PATCH}",
             )
         patch = await _body(request)
+        if resource == "routes":
+            self.controller.check_route_writable(namespace, name, "patch")
         current = self.store.get(resource, namespace, name)
         if current is None:
             raise not_found(resource, name)
@@ -294,7 +305,7 @@ class Api:
             )
         except PatchError as exc:
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
-        return _json(self.controller.replace_service(namespace, name, patched))
+        return _json(self._replace(resource, namespace, name, patched))
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)

@@ -8,6 +8,10 @@ Configuration and a Route of its name; a new `spec.template` makes a Revision na
 `Runtime` (the data plane); the Route resolves its traffic to ready revisions, programs
 the ingress, and only then reports Ready; the Service's status mirrors both, with
 `observedGeneration` set to the generation it reconciled.
+
+A Route may also be written directly (no Service owns it): it points at any revisions
+of its namespace (`revisionName`) or at a Configuration's latest ready revision
+(`configurationName`), and is reconciled the same way under its own name.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import asyncio
 import copy
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from harness.errors import BadInput
 from harness.knative.field_error import FieldError, admission_denial
 from harness.knative.traffic import TrafficTarget
 from harness.knative.urls import http_url, route_host, tag_host
@@ -158,6 +163,88 @@ def _set_pod_defaults(pod: JSON) -> None:
             container["readinessProbe"] = {"successThreshold": 1, "tcpSocket": {"port": 0}}
 
 
+def set_route_defaults(obj: JSON) -> None:
+    """Knative's defaulting webhook for a Route, in place (route_defaults.go): each target's
+    `latestRevision` defaults to "no revisionName". A standalone Route gets no default
+    traffic (only a Service's Route does), so an empty block is left for validation."""
+    spec = obj.setdefault("spec", {})
+    traffic = spec.get("traffic")
+    if isinstance(traffic, list):
+        for target in traffic:
+            if isinstance(target, dict) and target.get("latestRevision") is None:
+                target["latestRevision"] = not target.get("revisionName")
+
+
+_DEFAULTS: dict[str, Callable[[JSON], None]] = {
+    "services": set_service_defaults,
+    "routes": set_route_defaults,
+}
+_KINDS = {"services": "Service", "routes": "Route"}
+
+
+def owning_service(obj: JSON) -> str | None:
+    """The name of the Service in `obj`'s ownerReferences, or None for a standalone object."""
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("kind") == "Service":
+            return str(ref.get("name", ""))
+    return None
+
+
+def _owned_by(obj: JSON, owner: JSON) -> bool:
+    """Whether `owner` (by uid) is among `obj`'s ownerReferences."""
+    uid = owner["metadata"]["uid"]
+    return any(
+        isinstance(ref, dict) and ref.get("uid") == uid
+        for ref in obj["metadata"].get("ownerReferences") or []
+    )
+
+
+def _refuse_service_owner(obj: JSON) -> None:
+    """422 for a Route written with a Service as its owner: only a Service's reconciler
+    makes its Route, and a Service's Route is not writable (it would be adopted wrongly)."""
+    if obj["kind"] != "Route" or owning_service(obj) is None:
+        return
+    name = obj["metadata"].get("name", "")
+    message = "a Route written through the API may not be owned by a Service"
+    raise ApiError(
+        422,
+        "Invalid",
+        f'Route.{GROUP} "{name}" is invalid: metadata.ownerReferences: Forbidden: {message}',
+        details={
+            "name": name,
+            "group": GROUP,
+            "kind": "Route",
+            "causes": [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": message,
+                    "field": "metadata.ownerReferences",
+                }
+            ],
+        },
+    )
+
+
+def owned_route_error(verb: str, name: str, service: str) -> ApiError:
+    """405 for a write to a Route its Service manages (write the Service instead)."""
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        f'{verb} is not supported on routes.serving.knative.dev "{name}": it is owned by '
+        f'Service "{service}" (change the Service\'s spec.traffic instead)',
+    )
+
+
+def already_exists(resource: str, name: str) -> ApiError:
+    """409 AlreadyExists with Kubernetes' wording."""
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{resource}.serving.knative.dev "{name}" already exists',
+        details={"name": name, "group": GROUP, "kind": resource},
+    )
+
+
 def _env_of(template: JSON) -> dict[str, str]:
     containers = template.get("spec", {}).get("containers") or [{}]
     env: dict[str, str] = {}
@@ -195,29 +282,74 @@ class Controller:
         self.domain = domain
         self.cluster_config = cluster_config or ClusterConfig()
         self._dirty: set[tuple[str, str]] = set()
+        self._dirty_routes: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._routes_changed = False
         self._readiness: dict[tuple[str, str], tuple[bool, str, str]] = {}
         # What the ingress serves per (namespace, route): the last traffic that resolved.
         self._programmed: dict[tuple[str, str], list[TrafficTarget]] = {}
+        # Revisions a deleted standalone Route served, per namespace: their routingState
+        # is recomputed once the ingress no longer sends them that Route's requests.
+        self._released: dict[str, set[str]] = {}
         self._to_stop: list[tuple[str, str]] = []
 
     # ----- admission: called by the API, synchronously, before anything is stored -----
 
     def create_service(self, namespace: str, body: JSON) -> JSON:
-        """Admit and store a new Service; 409 AlreadyExists, 422 on Knative's rejection."""
-        obj = self._check_body(body, namespace, "Service")
+        """Admit and store a new Service; 409 AlreadyExists, 422 on Knative's rejection.
+
+        A standalone Route of the same name does not block it (as in Knative): the Service
+        is stored and reports `RoutesReady=False`, reason `NotOwned`, until that Route goes.
+        """
+        stored = self._create("services", namespace, body)
+        self._mark(namespace, stored["metadata"]["name"])
+        return stored
+
+    def replace_service(self, namespace: str, name: str, body: JSON) -> JSON:
+        """Admit a full replacement (PUT, or a patch's result); status in `body` is ignored."""
+        stored, spec_changed = self._replace("services", namespace, name, body)
+        if spec_changed:
+            self._mark(namespace, name)
+        return stored
+
+    def create_route(self, namespace: str, body: JSON) -> JSON:
+        """Admit and store a standalone Route. 409 AlreadyExists also when a Service has
+        the name (its Route is, or is about to be, stored under it); 422 on Knative's
+        rejection, or when the body claims a Service as its owner."""
+        stored = self._create("routes", namespace, body)
+        self._mark_route(namespace, stored["metadata"]["name"])
+        return stored
+
+    def replace_route(self, namespace: str, name: str, body: JSON) -> JSON:
+        """Admit a full replacement of a standalone Route; 405 for a Service's Route."""
+        self.check_route_writable(namespace, name, "update")
+        stored, spec_changed = self._replace("routes", namespace, name, body)
+        if spec_changed:
+            self._mark_route(namespace, name)
+        return stored
+
+    def check_route_writable(self, namespace: str, name: str, verb: str) -> None:
+        """404 if the Route does not exist, 405 if a Service owns it."""
+        route = self.store.peek("routes", namespace, name)
+        if route is None:
+            raise not_found("routes", name)
+        owner = owning_service(route)
+        if owner is not None:
+            raise owned_route_error(verb, name, owner)
+
+    def _create(self, resource: str, namespace: str, body: JSON) -> JSON:
+        kind = _KINDS[resource]
+        obj = self._check_body(body, namespace, kind)
+        _refuse_service_owner(obj)
         name = obj["metadata"].get("name")
         if not name:
-            raise ApiError(422, "Invalid", "Service.serving.knative.dev is invalid: name: Required")
-        if self.store.peek("services", namespace, name) is not None:
-            raise ApiError(
-                409,
-                "AlreadyExists",
-                f'services.serving.knative.dev "{name}" already exists',
-                details={"name": name, "group": GROUP, "kind": "services"},
-            )
-        set_service_defaults(obj)
+            raise ApiError(422, "Invalid", f"{kind}.{GROUP} is invalid: name: Required")
+        taken = self.store.peek(resource, namespace, name) is not None or (
+            resource == "routes" and self.store.peek("services", namespace, name) is not None
+        )
+        if taken:
+            raise already_exists(resource, name)
+        _DEFAULTS[resource](obj)
         self._validate(obj, None)
         meta = obj["metadata"]
         meta.update(
@@ -228,16 +360,15 @@ class Controller:
         )
         meta.pop("resourceVersion", None)
         obj["status"] = {}
-        stored = self.store.put("services", obj)
-        self._mark(namespace, name)
-        return stored
+        return self.store.put(resource, obj)
 
-    def replace_service(self, namespace: str, name: str, body: JSON) -> JSON:
-        """Admit a full replacement (PUT, or a patch's result); status in `body` is ignored."""
-        old = self.store.peek("services", namespace, name)
+    def _replace(self, resource: str, namespace: str, name: str, body: JSON) -> tuple[JSON, bool]:
+        """Admit and store a replacement; returns it and whether its spec changed."""
+        old = self.store.peek(resource, namespace, name)
         if old is None:
-            raise not_found("services", name)
-        obj = self._check_body(body, namespace, "Service")
+            raise not_found(resource, name)
+        obj = self._check_body(body, namespace, _KINDS[resource])
+        _refuse_service_owner(obj)
         meta = obj["metadata"]
         if meta.get("name") not in (None, name):
             raise ApiError(
@@ -248,8 +379,8 @@ class Controller:
             )
         sent_version = meta.get("resourceVersion")
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
-            raise conflict("services", name)
-        set_service_defaults(obj)
+            raise conflict(resource, name)
+        _DEFAULTS[resource](obj)
         self._validate(obj, old)
         old_meta = old["metadata"]
         spec_changed = obj["spec"] != old["spec"]
@@ -264,25 +395,35 @@ class Controller:
         obj["status"] = copy.deepcopy(old.get("status", {}))
         if obj == old:
             # Kubernetes does not write (nor bump resourceVersion) for a no-op update.
-            return copy.deepcopy(old)
-        stored = self.store.put("services", obj)
-        if spec_changed:
-            self._mark(namespace, name)
-        return stored
+            return copy.deepcopy(old), False
+        return self.store.put(resource, obj), spec_changed
 
     def delete(self, resource: str, namespace: str, name: str) -> JSON:
-        """Delete a Service (with its Configuration, Route and Revisions) or one Revision."""
+        """Delete a Service (with its Configuration, Route and Revisions), a standalone
+        Route (its hosts go from the ingress) or one Revision."""
         if resource == "services":
             gone = self.store.delete("services", namespace, name)
             if gone is None:
                 raise not_found(resource, name)
             self.store.delete("configurations", namespace, name)
-            self.store.delete("routes", namespace, name)
+            route = self.store.peek("routes", namespace, name)
+            if route is not None and _owned_by(route, gone):
+                self.store.delete("routes", namespace, name)
+                self._unprogram(namespace, name)
             for owned in list(self.store.iter("revisions", namespace)):
                 if owned["metadata"].get("labels", {}).get(LABEL_SERVICE) == name:
                     self._delete_revision(namespace, owned["metadata"]["name"])
-            self._programmed.pop((namespace, name), None)
-            self._routes_changed = True
+            self._mark_standalone_routes(namespace)
+            self._wake.set()
+            return gone
+        if resource == "routes":
+            self.check_route_writable(namespace, name, "delete")
+            gone = self.store.delete("routes", namespace, name)
+            assert gone is not None
+            self._unprogram(namespace, name)
+            if self.store.peek("services", namespace, name) is not None:
+                # A Service kept from its Route by this one (NotOwned) can have it now.
+                self._mark(namespace, name)
             self._wake.set()
             return gone
         if resource == "revisions":
@@ -293,6 +434,7 @@ class Controller:
             owner = rev["metadata"].get("labels", {}).get(LABEL_SERVICE)
             if owner:
                 self._mark(namespace, owner)
+            self._mark_standalone_routes(namespace)
             self._wake.set()
             return gone
         raise ApiError(
@@ -300,6 +442,13 @@ class Controller:
             "MethodNotAllowed",
             f"{resource}.serving.knative.dev are managed by their Service in this emulator",
         )
+
+    def _unprogram(self, namespace: str, route: str) -> None:
+        """Take a deleted Route's hosts out of the ingress on the next pass."""
+        served = self._programmed.pop((namespace, route), None)
+        if served is not None:
+            self._released.setdefault(namespace, set()).update(_names(served))
+        self._routes_changed = True
 
     def _delete_revision(self, namespace: str, name: str) -> JSON:
         gone = self.store.delete("revisions", namespace, name)
@@ -367,7 +516,8 @@ class Controller:
     def revision_readiness(
         self, namespace: str, name: str, ready: bool, reason: str, msg: str
     ) -> None:
-        """Record a revision's readiness (from the data plane) and reconcile its Service."""
+        """Record a revision's readiness (from the data plane) and reconcile its Service
+        and the standalone Routes of its namespace (any of them may point at it)."""
         rev = self.store.peek("revisions", namespace, name)
         if rev is None:
             return
@@ -376,11 +526,12 @@ class Controller:
         owner = rev["metadata"].get("labels", {}).get(LABEL_SERVICE)
         if owner:
             self._mark(namespace, owner)
+        self._mark_standalone_routes(namespace)
 
     # ----- the reconcile loop -----
 
     async def run(self) -> None:
-        """Reconcile dirty Services forever (cancel to stop)."""
+        """Reconcile dirty Services and Routes forever (cancel to stop)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -391,12 +542,13 @@ class Controller:
                 log.exception("reconcile failed")
 
     async def reconcile_pending(self) -> None:
-        """Reconcile every Service marked dirty so far, then program the ingress."""
+        """Reconcile every Service and standalone Route marked dirty so far, then program
+        the ingress, then write their statuses."""
         while self._to_stop:
             namespace, name = self._to_stop.pop()
             await self.runtime.stop_revision(namespace, name)
         dirty, self._dirty = self._dirty, set()
-        results: list[tuple[JSON, int, JSON, list[TrafficTarget] | None, JSON]] = []
+        services: list[tuple[JSON, int, JSON | None, list[TrafficTarget] | None, JSON]] = []
         starts: list[RevisionWorkload] = []
         for namespace, name in sorted(dirty):
             svc = self.store.peek("services", namespace, name)
@@ -407,27 +559,82 @@ class Controller:
             if new_workload is not None:
                 starts.append(new_workload)
             route, resolved, route_ready = self._resolve_route(svc, config)
-            if resolved is not None and self._programmed.get((namespace, name)) != resolved:
-                self._programmed[(namespace, name)] = resolved
-                self._routes_changed = True
-            results.append((svc, generation, route, resolved, route_ready))
+            if route is not None:
+                self._program(namespace, name, resolved)
+            services.append((svc, generation, route, resolved, route_ready))
+            # A Configuration's latest ready revision may have moved on under a Route
+            # that names the Configuration.
+            self._dirty_routes.update(self._standalone_routes(namespace))
+        dirty_routes, self._dirty_routes = self._dirty_routes, set()
+        routes: list[tuple[JSON, list[TrafficTarget] | None, JSON, set[str]]] = []
+        for namespace, name in sorted(dirty_routes):
+            route = self.store.get("routes", namespace, name)
+            if route is None or owning_service(route) is not None:
+                continue
+            before = _names(self._programmed.get((namespace, name), []))
+            resolved, assigned = self._resolve_traffic(
+                namespace, name, route["spec"].get("traffic") or [], service=None
+            )
+            self._program(namespace, name, resolved)
+            routes.append((route, resolved, assigned, before | _names(resolved or [])))
         for workload in starts:
             await self.runtime.start_revision(workload)
         if self._routes_changed:
             self._routes_changed = False
             self.runtime.program_routes(dict(self._programmed), self.domain)
         # Statuses say Ready only now that the ingress serves what they describe.
-        for svc, generation, route, resolved, route_ready in results:
+        for svc, generation, route, resolved, route_ready in services:
             meta = svc["metadata"]
             current = self.store.peek("services", meta["namespace"], meta["name"])
             if current is None or current["metadata"]["uid"] != meta["uid"]:
                 continue
-            self._write_route_status(route, resolved, route_ready)
-            self._write_service_status(current, generation)
+            if route is not None:
+                self._write_route_status(route, resolved, route_ready)
+                if resolved is not None:
+                    self._write_routing_states(
+                        meta["namespace"],
+                        self._revisions_of_service(meta["namespace"], meta["name"]),
+                    )
+            self._write_service_status(current, generation, route_owned=route is not None)
+        for route, resolved, assigned, touched in routes:
+            meta = route["metadata"]
+            current = self.store.peek("routes", meta["namespace"], meta["name"])
+            if current is None or current["metadata"]["uid"] != meta["uid"]:
+                continue
+            self._write_route_status(route, resolved, assigned)
+            if resolved is not None:
+                self._write_routing_states(
+                    meta["namespace"], self._revisions_named(meta["namespace"], touched)
+                )
+        released, self._released = self._released, {}
+        for namespace, names in released.items():
+            self._write_routing_states(namespace, self._revisions_named(namespace, names))
 
     def _mark(self, namespace: str, name: str) -> None:
         self._dirty.add((namespace, name))
         self._wake.set()
+
+    def _mark_route(self, namespace: str, name: str) -> None:
+        self._dirty_routes.add((namespace, name))
+        self._wake.set()
+
+    def _mark_standalone_routes(self, namespace: str) -> None:
+        """Reconcile every standalone Route of `namespace` on the next pass."""
+        for key in self._standalone_routes(namespace):
+            self._mark_route(*key)
+
+    def _standalone_routes(self, namespace: str) -> list[tuple[str, str]]:
+        return [
+            (namespace, route["metadata"]["name"])
+            for route in self.store.iter("routes", namespace)
+            if owning_service(route) is None
+        ]
+
+    def _program(self, namespace: str, route: str, resolved: list[TrafficTarget] | None) -> None:
+        """Record a Route's resolved traffic for the ingress (None: keep what it serves)."""
+        if resolved is not None and self._programmed.get((namespace, route)) != resolved:
+            self._programmed[(namespace, route)] = resolved
+            self._routes_changed = True
 
     def _reconcile_configuration(self, svc: JSON) -> tuple[JSON, RevisionWorkload | None]:
         """Make the Service's Configuration match its template; create the Revision of its
@@ -594,11 +801,13 @@ class Controller:
 
     def _resolve_route(
         self, svc: JSON, config: JSON
-    ) -> tuple[JSON, list[TrafficTarget] | None, JSON]:
+    ) -> tuple[JSON | None, list[TrafficTarget] | None, JSON]:
         """Write the Route's spec from the Service and resolve its traffic (traffic.go).
 
-        Returns the Route, its resolved targets (None when some target cannot be served,
-        in which case the ingress keeps what it had) and the AllTrafficAssigned condition.
+        Returns the Route (None when a standalone Route holds the name: the Service does
+        not own it and leaves it alone), its resolved targets (None when some target
+        cannot be served, in which case the ingress keeps what it had) and the
+        AllTrafficAssigned condition.
         """
         meta = svc["metadata"]
         namespace, name = meta["namespace"], meta["name"]
@@ -626,21 +835,45 @@ class Controller:
                 "status": {},
             }
             route = self.store.put("routes", route)
+        elif not _owned_by(route, svc):
+            return None, None, condition("AllTrafficAssigned", "Unknown")
         elif route["spec"]["traffic"] != spec_traffic:
             route["spec"]["traffic"] = spec_traffic
             route["metadata"]["generation"] += 1
             route = self.store.put("routes", route)
+        resolved, assigned = self._resolve_traffic(namespace, name, spec_traffic, service=name)
+        return route, resolved, assigned
+
+    def _resolve_traffic(
+        self, namespace: str, route: str, spec_traffic: Sequence[JSON], *, service: str | None
+    ) -> tuple[list[TrafficTarget] | None, JSON]:
+        """Resolve a Route's spec.traffic to ready revisions (traffic.go).
+
+        `configurationName` targets go to that Configuration's latest ready revision,
+        `revisionName` targets to that revision. A Service's Route (`service` set) may only
+        point at that Service's revisions; a standalone Route at any of its namespace.
+        Returns the status.traffic entries (None when some target cannot be served) and
+        the AllTrafficAssigned condition naming the first problem.
+        """
         resolved: list[TrafficTarget] = []
         problem: JSON | None = None
-        latest_ready = config.get("status", {}).get("latestReadyRevisionName")
-        for target in svc["spec"]["traffic"]:
+        for target in spec_traffic:
             tag = target.get("tag") or None
-            percent = target.get("percent")
-            if target.get("latestRevision"):
-                if not latest_ready:
-                    problem = problem or _unready_config(name, config)
+            config_name = target.get("configurationName")
+            if config_name:
+                config = self.store.peek("configurations", namespace, config_name)
+                if config is None:
+                    problem = problem or condition(
+                        "AllTrafficAssigned",
+                        "False",
+                        "ConfigurationMissing",
+                        f'Configuration "{config_name}" referenced in traffic not found.',
+                    )
                     continue
-                rev_name = latest_ready
+                rev_name = config.get("status", {}).get("latestReadyRevisionName")
+                if not rev_name:
+                    problem = problem or _unready_config(config_name, config)
+                    continue
             else:
                 rev_name = target.get("revisionName", "")
             rev = self.store.peek("revisions", namespace, rev_name)
@@ -652,12 +885,15 @@ class Controller:
                     f'Revision "{rev_name}" referenced in traffic not found.',
                 )
                 continue
-            if rev["metadata"].get("labels", {}).get(LABEL_SERVICE) != name:
+            if (
+                service is not None
+                and rev["metadata"].get("labels", {}).get(LABEL_SERVICE) != service
+            ):
                 problem = problem or condition(
                     "AllTrafficAssigned",
                     "False",
                     "RevisionNotOwned",
-                    f'Revision "{rev_name}" is not owned by Service "{name}".',
+                    f'Revision "{rev_name}" is not owned by Service "{service}".',
                 )
                 continue
             rev_ready = _ready_of(rev)
@@ -672,20 +908,27 @@ class Controller:
                     else f'Revision "{rev_name}" is not yet ready.',
                 )
                 continue
-            url = http_url(tag_host(tag, name, namespace, self.domain)) if tag else None
             resolved.append(
                 TrafficTarget(
-                    percent=percent,
+                    percent=target.get("percent"),
                     revision_name=rev_name,
                     tag=tag,
                     latest_revision=bool(target.get("latestRevision")),
                     configuration_name=None,
-                    url=url,
+                    url=self._tag_url(tag, route, namespace) if tag else None,
                 )
             )
         if problem is not None:
-            return route, None, problem
-        return route, resolved, condition("AllTrafficAssigned", "True")
+            return None, problem
+        return resolved, condition("AllTrafficAssigned", "True")
+
+    def _tag_url(self, tag: str, route: str, namespace: str) -> str | None:
+        """A tag's URL; None when `{tag}-{route}` is too long for a DNS label (no host in
+        Knative either: the ingress serves no such host)."""
+        try:
+            return http_url(tag_host(tag, route, namespace, self.domain))
+        except BadInput:
+            return None
 
     def _write_route_status(
         self, route: JSON, resolved: list[TrafficTarget] | None, assigned: JSON
@@ -723,29 +966,41 @@ class Controller:
         if route.get("status") != status:
             route["status"] = status
             self.store.put("routes", route)
-        self._write_routing_states(namespace, name, resolved)
 
-    def _write_routing_states(
-        self, namespace: str, service: str, resolved: list[TrafficTarget] | None
-    ) -> None:
-        if resolved is None:
-            return
-        active = {t.revision_name for t in resolved}
-        for rev in list(self.store.iter("revisions", namespace)):
+    def _revisions_of_service(self, namespace: str, service: str) -> list[JSON]:
+        return [
+            rev
+            for rev in self.store.iter("revisions", namespace)
+            if rev["metadata"].get("labels", {}).get(LABEL_SERVICE) == service
+        ]
+
+    def _revisions_named(self, namespace: str, names: Iterable[str]) -> list[JSON]:
+        found = (self.store.peek("revisions", namespace, name) for name in sorted(names))
+        return [rev for rev in found if rev is not None]
+
+    def _write_routing_states(self, namespace: str, revisions: Iterable[JSON]) -> None:
+        """Label each of `revisions` (stored objects) `active` while a Route of its
+        namespace, a Service's or a standalone one, sends it traffic, else `reserve`."""
+        active = {
+            target.revision_name
+            for (ns, _), targets in self._programmed.items()
+            if ns == namespace
+            for target in targets
+        }
+        for rev in list(revisions):
             labels = rev["metadata"].get("labels", {})
-            if labels.get(LABEL_SERVICE) != service:
-                continue
             state = "active" if rev["metadata"]["name"] in active else "reserve"
             if labels.get(LABEL_ROUTING_STATE) != state:
                 updated = copy.deepcopy(rev)
-                updated["metadata"]["labels"][LABEL_ROUTING_STATE] = state
+                updated["metadata"].setdefault("labels", {})[LABEL_ROUTING_STATE] = state
                 self.store.put("revisions", updated)
 
-    def _write_service_status(self, stored: JSON, generation: int) -> None:
+    def _write_service_status(self, stored: JSON, generation: int, *, route_owned: bool) -> None:
         meta = stored["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         config = self.store.peek("configurations", namespace, name)
-        route = self.store.peek("routes", namespace, name)
+        # A standalone Route holding the Service's name is none of the Service's business.
+        route = self.store.peek("routes", namespace, name) if route_owned else None
         cstatus = (config or {}).get("status", {})
         rstatus = (route or {}).get("status", {})
         config_ready = _ready_of(config)
@@ -756,11 +1011,20 @@ class Controller:
             config_ready.get("reason", ""),
             config_ready.get("message", ""),
         )
-        routes = condition(
-            "RoutesReady",
-            route_ready["status"],
-            route_ready.get("reason", ""),
-            route_ready.get("message", ""),
+        routes = (
+            condition(
+                "RoutesReady",
+                route_ready["status"],
+                route_ready.get("reason", ""),
+                route_ready.get("message", ""),
+            )
+            if route_owned
+            else condition(
+                "RoutesReady",
+                "False",
+                "NotOwned",
+                f'There is an existing Route "{name}" that we do not own.',
+            )
         )
         status: JSON = {
             "observedGeneration": generation,
@@ -779,6 +1043,10 @@ class Controller:
             svc = copy.deepcopy(stored)
             svc["status"] = status
             self.store.put("services", svc)
+
+
+def _names(targets: Iterable[TrafficTarget]) -> set[str]:
+    return {t.revision_name for t in targets if t.revision_name}
 
 
 def _unready_config(name: str, config: JSON) -> JSON:

@@ -36,7 +36,8 @@ RESOURCES: dict[str, Resource] = {
     for r in (
         Resource("services", "service", "Service", ("kservice", "ksvc"), tuple(ALL_VERBS)),
         Resource("revisions", "revision", "Revision", ("rev",), ("delete", "get", "list", "watch")),
-        Resource("routes", "route", "Route", ("rt",), tuple(READ_VERBS)),
+        # Writable when no Service owns them (a Service's Route answers 405).
+        Resource("routes", "route", "Route", ("rt",), tuple(ALL_VERBS)),
         Resource(
             "configurations", "configuration", "Configuration", ("config", "cfg"), tuple(READ_VERBS)
         ),
