@@ -159,6 +159,11 @@ def _server_sentences(server: Mapping[str, Any]) -> list[str]:
             for key, label in (("desired_pods", "desired pods"), ("actual_pods", "actual pods"))
             if f"max_{key}" in summary
         ]
+        if "max_stable_concurrency" in summary:
+            text = f"stable concurrency up to {summary['max_stable_concurrency']:.3g}"
+            if "target_concurrency" in summary:
+                text += f" (target {summary['target_concurrency']:.3g} per pod)"
+            parts.append(text)
         if "panic_s" in summary:
             parts.append(f"panic mode for {summary['panic_s']:g}s")
         sentences.append(f"autoscaler ({name}, {series['schema']} schema): " + ", ".join(parts))

@@ -12,9 +12,13 @@ metrics"), so both schemas are tried, legacy first:
 | desired pods | ``autoscaler_desired_pods`` | ``kn_revision_pods_desired``  |
 | actual pods  | ``autoscaler_actual_pods``  | ``kn_revision_pods_count``    |
 | panic mode   | ``autoscaler_panic_mode``   | ``kn_revision_panic_mode``    |
+| stable conc. | ``autoscaler_stable_request_concurrency`` | ``kn_revision_concurrency_stable`` |
+| panic conc.  | ``autoscaler_panic_request_concurrency``  | ``kn_revision_concurrency_panic`` |
+| target       | ``autoscaler_target_concurrency_per_pod`` | ``kn_revision_concurrency_target`` |
 
-Where neither schema has a series for the revision (the emulator exports none), the
-result says so and carries no numbers: nothing is ever made up.
+A schema is used when it has a series for any of them (the emulator exports both sets,
+in the schema it runs with). Where neither has one, the result says so and carries no
+numbers: nothing is ever made up.
 """
 
 from __future__ import annotations
@@ -40,7 +44,14 @@ __all__ = [
 ]
 
 MAX_POINTS = 120
-GAUGES = ("desired_pods", "actual_pods", "panic_mode")
+GAUGES = (
+    "desired_pods",
+    "actual_pods",
+    "panic_mode",
+    "stable_concurrency",
+    "panic_concurrency",
+    "target_concurrency",
+)
 # How long to wait after the load for Prometheus to scrape past its end (a scrape
 # interval of up to a minute, plus slack).
 SETTLE_TIMEOUT_S = 65.0
@@ -56,6 +67,9 @@ class AutoscalerSchema:
     desired_pods: str
     actual_pods: str
     panic_mode: str
+    stable_concurrency: str
+    panic_concurrency: str
+    target_concurrency: str
     namespace_label: str
     revision_label: str
 
@@ -75,6 +89,9 @@ AUTOSCALER_SCHEMAS: tuple[AutoscalerSchema, ...] = (
         desired_pods="autoscaler_desired_pods",
         actual_pods="autoscaler_actual_pods",
         panic_mode="autoscaler_panic_mode",
+        stable_concurrency="autoscaler_stable_request_concurrency",
+        panic_concurrency="autoscaler_panic_request_concurrency",
+        target_concurrency="autoscaler_target_concurrency_per_pod",
         namespace_label="namespace_name",
         revision_label="revision_name",
     ),
@@ -83,6 +100,9 @@ AUTOSCALER_SCHEMAS: tuple[AutoscalerSchema, ...] = (
         desired_pods="kn_revision_pods_desired",
         actual_pods="kn_revision_pods_count",
         panic_mode="kn_revision_panic_mode",
+        stable_concurrency="kn_revision_concurrency_stable",
+        panic_concurrency="kn_revision_concurrency_panic",
+        target_concurrency="kn_revision_concurrency_target",
         namespace_label="k8s_namespace_name",
         revision_label="kn_revision_name",
     ),
@@ -195,6 +215,12 @@ def _summary(series: Mapping[str, Sequence[Sequence[float]]], step: float) -> di
         if values:
             out[f"min_{gauge}"] = min(values)
             out[f"max_{gauge}"] = max(values)
+    stable = [v for _, v in series.get("stable_concurrency", [])]
+    if stable:
+        out["max_stable_concurrency"] = max(stable)
+    target = [v for _, v in series.get("target_concurrency", [])]
+    if target:
+        out["target_concurrency"] = target[-1]
     panic = [v for _, v in series.get("panic_mode", [])]
     if panic:
         out["panic_share"] = sum(1 for v in panic if v > 0) / len(panic)

@@ -1,4 +1,5 @@
-"""The emulator's background process: API + controller + data plane + Prometheus on one loop.
+"""The emulator's background process: API + controller + data plane + autoscaler +
+Prometheus on one loop.
 
 `python -m harness.local.daemon --state-dir DIR [--port N] [--domain D]
 [--metrics-schema legacy|otel] [--demo]` binds the ingress on `--port` (0 = a free port)
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from harness.knative.traffic import TrafficTarget
 from harness.local.api import make_app
+from harness.local.autoscaler import Autoscaler, dataplane_revisions
 from harness.local.controller import Controller, RevisionWorkload
 from harness.local.dataplane import (
     DataPlane,
@@ -34,7 +36,12 @@ from harness.local.dataplane import (
     route_hosts,
 )
 from harness.local.objectstore import JSON, ObjectStore
-from harness.local.prometheus import PrometheusServer, start_prometheus
+from harness.local.prometheus import (
+    PrometheusServer,
+    autoscaler_targets_path,
+    start_prometheus,
+    write_autoscaler_target,
+)
 from harness.local.state import (
     EmulatorInfo,
     ensure_state_dir,
@@ -154,6 +161,15 @@ async def serve(args: argparse.Namespace) -> None:
             )
 
     dataplane = DataPlane(state_dir, on_readiness=on_readiness, metrics_schema=args.metrics_schema)
+    autoscaler = Autoscaler(
+        dataplane_revisions(
+            dataplane.metrics_targets,
+            dataplane.revisions,
+            lambda namespace, name: store.peek("revisions", namespace, name),
+        ),
+        args.metrics_schema,
+    )
+    autoscaler_started = False
     runner: web.AppRunner | None = None
     prometheus: PrometheusServer | None = None
     controller_task: asyncio.Task[None] | None = None
@@ -168,6 +184,10 @@ async def serve(args: argparse.Namespace) -> None:
         api_port = runner.addresses[0][1]
         api_url = f"http://127.0.0.1:{api_port}"
         log.info("API on %s, ingress on 127.0.0.1:%d", api_url, ingress_port)
+        autoscaler_address = await autoscaler.start("127.0.0.1")
+        autoscaler_started = True
+        write_autoscaler_target(autoscaler_targets_path(state_dir), autoscaler_address)
+        log.info("autoscaler metrics on http://%s/metrics", autoscaler_address)
         prometheus = await start_prometheus(state_dir)
         kubeconfig = write_kubeconfig(state_dir, api_url)
         if args.demo:
@@ -196,6 +216,8 @@ async def serve(args: argparse.Namespace) -> None:
             await runner.cleanup()
         if controller_task is not None:
             controller_task.cancel()
+        if autoscaler_started:
+            await autoscaler.close()
         await dataplane.close()
         if prometheus is not None:
             await prometheus.stop()

@@ -2,7 +2,9 @@
 
 The scrape config is generated into the state folder: one job, ``scrape_interval: 1s``,
 targets from a ``file_sd_configs`` file that the data plane rewrites as revisions come
-and go (Prometheus notices file_sd changes by itself). Data lives in
+and go (Prometheus notices file_sd changes by itself), and a second job,
+``knative-autoscaler``, for the emulator's autoscaler (its own file_sd file, written by
+the daemon once the autoscaler listens). Data lives in
 ``{state_dir}/prometheus/data``; Prometheus listens on a loopback port.
 """
 
@@ -15,7 +17,7 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from harness.local.supervisor import die_with_parent_preexec
 log = logging.getLogger(__name__)
 
 JOB_NAME = "knative-queue-proxy"
+AUTOSCALER_JOB_NAME = "knative-autoscaler"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 _PORT_ATTEMPTS = 3
@@ -55,6 +58,33 @@ def targets_path(state_dir: Path) -> Path:
     return prometheus_dir(state_dir) / "targets.json"
 
 
+def autoscaler_targets_path(state_dir: Path) -> Path:
+    """The file_sd file naming the emulator's autoscaler endpoint (0 or 1 target)."""
+    return prometheus_dir(state_dir) / "autoscaler-targets.json"
+
+
+def write_autoscaler_target(path: Path, address: str | None) -> None:
+    """Point the autoscaler job at ``address`` (``host:port``), or at nothing with None.
+
+    The target is labelled like the autoscaler's pod in ``knative-serving``.
+    """
+    groups = (
+        [
+            {
+                "targets": [address],
+                "labels": {
+                    "namespace": "knative-serving",
+                    "pod": "autoscaler",
+                    "container": "autoscaler",
+                },
+            }
+        ]
+        if address
+        else []
+    )
+    _write_json_atomically(path, groups)
+
+
 def write_targets(path: Path, targets: Sequence[MetricsTarget]) -> None:
     """Rewrite the file_sd file atomically (Prometheus never reads half a file).
 
@@ -68,22 +98,32 @@ def write_targets(path: Path, targets: Sequence[MetricsTarget]) -> None:
         }
         for t in sorted(targets, key=lambda t: (t.namespace, t.revision))
     ]
+    _write_json_atomically(path, groups)
+
+
+def _write_json_atomically(path: Path, groups: Sequence[Mapping[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(groups, indent=1) + "\n")
     os.replace(tmp, path)
 
 
-def scrape_config(targets_file: Path) -> str:
-    """The generated prometheus.yml: 1 s scrapes of every target in ``targets_file``."""
+def scrape_config(targets_file: Path, autoscaler_targets_file: Path | None = None) -> str:
+    """The generated prometheus.yml: 1 s scrapes of every target in ``targets_file``
+    (job ``knative-queue-proxy``) and, when given, in ``autoscaler_targets_file``
+    (job ``knative-autoscaler``)."""
+    jobs = [(JOB_NAME, targets_file)]
+    if autoscaler_targets_file is not None:
+        jobs.append((AUTOSCALER_JOB_NAME, autoscaler_targets_file))
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [
             {
-                "job_name": JOB_NAME,
+                "job_name": job,
                 "metrics_path": "/metrics",
-                "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
+                "file_sd_configs": [{"files": [str(path)], "refresh_interval": "1s"}],
             }
+            for job, path in jobs
         ],
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -118,7 +158,8 @@ def _free_port(host: str) -> int:
 async def start_prometheus(
     state_dir: Path, *, port: int = 0, host: str = "127.0.0.1"
 ) -> PrometheusServer | None:
-    """Start Prometheus scraping the data plane's targets and wait until ``/-/ready``.
+    """Start Prometheus scraping the data plane's targets (and the autoscaler's, once
+    `write_autoscaler_target` names it) and wait until ``/-/ready``.
 
     Returns None, after logging one line, when no ``prometheus`` binary is on PATH.
     Raises ``Unavailable`` if it is installed but does not become ready. With ``port=0``
@@ -136,8 +177,11 @@ async def start_prometheus(
     targets = targets_path(state_dir)
     if not targets.exists():
         write_targets(targets, [])
+    autoscaler_targets = autoscaler_targets_path(state_dir)
+    if not autoscaler_targets.exists():
+        write_autoscaler_target(autoscaler_targets, None)
     config = base / "prometheus.yml"
-    config.write_text(scrape_config(targets))
+    config.write_text(scrape_config(targets, autoscaler_targets))
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     last_error = ""

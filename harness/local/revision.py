@@ -11,6 +11,10 @@ revision's env (``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, the user's `
 and ``SIM_*``) plus the queue-proxy settings below. It binds the serving and metrics ports
 on free ports, writes one JSON line ``{"port": P, "metrics_port": M}`` to stdout (the
 handshake), then sends stdout to stderr, which the supervisor keeps as the revision's log.
+
+The metrics port also answers ``GET /stats`` for the emulator's autoscaler: the requests in
+flight and their time integral (:class:`ConcurrencyStats`), the stat Knative's queue-proxy
+reports to its autoscaler every second (average concurrency over the period).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -47,6 +51,7 @@ ENV_BIND_HOST = "HARNESS_BIND_HOST"
 PROBE_HEADER = "K-Network-Probe"
 PROBE_VALUE = "queue"
 QUEUE_DEPTH_PER_SLOT = 10  # queue-proxy's breaker queue: 10 x containerConcurrency
+STATS_PATH = "/stats"
 _QUEUE_FULL_BODY = b"pending request queue full\n"
 
 
@@ -89,6 +94,52 @@ class Breaker:
         self.in_flight = 0  # running + waiting: what Knative reports as queue depth
 
 
+class ConcurrencyStats:
+    """Requests in flight and the integral of that count over time, for the autoscaler.
+
+    Like queue-proxy's stats reporter, a request counts from when the front takes it
+    (queued or running) until it is answered; probes do not count. The reader turns two
+    snapshots into the time-weighted average concurrency between them, so sampling
+    costs the request path two clock reads and a few additions, never a timer.
+    """
+
+    __slots__ = ("_clock", "_last", "concurrency_seconds", "in_flight", "requests")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last = clock()
+        self.in_flight = 0
+        self.requests = 0
+        self.concurrency_seconds = 0.0
+
+    def _advance(self) -> None:
+        now = self._clock()
+        self.concurrency_seconds += self.in_flight * (now - self._last)
+        self._last = now
+
+    def enter(self) -> None:
+        """A request arrived."""
+        self._advance()
+        self.in_flight += 1
+        self.requests += 1
+
+    def leave(self) -> None:
+        """A request was answered."""
+        self._advance()
+        self.in_flight -= 1
+
+    def snapshot(self) -> dict[str, float]:
+        """``{"t", "in_flight", "requests", "concurrency_seconds"}``, all cumulative but the
+        count in flight; ``t`` is this process's monotonic clock in seconds."""
+        self._advance()
+        return {
+            "t": self._last,
+            "in_flight": self.in_flight,
+            "requests": self.requests,
+            "concurrency_seconds": self.concurrency_seconds,
+        }
+
+
 class QueueProxyFront:
     """The request path: probe, route tag, breaker, app, metrics."""
 
@@ -105,6 +156,7 @@ class QueueProxyFront:
             (lambda: breaker.in_flight) if breaker is not None else None,
         )
         self.headers = {REVISION_HEADER: app.knobs.revision, "Content-Type": "text/plain"}
+        self.stats = ConcurrencyStats()
 
     async def handle(self, request: web.BaseRequest) -> web.Response:
         """Serve one request as queue-proxy and the app together would."""
@@ -115,22 +167,28 @@ class QueueProxyFront:
             return web.Response(status=503, body=b"not ready\n", headers=self.headers)
         start = time.perf_counter()
         tag = route_tag(headers.get(TAG_HEADER), headers.get(DEFAULT_ROUTE_HEADER), self.schema)
+        self.stats.enter()
+        try:
+            status, body = await self._serve()
+        finally:
+            self.stats.leave()
+        self.metrics.record_request(request.method, status, time.perf_counter() - start, tag)
+        return web.Response(status=status, body=body, headers=self.headers)
+
+    async def _serve(self) -> tuple[int, bytes]:
         if not self.ready.is_set():
             await self.ready.wait()
         breaker = self.breaker
         if breaker is None:
-            status, body = await self._call_app()
-        elif breaker.in_flight >= breaker.limit:
-            status, body = 503, _QUEUE_FULL_BODY
-        else:
-            breaker.in_flight += 1
-            try:
-                async with breaker.slots:
-                    status, body = await self._call_app()
-            finally:
-                breaker.in_flight -= 1
-        self.metrics.record_request(request.method, status, time.perf_counter() - start, tag)
-        return web.Response(status=status, body=body, headers=self.headers)
+            return await self._call_app()
+        if breaker.in_flight >= breaker.limit:
+            return 503, _QUEUE_FULL_BODY
+        breaker.in_flight += 1
+        try:
+            async with breaker.slots:
+                return await self._call_app()
+        finally:
+            breaker.in_flight -= 1
 
     async def _call_app(self) -> tuple[int, bytes]:
         start = time.perf_counter()
@@ -139,7 +197,10 @@ class QueueProxyFront:
         return status, body
 
     async def serve_metrics(self, request: web.BaseRequest) -> web.Response:
-        """``GET /metrics``: the exposition; anything else 404."""
+        """``GET /metrics``: the exposition; ``GET /stats``: the autoscaler's JSON stat
+        (:meth:`ConcurrencyStats.snapshot`); anything else 404."""
+        if request.path == STATS_PATH:
+            return web.json_response(self.stats.snapshot())
         if request.path != "/metrics":
             return web.Response(status=404, text="404: Not Found\n")
         return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")

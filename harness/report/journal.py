@@ -148,7 +148,23 @@ def report_from_perf_run(
         histograms={arm: result.latency for arm, result in results.items()},
         metrics=list(metrics),
         trend=trend_from_history(trend),
+        autoscaler=autoscaler_series(results),
     )
+
+
+def autoscaler_series(results: Mapping[str, PerfResult]) -> dict[str, dict[str, Any]]:
+    """The autoscaler series each revision had during the run, from the results' server
+    records (only revisions whose series were available)."""
+    found: dict[str, dict[str, Any]] = {}
+    for result in results.values():
+        for revision, record in ((result.server or {}).get("autoscaler") or {}).items():
+            if isinstance(record, dict) and record.get("available") and record.get("series"):
+                found[revision] = {
+                    "schema": record.get("schema"),
+                    "step_s": record.get("step_s"),
+                    "series": record["series"],
+                }
+    return found
 
 
 def trend_from_history(points: Sequence[HistoryPoint]) -> list[TrendPoint]:

@@ -53,6 +53,7 @@ def render_markdown(data: ReportData, html_name: str = "report.html") -> str:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _autoscaler_table(data)
     facts = [
         f"run {md_escape(data.run_id)}",
         md_escape(f"{data.namespace}/{data.service}"),
@@ -65,6 +66,43 @@ def render_markdown(data: ReportData, html_name: str = "report.html") -> str:
     facts.append(f"full report: {md_escape(html_name)}")
     lines.append(" · ".join(facts))
     return "\n".join(lines) + "\n"
+
+
+def _autoscaler_table(data: ReportData) -> list[str]:
+    """One row per revision whose autoscaler series the run kept (the plots are in HTML)."""
+    if not data.autoscaler:
+        return []
+    lines = [
+        "| revision | desired pods | actual pods | stable concurrency (max) | target per pod "
+        "| panic |",
+        "|---|---|---|---|---|---|",
+    ]
+    for revision, record in data.autoscaler.items():
+        series = record.get("series") or {}
+        step = float(record.get("step_s") or 1.0)
+
+        def values(gauge: str, series: dict[str, list[list[float]]] = series) -> list[float]:
+            return [float(v) for _, v in series.get(gauge, [])]
+
+        def span(gauge: str) -> str:
+            found = values(gauge)
+            if not found:
+                return "-"
+            low, high = min(found), max(found)
+            return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+        stable, target = values("stable_concurrency"), values("target_concurrency")
+        panic = sum(step for v in values("panic_mode") if v > 0)
+        cells = [
+            md_escape(revision),
+            span("desired_pods"),
+            span("actual_pods"),
+            f"{max(stable):.3g}" if stable else "-",
+            f"{target[-1]:.3g}" if target else "-",
+            f"{panic:g}s" if values("panic_mode") else "-",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def md_escape(text: str) -> str:

@@ -143,7 +143,10 @@ class ReportData:
     canary and run ids for a gate (reference and candidate run); ``status`` is the
     run's final status (store or gate vocabulary); ``decision`` a short word and
     ``explanation`` the sentences saying why. ``histograms`` are the final per-arm
-    latency histograms as `Histogram.to_dict()`. Times are Unix seconds.
+    latency histograms as `Histogram.to_dict()`. ``autoscaler`` holds, per revision,
+    the autoscaler's series over a perf run (`harness.perf_server.autoscaler_series`'s
+    ``schema``, ``step_s`` and ``series``: gauge -> [[seconds since start, value], ...]).
+    Times are Unix seconds.
     """
 
     run_id: str
@@ -164,6 +167,7 @@ class ReportData:
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: list[MetricResult] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
+    autoscaler: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float | None:

@@ -2,14 +2,15 @@
 
 Canary: traffic over time, e-values per look against the rollback threshold, error
 rate and latency per arm per look, final latency distributions (CDF). Perf and gate:
-latency distributions and trends across earlier runs. A plot without data is left out.
+latency distributions, the autoscaler over the run (pods, and concurrency against its
+target, panic mode shaded) and trends across earlier runs. A plot without data is left out.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ def report_plots(data: ReportData) -> list[Plot]:
         _error_rates(data),
         _latency_per_look(data),
         _latency_cdf(data),
+        *_autoscaler(data),
         *_trends(data),
     ]
     return [plot for plot in plots if plot is not None]
@@ -215,6 +217,97 @@ def _latency_cdf(data: ReportData) -> Plot | None:
         "Cumulative distribution of latencies per arm; a curve to the right is slower.",
         svg,
     )
+
+
+def panic_spans(points: Sequence[Sequence[float]], step_s: float) -> list[tuple[float, float]]:
+    """(start, end) of each stretch where the panic-mode series is above 0; a point holds
+    until the next one (the last one for ``step_s``)."""
+    spans: list[tuple[float, float]] = []
+    ordered = sorted((float(t), float(v)) for t, v in points)
+    for index, (t, value) in enumerate(ordered):
+        if value <= 0:
+            continue
+        end = ordered[index + 1][0] if index + 1 < len(ordered) else t + step_s
+        if spans and math.isclose(spans[-1][1], t):
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((t, end))
+    return spans
+
+
+def _points(series: Mapping[str, Any], gauge: str) -> list[tuple[float, float]]:
+    return [(float(t), float(v)) for t, v in series.get(gauge, [])]
+
+
+def _autoscaler(data: ReportData) -> list[Plot]:
+    plots = []
+    for revision, record in data.autoscaler.items():
+        series = record.get("series") or {}
+        step = float(record.get("step_s") or 1.0)
+        spans = panic_spans(series.get("panic_mode", []), step)
+
+        pods = [
+            Series(
+                name, _points(series, gauge), step=True, dashed=dashed, color=color, markers=False
+            )
+            for gauge, name, dashed, color in (
+                ("desired_pods", "desired pods", False, 0),
+                ("actual_pods", "actual pods", True, 1),
+            )
+            if series.get(gauge)
+        ]
+        if pods:
+            plot_id = f"autoscaler-pods-{revision}"
+            svg = line_chart(
+                pods,
+                plot_id=plot_id,
+                title=f"Autoscaler: pods of {revision}",
+                x_label="seconds since the measured window opened",
+                y_label="pods",
+                y_low=0,
+                spans=spans,
+                span_label="panic mode",
+            )
+            plots.append(
+                Plot(
+                    plot_id,
+                    f"Pods the autoscaler wants for {revision} (desired) and the pods it "
+                    "has (actual), over the run; shaded: panic mode.",
+                    svg,
+                )
+            )
+        concurrency = [
+            Series(name, _points(series, gauge), dashed=dashed, color=color, markers=False)
+            for gauge, name, dashed, color in (
+                ("stable_concurrency", "stable window", False, 2),
+                ("panic_concurrency", "panic window", True, 4),
+            )
+            if series.get(gauge)
+        ]
+        target = _points(series, "target_concurrency")
+        if concurrency:
+            plot_id = f"autoscaler-concurrency-{revision}"
+            svg = line_chart(
+                concurrency,
+                plot_id=plot_id,
+                title=f"Autoscaler: observed concurrency of {revision}",
+                x_label="seconds since the measured window opened",
+                y_label="requests in flight",
+                y_low=0,
+                hlines=[(target[-1][1], f"target {target[-1][1]:.3g} per pod")] if target else [],
+                spans=spans,
+                span_label="panic mode",
+            )
+            plots.append(
+                Plot(
+                    plot_id,
+                    f"Concurrency the autoscaler observed for {revision}, averaged over its "
+                    "stable and panic windows, against its per-pod target; desired pods = "
+                    "ceil(observed / target).",
+                    svg,
+                )
+            )
+    return plots
 
 
 def _trends(data: ReportData) -> list[Plot]:

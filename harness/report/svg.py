@@ -1,7 +1,8 @@
 """Small SVG line charts, drawn by hand so a report needs no script and no library.
 
 `line_chart` draws series of (x, y) points on linear or log axes, as lines or steps,
-with a legend, horizontal reference lines (thresholds) and point tooltips (``<title>``).
+with a legend, horizontal reference lines (thresholds), shaded x spans (e.g. the
+autoscaler's panic mode) and point tooltips (``<title>``).
 Every text that reaches the SVG is escaped; the result is `Markup`, safe to embed in
 an HTML template with autoescaping on. Non-finite points are skipped; on a log axis,
 values at or below the axis floor are drawn on the floor.
@@ -55,9 +56,13 @@ def line_chart(
     y_high: float | None = None,
     hlines: Sequence[tuple[float, str]] = (),
     x_tick_labels: Sequence[tuple[float, str]] | None = None,
+    spans: Sequence[tuple[float, float]] = (),
+    span_label: str = "",
 ) -> Markup:
     """An ``<svg class="plot" data-plot="{plot_id}">`` chart of the series.
 
+    ``spans`` are (x start, x end) ranges shaded behind the lines, named ``span_label``
+    in the legend and their tooltips (linear x axes only).
     ``y_low``/``y_high`` fix the y range (else it fits the data and ``hlines``);
     ``x_tick_labels`` replaces numeric x ticks with labels at those x positions (at
     most 8 shown). A chart with no finite point says "no data".
@@ -66,7 +71,11 @@ def line_chart(
     xs = [x for s in clean for x, _ in s.points]
     ys = [y for s in clean for _, y in s.points] + [v for v, _ in hlines]
     parts = [_open_svg(plot_id, title), _text(_LEFT, 18, title, "title")]
-    legend = _legend_layout([s.name for s in clean])
+    shaded = [
+        (a, b) for a, b in spans if math.isfinite(a) and math.isfinite(b) and b > a and not log_x
+    ]
+    names = [s.name for s in clean] + ([span_label] if shaded and span_label else [])
+    legend = _legend_layout(names)
     top = 32 + _LEGEND_ROW * (max((row for _, row in legend), default=0) + 1)
     if not xs:
         parts.append(_text(WIDTH / 2, HEIGHT / 2, "no data", "empty", anchor="middle"))
@@ -75,9 +84,14 @@ def line_chart(
     x_scale = _Scale.fit(xs, _LEFT, WIDTH - _RIGHT, log=log_x)
     y_scale = _Scale.fit(ys, HEIGHT - _BOTTOM, top, log=log_y, low=y_low, high=y_high)
     parts += _axes(x_scale, y_scale, x_label, y_label, x_tick_labels)
+    for start, end in shaded:
+        parts.append(_span(x_scale, y_scale, start, end, span_label))
+    if len(legend) > len(clean):
+        x, row = legend[-1]
+        parts.append(_span_legend_entry(x, 32 + _LEGEND_ROW * row, span_label))
     for value, label in hlines:
         parts.append(_hline(y_scale, value, label))
-    for index, (line, (x, row)) in enumerate(zip(clean, legend, strict=True)):
+    for index, (line, (x, row)) in enumerate(zip(clean, legend[: len(clean)], strict=True)):
         color = PALETTE[(index if line.color is None else line.color) % len(PALETTE)]
         parts.append(_legend_entry(x, 32 + _LEGEND_ROW * row, line.name, color, line.dashed))
         if line.points:
@@ -252,6 +266,29 @@ def _hline(y_scale: _Scale, value: float, label: str) -> str:
     return (
         f'<g class="hline"><line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         + _text(WIDTH - _RIGHT - 4, y - 4, label, "hline-label", anchor="end")
+        + "</g>"
+    )
+
+
+_SPAN_COLOR = PALETTE[3]
+
+
+def _span(x_scale: _Scale, y_scale: _Scale, start: float, end: float, label: str) -> str:
+    left, right = x_scale(start), x_scale(end)
+    top, bottom = y_scale.pixel_high, HEIGHT - _BOTTOM
+    tip = f"{label}: " if label else ""
+    return (
+        f'<rect class="span" x="{left:.1f}" y="{top:.1f}" width="{max(right - left, 1.0):.1f}" '
+        f'height="{bottom - top:.1f}" fill="{_SPAN_COLOR}" fill-opacity="0.18">'
+        f"<title>{escape(tip)}{_format_number(start)}-{_format_number(end)}</title></rect>"
+    )
+
+
+def _span_legend_entry(x: float, y: float, name: str) -> str:
+    return (
+        f'<g class="legend"><rect x="{x:.1f}" y="{y - 9:.1f}" width="18" height="10" '
+        f'fill="{_SPAN_COLOR}" fill-opacity="0.35"/>'
+        + _text(x + 24, y, name, "legend-label")
         + "</g>"
     )
 

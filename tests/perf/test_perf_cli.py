@@ -15,6 +15,7 @@ import pytest
 from harness.knative.kube import KubeBackend
 from tests.conftest import RunningEmulator
 from tests.gate.helpers import CliResult, run_cli
+from tests.perf.fakes import wait_for_value
 
 # Short runs on a shared 2-core machine: the client adds a few ms of its own, which moves
 # between runs, so the same revision twice is compared with wider latency tolerances
@@ -77,6 +78,10 @@ def test_saved_runs_pass_the_gate_until_a_slower_or_failing_revision_comes(
     fast = {"SIM_LATENCY_MS": "40", "SIM_LATENCY_SIGMA": "0.2"}
     apply_service(emulator, "gated", "fast", fast)
     load = ("--duration", "3s", "--warmup", "0", "--rate", "80", "--save", "--store", str(store))
+    if emulator.prometheus is not None:
+        # A new revision reaches Prometheus through the autoscaler within a scrape or two;
+        # a 3-second run is too short to count on that happening inside its window.
+        wait_for_value(emulator.prometheus, 'autoscaler_actual_pods{revision_name="gated-fast"}', 1)
 
     first = perf_json(
         emulator, "gated", *load, "--label", "release-1", "--report-dir", str(tmp_path / "p1")
@@ -89,9 +94,17 @@ def test_saved_runs_pass_the_gate_until_a_slower_or_failing_revision_comes(
         server = first["server"]["revisions"]["gated-fast"]
         assert abs(server["requests"] - first["requests"]) <= 0.1 * first["requests"]
         assert server["p50_ms"] is not None
-        # The emulator exports no autoscaler series: the run says so, with no numbers.
-        assert first["server"]["autoscaler"]["gated-fast"]["available"] is False
-        assert any("autoscaler (gated-fast): not available" in s for s in first["explanation"])
+        # The emulator's autoscaler exports the KPA's gauges: kept as series and plotted.
+        autoscaler = first["server"]["autoscaler"]["gated-fast"]
+        assert autoscaler["available"] and autoscaler["schema"] == "legacy"
+        assert {"desired_pods", "actual_pods", "stable_concurrency"} <= set(autoscaler["series"])
+        assert max(v for _, v in autoscaler["series"]["actual_pods"]) == 1
+        assert any("autoscaler (gated-fast, legacy schema)" in s for s in first["explanation"])
+        html = (tmp_path / "p1" / "report.html").read_text()
+        assert 'data-plot="autoscaler-pods-gated-fast"' in html
+        assert 'data-series="desired pods"' in html
+        assert 'data-plot="autoscaler-concurrency-gated-fast"' in html
+        assert "| gated-fast |" in (tmp_path / "p1" / "summary.md").read_text()
     assert (tmp_path / "p1" / "report.html").is_file()
 
     perf_json(emulator, "gated", *load, "--report-dir", str(tmp_path / "p2"))
