@@ -188,7 +188,18 @@ def test_unknown_revision_is_bad_input_and_changes_nothing(
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
-def test_bad_flag_value_is_one_line_exit_2(emulator: RunningEmulator, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (("--steps", "50,20,100"), "steps"),
+        (("--median-ratio-tolerance", "1.05"), "tolerances.median_ratio"),
+        (("--p99-ratio-margin", "1"), "margins.p99_ratio"),
+    ],
+)
+def test_bad_flag_value_is_one_line_exit_2(
+    emulator: RunningEmulator, tmp_path: Path, flags: tuple[str, str], named: str
+) -> None:
+    before = service(emulator)
     proc = run_canary(
         emulator,
         tmp_path / "h.sqlite",
@@ -198,12 +209,14 @@ def test_bad_flag_value_is_one_line_exit_2(emulator: RunningEmulator, tmp_path: 
         "v1",
         "--to",
         "v2",
-        "--steps",
-        "50,20,100",
+        *flags,
     )
     assert proc.returncode == 2
-    assert "steps" in proc.stderr
+    assert named in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    after = service(emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
 def spawn_canary(emu: RunningEmulator, store: Path, *args: str) -> subprocess.Popen[str]:

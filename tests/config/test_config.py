@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.canary import judge_config
 from harness.config import (
     DEFAULT_STEPS,
     knative_steps,
@@ -237,3 +238,22 @@ def test_durations_parse_like_go(text: object, seconds: float) -> None:
 def test_bad_durations_are_refused(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_the_judge_gets_the_specs_margins_tolerances_and_slos() -> None:
+    spec = load_canary_spec(
+        None,
+        {
+            **NAMES,
+            "alpha": 0.01,
+            "margins.median_ratio": 1.1,
+            "tolerances.median_ratio": 1.03,
+            "tolerances.p99_ratio": 1.5,
+            "slos.p99_ms": 300,
+        },
+    )
+    config = judge_config(spec)
+    assert config.alpha == 0.01 and config.median_ratio_margin == 1.1
+    assert config.error_ratio_margin == 2.0 and config.tail_ratio_margin == 2.0
+    assert config.median_rollback_ratio == 1.03 and config.tail_rollback_ratio == 1.5
+    assert config.error_rollback_ratio == 1.0 and config.slo_latency_ms == 300
