@@ -20,6 +20,7 @@ Run: ``.venv/bin/python benchmarks/store_history.py [--runs 1000] [--repeat 15]`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -241,7 +242,7 @@ def main() -> None:
             insert(path, runs)
             insert_s = time.perf_counter() - start
             per_run = _size(path) / args.runs
-            read_s = _median_s(lambda p=path, r=read: r(p, args.runs), args.repeat)
+            read_s = _median_s(functools.partial(read, path, args.runs), args.repeat)
             rows.append((name, per_run, 1000 * insert_s / args.runs, 1000 * read_s))
     imports = {
         modules: _import_cost(modules, max(3, args.repeat // 3))

@@ -236,7 +236,7 @@ def test_the_revision_process_serves_its_stats(tmp_path: object) -> None:
                     async with session.get(f"http://127.0.0.1:{port}/") as response:
                         await response.read()
                 async with session.get(f"http://127.0.0.1:{metrics_port}{STATS_PATH}") as response:
-                    return json.loads(await response.text())  # type: ignore[no-any-return]
+                    return json.loads(await response.text())
         finally:
             serving.close()
             metrics.close()

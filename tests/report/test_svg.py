@@ -20,6 +20,18 @@ def _parse(markup: str) -> ET.Element:
     return ET.fromstring(str(markup))
 
 
+def _find(element: ET.Element, path: str) -> ET.Element:
+    found = element.find(path)
+    assert found is not None, path
+    return found
+
+
+def _attr(element: ET.Element, name: str) -> str:
+    value = element.get(name)
+    assert value is not None, name
+    return value
+
+
 def test_a_chart_is_an_svg_with_one_path_per_series_and_a_legend() -> None:
     svg = _parse(
         line_chart(
@@ -52,7 +64,7 @@ def test_text_from_outside_is_escaped_inside_the_svg() -> None:
     assert "<script" not in markup and "<img" not in markup and "<i>" not in markup
     svg = _parse(markup)
     assert svg.get("data-plot") == '"><script>'
-    assert svg.find(f"{SVG}title").text == "<img src=x onerror=alert(1)>"
+    assert _find(svg, f"{SVG}title").text == "<img src=x onerror=alert(1)>"
 
 
 def test_step_series_draw_horizontal_then_vertical_segments() -> None:
@@ -67,7 +79,7 @@ def test_step_series_draw_horizontal_then_vertical_segments() -> None:
             y_high=100,
         )
     )
-    d = svg.find(f".//{SVG}path").get("d")
+    d = _attr(_find(svg, f".//{SVG}path"), "d")
     assert d.startswith("M") and d.count("H") == 2 and d.count("V") == 2 and "L" not in d
 
 
@@ -89,7 +101,7 @@ def test_log_axis_skips_nothing_finite_and_draws_the_threshold() -> None:
     assert "0.01" in labels and "1k" in labels
     assert svg.find(f".//{SVG}g[@class='hline']") is not None
     for circle in svg.findall(f".//{SVG}circle"):
-        assert 0 <= float(circle.get("cy")) <= 280
+        assert 0 <= float(_attr(circle, "cy")) <= 280
 
 
 def test_a_chart_without_data_says_so() -> None:

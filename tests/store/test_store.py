@@ -11,6 +11,7 @@ import pytest
 from harness.errors import BadInput
 from harness.store import (
     PerfResult,
+    RunKind,
     SqliteStore,
     default_store_path,
     is_run_id,
@@ -18,7 +19,10 @@ from harness.store import (
 )
 
 HIST = {"layout": "fine", "index": [300, 301, 420], "counts": [5, 9, 1], "sum": 91.5}
-TRAFFIC = [{"revisionName": "hello-v1", "percent": 100}, {"latestRevision": False, "percent": 0}]
+TRAFFIC: list[dict[str, object]] = [
+    {"revisionName": "hello-v1", "percent": 100},
+    {"latestRevision": False, "percent": 0},
+]
 
 
 @pytest.fixture
@@ -110,15 +114,20 @@ def test_bad_arguments_are_bad_input(store: SqliteStore) -> None:
 
 def test_last_run_and_list_runs_filter_and_sort_newest_first(store: SqliteStore) -> None:
     ids = {}
-    for started, kind, service, label in [
+    runs: list[tuple[float, RunKind, str, str | None]] = [
         (100.0, "canary", "hello", None),
         (300.0, "perf", "hello", "nightly"),
         (200.0, "perf", "hello", "release"),
         (400.0, "canary", "other", None),
-    ]:
+    ]
+    for started, kind, service, label in runs:
         ids[started] = store.create_run(kind, "default", service, label=label, started=started).id
-    assert store.last_run("default", "hello").id == ids[300.0]
-    assert store.last_run("default", "hello", "canary").id == ids[100.0]
+    last, last_canary = (
+        store.last_run("default", "hello"),
+        store.last_run("default", "hello", "canary"),
+    )
+    assert last is not None and last.id == ids[300.0]
+    assert last_canary is not None and last_canary.id == ids[100.0]
     assert store.last_run("prod", "hello") is None
     assert [r.id for r in store.list_runs("default", "hello", "perf")] == [ids[300.0], ids[200.0]]
     assert [r.id for r in store.list_runs(label="release")] == [ids[200.0]]
