@@ -12,6 +12,11 @@ the ingress, and only then reports Ready; the Service's status mirrors both, wit
 A Route may also be written directly (no Service owns it): it points at any revisions
 of its namespace (`revisionName`) or at a Configuration's latest ready revision
 (`configurationName`), and is reconciled the same way under its own name.
+
+With `serving.knative.dev/rollout-duration` on the Service (or standalone Route), a
+`latestRevision` target moves to a new revision gradually (`rollout_schedule`): a timer
+per Route wakes the loop when the next step is due. The rollout state is kept in memory
+(Knative keeps it in an ingress annotation).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -31,6 +36,13 @@ from harness.knative.traffic import TrafficTarget
 from harness.knative.urls import http_url, route_host, tag_host
 from harness.knative.validation import ClusterConfig, validate_object
 from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
+from harness.local.rollout_schedule import (
+    RolloutKey,
+    TargetRollout,
+    advance,
+    next_step_at,
+    rollout_duration_s,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,7 @@ LABEL_ROUTING_STATE = f"{GROUP}/routingState"
 DEFAULT_CONTAINER_NAME = "user-container"
 DEFAULT_TIMEOUT_SECONDS = 300
 CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
+ROLLOUT_IN_PROGRESS = "A gradual rollout of the latest revision(s) is in progress."
 
 
 @dataclass(frozen=True)
@@ -292,6 +305,9 @@ class Controller:
         # is recomputed once the ingress no longer sends them that Route's requests.
         self._released: dict[str, set[str]] = {}
         self._to_stop: list[tuple[str, str]] = []
+        # Gradual rollouts per (namespace, route), and the timer of each one's next step.
+        self._rollouts: dict[tuple[str, str], dict[RolloutKey, TargetRollout]] = {}
+        self._rollout_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     # ----- admission: called by the API, synchronously, before anything is stored -----
 
@@ -448,6 +464,10 @@ class Controller:
         served = self._programmed.pop((namespace, route), None)
         if served is not None:
             self._released.setdefault(namespace, set()).update(_names(served))
+        self._rollouts.pop((namespace, route), None)
+        timer = self._rollout_timers.pop((namespace, route), None)
+        if timer is not None:
+            timer.cancel()
         self._routes_changed = True
 
     def _delete_revision(self, namespace: str, name: str) -> JSON:
@@ -548,7 +568,7 @@ class Controller:
             namespace, name = self._to_stop.pop()
             await self.runtime.stop_revision(namespace, name)
         dirty, self._dirty = self._dirty, set()
-        services: list[tuple[JSON, int, JSON | None, list[TrafficTarget] | None, JSON]] = []
+        services: list[tuple[JSON, int, JSON | None, list[TrafficTarget] | None, JSON, bool]] = []
         starts: list[RevisionWorkload] = []
         for namespace, name in sorted(dirty):
             svc = self.store.peek("services", namespace, name)
@@ -559,14 +579,17 @@ class Controller:
             if new_workload is not None:
                 starts.append(new_workload)
             route, resolved, route_ready = self._resolve_route(svc, config)
+            rolling = False
             if route is not None:
+                duration = rollout_duration_s(svc["metadata"].get("annotations") or {})
+                resolved, rolling = self._roll_out(route, resolved, duration, owned_by_service=True)
                 self._program(namespace, name, resolved)
-            services.append((svc, generation, route, resolved, route_ready))
+            services.append((svc, generation, route, resolved, route_ready, rolling))
             # A Configuration's latest ready revision may have moved on under a Route
             # that names the Configuration.
             self._dirty_routes.update(self._standalone_routes(namespace))
         dirty_routes, self._dirty_routes = self._dirty_routes, set()
-        routes: list[tuple[JSON, list[TrafficTarget] | None, JSON, set[str]]] = []
+        routes: list[tuple[JSON, list[TrafficTarget] | None, JSON, bool, set[str]]] = []
         for namespace, name in sorted(dirty_routes):
             route = self.store.get("routes", namespace, name)
             if route is None or owning_service(route) is not None:
@@ -575,33 +598,35 @@ class Controller:
             resolved, assigned = self._resolve_traffic(
                 namespace, name, route["spec"].get("traffic") or [], service=None
             )
+            duration = rollout_duration_s(route["metadata"].get("annotations") or {})
+            resolved, rolling = self._roll_out(route, resolved, duration, owned_by_service=False)
             self._program(namespace, name, resolved)
-            routes.append((route, resolved, assigned, before | _names(resolved or [])))
+            routes.append((route, resolved, assigned, rolling, before | _names(resolved or [])))
         for workload in starts:
             await self.runtime.start_revision(workload)
         if self._routes_changed:
             self._routes_changed = False
             self.runtime.program_routes(dict(self._programmed), self.domain)
         # Statuses say Ready only now that the ingress serves what they describe.
-        for svc, generation, route, resolved, route_ready in services:
+        for svc, generation, route, resolved, route_ready, rolling in services:
             meta = svc["metadata"]
             current = self.store.peek("services", meta["namespace"], meta["name"])
             if current is None or current["metadata"]["uid"] != meta["uid"]:
                 continue
             if route is not None:
-                self._write_route_status(route, resolved, route_ready)
+                self._write_route_status(route, resolved, route_ready, rolling=rolling)
                 if resolved is not None:
                     self._write_routing_states(
                         meta["namespace"],
                         self._revisions_of_service(meta["namespace"], meta["name"]),
                     )
             self._write_service_status(current, generation, route_owned=route is not None)
-        for route, resolved, assigned, touched in routes:
+        for route, resolved, assigned, rolling, touched in routes:
             meta = route["metadata"]
             current = self.store.peek("routes", meta["namespace"], meta["name"])
             if current is None or current["metadata"]["uid"] != meta["uid"]:
                 continue
-            self._write_route_status(route, resolved, assigned)
+            self._write_route_status(route, resolved, assigned, rolling=rolling)
             if resolved is not None:
                 self._write_routing_states(
                     meta["namespace"], self._revisions_named(meta["namespace"], touched)
@@ -629,6 +654,46 @@ class Controller:
             for route in self.store.iter("routes", namespace)
             if owning_service(route) is None
         ]
+
+    def _roll_out(
+        self,
+        route: JSON,
+        resolved: list[TrafficTarget] | None,
+        duration_s: int,
+        *,
+        owned_by_service: bool,
+    ) -> tuple[list[TrafficTarget] | None, bool]:
+        """Apply Knative's gradual rollout to a Route's resolved traffic (`reconcileRollout`).
+
+        Returns what the ingress is to serve and `status.traffic` to show (a rolling
+        `latestRevision` target becomes one entry per revision, oldest first; None when
+        the traffic did not resolve: the ingress keeps what it serves and the rollout
+        waits) and whether a rollout is in progress. Arms the Route's timer for its next
+        step; the timer marks the Route (or its Service) for reconciliation.
+        """
+        if resolved is None:
+            return None, False
+        meta = route["metadata"]
+        key = (meta["namespace"], meta["name"])
+        spec = route["spec"].get("traffic") or []
+        current: dict[RolloutKey, tuple[str, int]] = {}
+        for target, entry in zip(spec, resolved, strict=True):
+            group = _rollout_key(target)
+            if group is not None and entry.revision_name:
+                _, percent = current.get(group, (entry.revision_name, 0))
+                current[group] = (entry.revision_name, percent + entry.effective_percent)
+        loop = asyncio.get_running_loop()
+        rollouts = advance(self._rollouts.get(key), current, duration_s, loop.time())
+        self._rollouts[key] = rollouts
+        timer = self._rollout_timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        due = next_step_at(rollouts)
+        if due is not None:
+            mark = self._mark if owned_by_service else self._mark_route
+            self._rollout_timers[key] = loop.call_at(due, mark, *key)
+        rolling = any(r.in_progress for r in rollouts.values())
+        return _split_rolling_targets(spec, resolved, rollouts), rolling
 
     def _program(self, namespace: str, route: str, resolved: list[TrafficTarget] | None) -> None:
         """Record a Route's resolved traffic for the ingress (None: keep what it serves)."""
@@ -931,7 +996,12 @@ class Controller:
             return None
 
     def _write_route_status(
-        self, route: JSON, resolved: list[TrafficTarget] | None, assigned: JSON
+        self,
+        route: JSON,
+        resolved: list[TrafficTarget] | None,
+        assigned: JSON,
+        *,
+        rolling: bool,
     ) -> None:
         meta = route["metadata"]
         stored = self.store.peek("routes", meta["namespace"], meta["name"])
@@ -939,13 +1009,16 @@ class Controller:
             return
         route = copy.deepcopy(stored)
         namespace, name = meta["namespace"], meta["name"]
-        ingress = (
-            condition("IngressReady", "True")
-            if assigned["status"] == "True"
-            else condition(
+        if assigned["status"] != "True":
+            ingress = condition(
                 "IngressReady", "Unknown", "Uninitialized", "Waiting for load balancer to be ready"
             )
-        )
+        elif rolling:
+            # MarkIngressRolloutInProgress: the Route (and its Service) is not Ready until
+            # the rollout ends.
+            ingress = condition("IngressReady", "Unknown", "RolloutInProgress", ROLLOUT_IN_PROGRESS)
+        else:
+            ingress = condition("IngressReady", "True")
         certificate = condition(
             "CertificateProvisioned",
             "True",
@@ -1043,6 +1116,39 @@ class Controller:
             svc = copy.deepcopy(stored)
             svc["status"] = status
             self.store.put("services", svc)
+
+
+def _rollout_key(target: JSON) -> RolloutKey | None:
+    """The rollout group of a `spec.traffic` entry: (tag, configuration) for a
+    `latestRevision` target, None for a pinned revision."""
+    config = target.get("configurationName")
+    if not target.get("latestRevision") or not config:
+        return None
+    return (target.get("tag") or "", str(config))
+
+
+def _split_rolling_targets(
+    spec: Sequence[JSON],
+    resolved: Sequence[TrafficTarget],
+    rollouts: Mapping[RolloutKey, TargetRollout],
+) -> list[TrafficTarget]:
+    """`resolved` with each rolling group's entry replaced by one entry per revision of
+    the group (`GetRevisionTrafficTargets` with a rollout); other entries unchanged."""
+    served: list[TrafficTarget] = []
+    expanded: set[RolloutKey] = set()
+    for target, entry in zip(spec, resolved, strict=True):
+        group = _rollout_key(target)
+        rollout = rollouts.get(group) if group is not None else None
+        if group is None or rollout is None or not rollout.in_progress:
+            served.append(entry)
+        elif group not in expanded:
+            # Entries of one group are one target to Knative (`mergeIfNecessary`).
+            expanded.add(group)
+            served.extend(
+                replace(entry, revision_name=share.revision, percent=share.percent)
+                for share in rollout.shares
+            )
+    return served
 
 
 def _names(targets: Iterable[TrafficTarget]) -> set[str]:

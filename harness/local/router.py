@@ -3,10 +3,12 @@
 :func:`route_hosts` turns a Route's ``status.traffic`` into per-host routes the way
 ``pkg/reconciler/route/traffic`` and ``resources/ingress.go`` do: the main host splits by
 every entry's percent (entries of one revision merged, 0% entries dropped), each tag host
-sends everything to its revision, and the cluster-local names route like the external
-ones. :class:`Router` serves such a table: a weighted random pick per request (unbiased:
-a uniform draw over a table of ``sum(percent)`` slots), then a proxy through a pooled,
-keep-alive aiohttp session. Unknown host: 404; a revision that is not ready: 503.
+sends everything to its revision (or, while a tagged target rolls out gradually and so
+has one entry per revision, splits by those entries' percents), and the cluster-local
+names route like the external ones. :class:`Router` serves such a table: a weighted
+random pick per request (unbiased: a uniform draw over a table of ``sum(percent)``
+slots), then a proxy through a pooled, keep-alive aiohttp session. Unknown host: 404; a
+revision that is not ready: 503.
 
 With tag-header-based routing on (the emulator's default; Knative's is off), requests get
 the headers Knative's ingress appends, from which queue-proxy derives ``route_tag``:
@@ -118,17 +120,21 @@ def route_hosts(
         if entry.revision_name
     ]
     main = _merge(namespace, [(rev, pct) for rev, pct, _ in resolved])
+    by_tag: dict[str, list[tuple[str, int]]] = {}
+    for rev, pct, tag in resolved:
+        if tag:
+            by_tag.setdefault(tag, []).append((rev, pct))
     tagged: dict[str, tuple[RouteBackend, ...]] = {}
     tag_hosts: dict[str, str] = {}
-    for rev, _, tag in resolved:
-        if not tag:
-            continue
+    for tag, entries in by_tag.items():
         try:
             tag_hosts[tag] = tag_host(tag, route, namespace, domain)
         except BadInput as exc:
             log.warning("route %s/%s: tag %r gets no host: %s", namespace, route, tag, exc)
             continue
-        tagged[tag] = _merge(namespace, [(rev, 100)])
+        split = _merge(namespace, entries)
+        # Several entries of one tag: a gradual rollout of that tag's target, split alike.
+        tagged[tag] = split if len(split) > 1 else _merge(namespace, [(entries[-1][0], 100)])
     routes: dict[str, HostRoute] = {}
     for host in _hosts(route_host(route, namespace, domain), domain):
         routes[host.lower()] = HostRoute(main, None, MappingProxyType(dict(tagged)))

@@ -1,0 +1,114 @@
+"""`serving.knative.dev/rollout-duration` on the emulator: a new latest revision takes its
+traffic gradually (1%, then equal steps), as Knative's route reconciler does."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningEmulator
+from tests.local_api.test_rest import MERGE, NS_PATH, ready, service, wait_for
+from tests.local_api.test_routes import conditions, route, route_ready
+
+DURATION = "serving.knative.dev/rollout-duration"
+
+
+def with_target(target: str) -> dict[str, Any]:
+    """A merge patch giving the Service a new template (so a new revision)."""
+    container = {"image": "x", "env": [{"name": "TARGET", "value": target}]}
+    return {"spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+def latest(revision: str, percent: int, **extra: Any) -> dict[str, Any]:
+    return {"revisionName": revision, "latestRevision": True, "percent": percent, **extra}
+
+
+@pytest.fixture(scope="module")
+def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=emulator.api, timeout=10.0) as client:
+        yield client
+
+
+def test_service_rollout_duration_moves_traffic_in_knatives_steps(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    body = service("roll", "a")
+    body["metadata"]["annotations"] = {DURATION: "4s"}
+    api.post(f"{NS_PATH}/services", json=body).raise_for_status()
+    first = wait_for(lambda: ready(api, "roll"))
+    assert first["status"]["traffic"] == [latest("roll-00001", 100)]  # nothing to roll from
+    api.patch(f"{NS_PATH}/services/roll", json=with_target("b"), headers=MERGE).raise_for_status()
+
+    def rolling() -> dict[str, Any] | None:
+        obj: dict[str, Any] = api.get(f"{NS_PATH}/services/roll").json()
+        names = [t["revisionName"] for t in obj["status"].get("traffic", [])]
+        return obj if "roll-00002" in names else None
+
+    started = wait_for(rolling)
+    began = time.monotonic()
+    assert started["status"]["traffic"] == [latest("roll-00001", 99), latest("roll-00002", 1)]
+    assert started["status"]["latestReadyRevisionName"] == "roll-00002"
+    state = conditions(started)
+    assert state["Ready"]["status"] == "Unknown"
+    assert state["RoutesReady"]["reason"] == "RolloutInProgress"
+    new_percents: set[int] = set()
+    answered: Counter[str] = Counter()
+    with httpx.Client(
+        base_url=emulator.ingress, headers={"Host": emulator.host("roll")}, timeout=10
+    ) as ingress:
+        while True:
+            traffic = api.get(f"{NS_PATH}/services/roll").json()["status"]["traffic"]
+            new_percents.update(t["percent"] for t in traffic if t["revisionName"] == "roll-00002")
+            if traffic == [latest("roll-00002", 100)]:
+                break
+            assert time.monotonic() - began < 8, f"rollout not done: {traffic}"
+            for _ in range(10):
+                answered[ingress.get("/").headers["K-Revision"]] += 1
+    took = time.monotonic() - began
+    # 4 s: the first second at 1% counts as Knative's ingress-ready time, then 3 steps of 33.
+    assert 2.5 <= took <= 6, took
+    assert {1, 100} <= new_percents <= {1, 34, 67, 100}
+    assert len(new_percents) >= 3
+    assert answered["roll-00001"] > 0 and answered["roll-00002"] > 0
+    assert ready(api, "roll") is not None
+
+
+def test_without_duration_service_switches_at_once_and_annotated_route_rolls_out(
+    api: httpx.Client,
+) -> None:
+    api.post(f"{NS_PATH}/services", json=service("plain", "a")).raise_for_status()
+    wait_for(lambda: ready(api, "plain"))
+    follow = route(
+        "follow",
+        [{"configurationName": "plain", "percent": 100, "tag": "live"}],
+        annotations={"serving.knative.dev/rolloutDuration": "2s"},
+    )
+    api.post(f"{NS_PATH}/routes", json=follow).raise_for_status()
+    url = "http://live-follow.default.example.com"
+    assert route_ready(api, "follow")["status"]["traffic"] == [
+        latest("plain-00001", 100, tag="live", url=url)
+    ]
+    api.patch(f"{NS_PATH}/services/plain", json=with_target("b"), headers=MERGE).raise_for_status()
+    service_traffic: list[list[dict[str, Any]]] = []
+
+    def route_rolling() -> dict[str, Any] | None:
+        service_traffic.append(api.get(f"{NS_PATH}/services/plain").json()["status"]["traffic"])
+        obj: dict[str, Any] = api.get(f"{NS_PATH}/routes/follow").json()
+        return obj if len(obj["status"]["traffic"]) == 2 else None
+
+    rolling = wait_for(route_rolling)
+    assert rolling["status"]["traffic"] == [
+        latest("plain-00001", 99, tag="live", url=url),
+        latest("plain-00002", 1, tag="live", url=url),
+    ]
+    assert conditions(rolling)["IngressReady"]["reason"] == "RolloutInProgress"
+    done = route_ready(api, "follow")
+    assert done["status"]["traffic"] == [latest("plain-00002", 100, tag="live", url=url)]
+    settled = wait_for(lambda: ready(api, "plain"))
+    assert settled["status"]["traffic"] == [latest("plain-00002", 100)]
+    assert all(len(traffic) == 1 for traffic in service_traffic), service_traffic
