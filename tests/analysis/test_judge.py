@@ -330,3 +330,18 @@ def test_rollback_tolerances_let_small_real_differences_through() -> None:
 def test_rollback_tolerance_must_lie_between_one_and_the_margin(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="rollback_ratio must be >= 1 and below"):
         JudgeConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_canary_on_the_median_margin_is_promoted_at_most_promote_alpha_of_the_time() -> None:
+    # The promotion guarantee at the judge level: a canary exactly 5% slower (the median
+    # margin) may be promoted in <= promote_alpha of runs. A rollback tolerance just under
+    # the margin keeps the rollback test from ending runs first, so promotion is tested alone.
+    rng = np.random.default_rng(23)
+    config = JudgeConfig(median_rollback_ratio=1.049)
+    runs = 100
+    promoted = sum(
+        run(rng, Arm(lognormal(), 0.01), Arm(lognormal(52.5), 0.01), 50, SequentialJudge(config))[0]
+        is Decision.PROMOTE
+        for _ in range(runs)
+    )
+    assert promoted / runs <= 0.05 + 0.04
