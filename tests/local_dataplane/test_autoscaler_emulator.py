@@ -16,11 +16,11 @@ import aiohttp
 import httpx
 import pytest
 
-from harness.knative.kube import KubeBackend
 from harness.local.launcher import Emulator, alive, descendants
 from harness.local.prometheus import AUTOSCALER_JOB_NAME, autoscaler_targets_path
 from harness.local.state import EmulatorInfo
 from tests.local_dataplane.promtext import parse
+from tests.manifests import apply_ready, service_manifest
 
 A = "autoscaling.knative.dev/"
 # containerConcurrency 1 at 100% utilization: the per-pod target is exactly 1 request,
@@ -47,32 +47,10 @@ def emulator_factory(tmp_path: Path) -> Iterator[Callable[[str], EmulatorInfo]]:
 
 
 def apply(info: EmulatorInfo, name: str, annotations: dict[str, str]) -> None:
-    backend = KubeBackend(Path(info.kubeconfig))
-    try:
-        backend.apply(
-            {
-                "apiVersion": "serving.knative.dev/v1",
-                "kind": "Service",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {
-                    "template": {
-                        "metadata": {"name": f"{name}-a", "annotations": annotations},
-                        "spec": {
-                            "containerConcurrency": 1,
-                            "containers": [
-                                {
-                                    "image": "example.com/hello:latest",
-                                    "env": [{"name": "SIM_LATENCY_MS", "value": "20"}],
-                                }
-                            ],
-                        },
-                    }
-                },
-            }
-        )
-        backend.wait_ready("default", name, timeout=60)
-    finally:
-        backend.close()
+    manifest = service_manifest(
+        name, "a", {"SIM_LATENCY_MS": "20"}, annotations=annotations, container_concurrency=1
+    )
+    apply_ready(Path(info.kubeconfig), manifest)
 
 
 def load(info: EmulatorInfo, services: list[str], users: int, seconds: float) -> int:

@@ -15,6 +15,7 @@ import pytest
 from harness.knative.kube import KubeBackend
 from tests.conftest import RunningEmulator
 from tests.gate.helpers import CliResult, run_cli
+from tests.manifests import apply_ready, service_manifest
 from tests.perf.fakes import wait_for_value
 
 # Short runs on a shared 2-core machine: the client adds a few ms of its own, which moves
@@ -25,31 +26,7 @@ NOISE_TOLERANCES = ("--max-p50-increase", "25%", "--max-p90-increase", "25%")
 
 def apply_service(emulator: RunningEmulator, name: str, revision: str, env: dict[str, str]) -> None:
     """Create or update Service ``name`` so that revision ``revision`` takes all traffic."""
-    backend = KubeBackend(emulator.kubeconfig)
-    try:
-        backend.apply(
-            {
-                "apiVersion": "serving.knative.dev/v1",
-                "kind": "Service",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {
-                    "template": {
-                        "metadata": {"name": f"{name}-{revision}"},
-                        "spec": {
-                            "containers": [
-                                {
-                                    "image": "example.com/hello:latest",
-                                    "env": [{"name": k, "value": v} for k, v in env.items()],
-                                }
-                            ]
-                        },
-                    }
-                },
-            }
-        )
-        backend.wait_ready("default", name, timeout=60)
-    finally:
-        backend.close()
+    apply_ready(emulator.kubeconfig, service_manifest(name, revision, env))
 
 
 def perf(emulator: RunningEmulator, *args: str) -> CliResult:
