@@ -14,7 +14,9 @@ binned into each arm's cumulative fine histogram with ``record_many`` and fed to
   the judge's state size as the request count grows.
 
 Options: ``--quick`` (fewer runs, for iterating), ``--runs N``, ``--seed S``,
-``--jobs J`` (worker processes; the default 1 leaves the machine to others).
+``--jobs J`` (worker processes; the default 1 leaves the machine to others),
+``--error-ratio-margin``/``--tail-ratio-margin`` and ``--{error,median,tail}-rollback-ratio``
+(instead of the defaults).
 """
 
 from __future__ import annotations
@@ -357,7 +359,8 @@ def report_detection(
 ) -> list[str]:
     """Rows for the time-to-detect table."""
     lines = [
-        f"Regressions: {runs} runs each; canary requests to ROLLBACK (looks every {LOOK_EVERY})",
+        f"Regressions: {runs} runs each; canary requests to ROLLBACK (looks every {LOOK_EVERY})"
+        + _tolerances(config),
         f"{'case':32} {'oracle':>6} {'median':>7} {'x orcl':>6} {'p80':>7} {'x orcl':>6}"
         f" {'det@10x':>8} {'det@20k':>8} {'promoted':>8}  bars",
     ]
@@ -397,6 +400,18 @@ def report_detection(
     lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8 (statistics.md):")
     lines.extend(f"  {s.name}: {s.oracle:,.0f} ({s.oracle_note})" for s in scenarios if s.oracle)
     return lines
+
+
+def _tolerances(config: JudgeConfig) -> str:
+    """'; rollback tolerances: ...' when any is set, else ''."""
+    values = (
+        config.error_rollback_ratio,
+        config.median_rollback_ratio,
+        config.tail_rollback_ratio,
+    )
+    if all(v == 1.0 for v in values):
+        return ""
+    return "; rollback tolerances: error {:g}, median {:g}, tail {:g}".format(*values)
 
 
 def _num(value: float) -> str:
@@ -451,17 +466,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tail-ratio-margin", type=float, default=None, help="instead of the default"
     )
+    for kind in ("error", "median", "tail"):
+        parser.add_argument(
+            f"--{kind}-rollback-ratio", type=float, default=None, help="a rollback tolerance"
+        )
     args = parser.parse_args(argv)
     runs = args.runs or (200 if args.quick else 1000)
-    margins = {
-        name: value
-        for name, value in (
-            ("error_ratio_margin", args.error_ratio_margin),
-            ("tail_ratio_margin", args.tail_ratio_margin),
-        )
-        if value is not None
-    }
-    config = JudgeConfig(**margins)
+    names = (
+        "error_ratio_margin",
+        "tail_ratio_margin",
+        "error_rollback_ratio",
+        "median_rollback_ratio",
+        "tail_rollback_ratio",
+    )
+    chosen = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    config = JudgeConfig(**chosen)
     started = time.perf_counter()
     print(
         f"analysis.bench: {platform.machine()}, {os.cpu_count()} CPUs, Python "
