@@ -41,6 +41,8 @@ def _status_document(info: Any) -> dict[str, Any]:
         "prometheus": info.prometheus,
         "kubeconfig": info.kubeconfig,
         "pid": info.pid,
+        "max_pods": info.max_pods,
+        "scale_to_zero": info.scale_to_zero,
     }
 
 
@@ -57,6 +59,11 @@ def _print_info(info: Any, output: OutputFormat, headline: str) -> None:
     console.print(f"  Prometheus  {info.prometheus or 'not installed: client-side metrics only'}")
     console.print(f"  kubeconfig  {info.kubeconfig}")
     console.print(f"  pid         {info.pid}")
+    fixed = info.max_pods == 1 and not info.scale_to_zero
+    scaling = "one process per revision" if fixed else "autoscaled"
+    console.print(f"  max pods    {info.max_pods} per revision ({scaling})")
+    if info.scale_to_zero:
+        console.print("  scale to 0  on (idle revisions without min-scale stop their last pod)")
 
 
 @local_app.command("up")
@@ -73,6 +80,29 @@ def up(
         typer.Option("--metrics-schema", help="legacy (Knative <= 1.18) or otel (>= 1.19)."),
     ] = MetricsSchema.legacy,
     domain: Annotated[str, typer.Option("--domain", help="Domain of route hosts.")] = "example.com",
+    max_pods: Annotated[
+        int,
+        typer.Option(
+            "--max-pods",
+            help="Most pods (processes) per revision; above 1 the autoscaler (KPA model) "
+            "scales revisions within their min-scale and max-scale. 1 = one process each.",
+        ),
+    ] = 1,
+    scale_to_zero: Annotated[
+        bool,
+        typer.Option(
+            "--scale-to-zero",
+            help="Let idle revisions without min-scale go to zero pods; a request wakes "
+            "them (held until a pod is ready, like Knative's activator).",
+        ),
+    ] = False,
+    scale_to_zero_grace_period: Annotated[
+        float,
+        typer.Option(
+            "--scale-to-zero-grace-period",
+            help="Seconds a revision stays idle before its last pod stops (Knative: 30).",
+        ),
+    ] = 30.0,
     state_dir: StateDir = None,
     output: Format = OutputFormat.text,
 ) -> None:
@@ -86,6 +116,9 @@ def up(
         demo=demo,
         metrics_schema=metrics_schema.value,
         domain=domain,
+        max_pods=max_pods,
+        scale_to_zero=scale_to_zero,
+        scale_to_zero_grace_s=scale_to_zero_grace_period,
     )
     _print_info(info, output, "emulator running")
 

@@ -15,13 +15,16 @@ it, 10%) of 1-second buckets, and every 2 s computes the pods it wants
   when that is set), else ``containerConcurrency``, else 100, times
   ``target-utilization-percentage`` (70%) — ``pkg/reconciler/autoscaling/resources``.
 
-The emulator runs one process per revision and never scales it: ``actual pods`` is that
-process (1 while ready, else 0), ``desired pods`` what the KPA would ask for. Unlike
-Knative, where min-scale and max-scale are applied later by the KPA reconciler, the
-desired count here is already kept within [min-scale, max-scale]. :class:`KpaModel` is
-the pure model (numbers and times in, a :class:`Decision` out); :class:`Autoscaler`
-samples the revision processes' ``/stats`` and serves the gauges on ``/metrics`` in
-the emulator's metrics schema.
+``scale-down-delay`` keeps the highest count decided over that delay, as Knative's
+delay window does. ``actual pods`` is the revision's ready pods; the observed value is
+summed over them. By default the emulator runs one pod per revision and only reports
+what the KPA would ask for; with ``harness local up --max-pods N`` the daemon hands each
+decision to the data plane (``on_decision``), which runs that many pods within the
+revision's bounds. Unlike Knative, where min-scale and max-scale are applied later by
+the KPA reconciler, the desired count here is already kept within [min-scale,
+max-scale]. :class:`KpaModel` is the pure model (numbers and times in, a
+:class:`Decision` out); :class:`Autoscaler` samples the pods' ``/stats`` and serves the
+gauges on ``/metrics`` in the emulator's metrics schema.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from harness.knative.goparse import SECOND, parse_duration, parse_float, parse_i
 from harness.local.metrics import SCHEMAS, MetricsSchema
 from harness.local.prometheus import MetricsTarget
 from harness.local.revision import STATS_PATH
-from harness.local.supervisor import RevisionProcess
+from harness.local.supervisor import PodProcess
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,8 @@ class ScalingSettings:
     """A revision's KPA knobs, resolved as Knative resolves them.
 
     ``target`` is the per-pod value aimed at (``total`` x utilization), ``total`` what
-    one pod can take; windows in seconds; ``panic_threshold`` a ratio (2.0 = 200%);
-    ``max_scale`` 0 means unlimited.
+    one pod can take; windows and ``scale_down_delay_s`` in seconds; ``panic_threshold``
+    a ratio (2.0 = 200%); ``max_scale`` 0 means unlimited.
     """
 
     metric: str = "concurrency"
@@ -85,6 +88,7 @@ class ScalingSettings:
     min_scale: int = 0
     max_scale: int = 0
     target_burst_capacity: float = TARGET_BURST_CAPACITY
+    scale_down_delay_s: float = 0.0
 
     @classmethod
     def from_revision(
@@ -122,8 +126,7 @@ class ScalingSettings:
         burst = _float(annotations, annotations_.TARGET_BURST_CAPACITY)
         if burst is None or (burst < 0 and burst != -1):
             burst = TARGET_BURST_CAPACITY
-        low = _int(annotations, annotations_.MIN_SCALE)
-        high = _int(annotations, annotations_.MAX_SCALE)
+        low, high, _ = revision_scale(annotations)
         return cls(
             metric=metric,
             target=max(annotations_.TARGET_MIN, total * utilization / 100),
@@ -132,9 +135,21 @@ class ScalingSettings:
             panic_window_s=max(GRANULARITY_S, stable * panic_percentage / 100),
             panic_threshold=threshold / 100,
             min_scale=low,
-            max_scale=high if high >= low else 0,
+            max_scale=high,
             target_burst_capacity=burst,
+            scale_down_delay_s=_scale_down_delay_s(annotations),
         )
+
+
+def revision_scale(annotations: Mapping[str, str]) -> tuple[int, int, int]:
+    """A revision's (min-scale, max-scale, initial-scale) from its annotations: 0, 0 (no
+    maximum) and 1 when absent or invalid, as Knative defaults them."""
+    low = _int(annotations, annotations_.MIN_SCALE)
+    high = _int(annotations, annotations_.MAX_SCALE)
+    initial = 1
+    if annotations_.lookup(annotations, annotations_.INITIAL_SCALE) is not None:
+        initial = _int(annotations, annotations_.INITIAL_SCALE)
+    return low, high if high >= low else 0, initial
 
 
 def _float(annotations: Mapping[str, str], key: str) -> float | None:
@@ -156,6 +171,17 @@ def _int(annotations: Mapping[str, str], key: str) -> int:
         return max(0, parse_int(found[1], 32))
     except ValueError:
         return 0
+
+
+def _scale_down_delay_s(annotations: Mapping[str, str]) -> float:
+    found = annotations_.lookup(annotations, annotations_.SCALE_DOWN_DELAY)
+    if found is None:
+        return 0.0
+    try:
+        nanos = parse_duration(found[1])
+    except ValueError:
+        return 0.0
+    return nanos / SECOND if 0 <= nanos <= annotations_.WINDOW_MAX else 0.0
 
 
 def _window_s(annotations: Mapping[str, str]) -> float:
@@ -241,6 +267,7 @@ class KpaModel:
         self._panic = WindowAverage(settings.panic_window_s)
         self._panic_since: float | None = None
         self._max_panic_pods = 0
+        self._delayed: list[tuple[float, int]] = []  # (time, count) over scale-down-delay
         self.decision: Decision | None = None
 
     def record(self, t: float, value: float) -> None:
@@ -274,6 +301,11 @@ class KpaModel:
         if self._panic_since is not None:
             self._max_panic_pods = max(self._max_panic_pods, desired_stable, desired_panic)
             desired = self._max_panic_pods
+        if spec.scale_down_delay_s > 0:
+            # Knative's delay window: the highest count decided within the delay.
+            self._delayed = [(t, n) for t, n in self._delayed if t > now - spec.scale_down_delay_s]
+            self._delayed.append((now, desired))
+            desired = max(n for _, n in self._delayed)
         desired = max(desired, spec.min_scale)
         if spec.max_scale:
             desired = min(desired, spec.max_scale)
@@ -435,39 +467,52 @@ def _number(value: float) -> str:
 
 # ----------------------------------------------------------------- runtime
 @dataclass(frozen=True)
-class ScaledRevision:
-    """A revision as the autoscaler sees it each scrape (plain values from the emulator).
+class ScaledPod:
+    """One pod of a revision: its metrics ``host:port`` (None while it has none) and
+    whether it passes its readiness probe."""
 
-    ``stats_address`` is the process's metrics ``host:port`` (None while it has none);
-    ``ready`` whether the process passes its readiness probe.
-    """
+    name: str
+    stats_address: str | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class ScaledRevision:
+    """A revision as the autoscaler sees it each scrape (plain values from the emulator)."""
 
     namespace: str
     service: str
     configuration: str
     name: str
-    stats_address: str | None
-    ready: bool
+    pods: tuple[ScaledPod, ...]
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     container_concurrency: int = 0
 
+    @property
+    def ready_pods(self) -> int:
+        """Knative's actual pods: those that pass their readiness probe."""
+        return sum(1 for pod in self.pods if pod.ready)
+
 
 RevisionSource = Callable[[], Sequence[ScaledRevision]]
+DecisionCallback = Callable[[str, str, Decision], None]
 
 
 @dataclass
 class _Tracked:
     revision: ScaledRevision
     model: KpaModel
-    last_stats: Mapping[str, float] | None = None
+    last_stats: dict[str, Mapping[str, float]] = field(default_factory=dict)  # per pod
 
 
 class Autoscaler:
     """Samples every revision's ``/stats`` each second, decides every 2 s, serves gauges.
 
-    ``source`` lists the revisions (called once per scrape, on the loop). Use from one
-    asyncio loop: `start` binds ``/metrics`` on a free loopback port and returns its
-    ``host:port``; `close` stops everything.
+    ``source`` lists the revisions (called once per scrape, on the loop); ``on_decision``,
+    when given, gets every revision's decision after each tick (namespace, name,
+    decision), which is how the daemon scales pods. Use from one asyncio loop: `start`
+    binds ``/metrics`` on a free loopback port and returns its ``host:port``; `close`
+    stops everything.
     """
 
     def __init__(
@@ -478,11 +523,13 @@ class Autoscaler:
         scrape_interval_s: float = SCRAPE_INTERVAL_S,
         tick_interval_s: float = TICK_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        on_decision: DecisionCallback | None = None,
     ) -> None:
         if schema not in SCHEMAS:
             raise ValueError(f"unknown metrics schema {schema!r}")
         self.schema = schema
         self._source = source
+        self._on_decision = on_decision
         self._scrape_interval = scrape_interval_s
         self._tick_interval = tick_interval_s
         self._clock = clock
@@ -574,33 +621,50 @@ class Autoscaler:
         await asyncio.gather(*(self._scrape(t) for t in self._tracked.values()))
 
     async def _scrape(self, tracked: _Tracked) -> None:
-        address = tracked.revision.stats_address
-        if address is None or not tracked.revision.ready or self._session is None:
-            tracked.last_stats = None
-            return
-        try:
-            async with self._session.get(f"http://{address}{STATS_PATH}") as response:
-                stats: dict[str, Any] = await response.json()
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
-            tracked.last_stats = None
-            return
-        previous, tracked.last_stats = tracked.last_stats, stats
+        """Read each ready pod's stats and record the revision's total."""
+        revision = tracked.revision
+        pods = [p for p in revision.pods if p.ready and p.stats_address is not None]
+        read = await asyncio.gather(*(self._read_stats(p) for p in pods))
         metric = tracked.model.settings.metric
-        value = observed_value(previous, stats, metric)
-        if value is None and metric == "concurrency":
-            # A new (or restarted) process: what is in flight now stands for its first period.
-            value = float(stats["in_flight"])
-        if value is not None:
-            tracked.model.record(self._clock(), value)
+        total: float | None = None
+        last: dict[str, Mapping[str, float]] = {}
+        for pod, stats in zip(pods, read, strict=True):
+            if stats is None:
+                continue
+            last[pod.name] = stats
+            value = observed_value(tracked.last_stats.get(pod.name), stats, metric)
+            if value is None and metric == "concurrency":
+                # A new (or restarted) process: what is in flight now stands for its first
+                # period.
+                value = float(stats["in_flight"])
+            if value is not None:
+                total = value + (total or 0.0)
+        tracked.last_stats = last
+        if total is not None:
+            tracked.model.record(self._clock(), total)
             if tracked.model.decision is None:
                 # A new revision gets its first decision at once, not at the next tick.
-                tracked.model.decide(self._clock(), 1 if tracked.revision.ready else 0)
+                tracked.model.decide(self._clock(), revision.ready_pods)
+
+    async def _read_stats(self, pod: ScaledPod) -> Mapping[str, float] | None:
+        if self._session is None:
+            return None
+        try:
+            async with self._session.get(f"http://{pod.stats_address}{STATS_PATH}") as response:
+                stats: dict[str, Any] = await response.json()
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            return None
+        return stats
 
     def tick(self) -> None:
-        """One decision for every tracked revision (Knative: every 2 s)."""
+        """One decision for every tracked revision (Knative: every 2 s), each handed to
+        ``on_decision``."""
         now = self._clock()
         for tracked in self._tracked.values():
-            tracked.model.decide(now, 1 if tracked.revision.ready else 0)
+            decision = tracked.model.decide(now, tracked.revision.ready_pods)
+            if decision is not None and self._on_decision is not None:
+                revision = tracked.revision
+                self._on_decision(revision.namespace, revision.name, decision)
 
 
 def _settings_changed(old: ScaledRevision, new: ScaledRevision) -> bool:
@@ -629,27 +693,33 @@ def observed_value(
 
 def dataplane_revisions(
     targets: Callable[[], Sequence[MetricsTarget]],
-    processes: Callable[[], Sequence[RevisionProcess]],
+    pods: Callable[[], Sequence[PodProcess]],
     revision_object: Callable[[str, str], Mapping[str, Any] | None],
 ) -> RevisionSource:
     """A `RevisionSource` over the data plane (``DataPlane.metrics_targets`` and
-    ``DataPlane.revisions``) and the Revision objects (annotations, containerConcurrency)."""
+    ``DataPlane.pods``) and the Revision objects (annotations, containerConcurrency).
+    A revision is listed once one of its pods listens."""
 
     def source() -> list[ScaledRevision]:
-        ready = {(p.namespace, p.name): p.ready for p in processes()}
-        revisions = []
+        ready = {(p.namespace, p.pod): p.ready for p in pods()}
+        grouped: dict[tuple[str, str], list[MetricsTarget]] = {}
         for target in targets():
-            obj = revision_object(target.namespace, target.revision) or {}
+            grouped.setdefault((target.namespace, target.revision), []).append(target)
+        revisions = []
+        for (namespace, name), members in grouped.items():
+            obj = revision_object(namespace, name) or {}
             meta = obj.get("metadata") or {}
             spec = obj.get("spec") or {}
             revisions.append(
                 ScaledRevision(
-                    namespace=target.namespace,
-                    service=target.service,
-                    configuration=target.configuration,
-                    name=target.revision,
-                    stats_address=target.address,
-                    ready=ready.get((target.namespace, target.revision), False),
+                    namespace=namespace,
+                    service=members[0].service,
+                    configuration=members[0].configuration,
+                    name=name,
+                    pods=tuple(
+                        ScaledPod(t.pod, t.address, ready.get((namespace, t.pod), False))
+                        for t in members
+                    ),
                     annotations=dict(meta.get("annotations") or {}),
                     container_concurrency=int(spec.get("containerConcurrency") or 0),
                 )

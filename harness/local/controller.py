@@ -299,6 +299,8 @@ class Controller:
         self._wake = asyncio.Event()
         self._routes_changed = False
         self._readiness: dict[tuple[str, str], tuple[bool, str, str]] = {}
+        # (actual, desired) replicas where the data plane counts pods (--max-pods > 1).
+        self._replicas: dict[tuple[str, str], tuple[int, int]] = {}
         # What the ingress serves per (namespace, route): the last traffic that resolved.
         self._programmed: dict[tuple[str, str], list[TrafficTarget]] = {}
         # Revisions a deleted standalone Route served, per namespace: their routingState
@@ -474,6 +476,7 @@ class Controller:
         gone = self.store.delete("revisions", namespace, name)
         assert gone is not None
         self._readiness.pop((namespace, name), None)
+        self._replicas.pop((namespace, name), None)
         self._to_stop.append((namespace, name))
         self._wake.set()
         return gone
@@ -534,14 +537,25 @@ class Controller:
     # ----- the data plane's reports -----
 
     def revision_readiness(
-        self, namespace: str, name: str, ready: bool, reason: str, msg: str
+        self,
+        namespace: str,
+        name: str,
+        ready: bool,
+        reason: str,
+        msg: str,
+        replicas: tuple[int, int] | None = None,
     ) -> None:
         """Record a revision's readiness (from the data plane) and reconcile its Service
-        and the standalone Routes of its namespace (any of them may point at it)."""
+        and the standalone Routes of its namespace (any of them may point at it).
+
+        ``replicas`` is (actual, desired) where the data plane counts pods; without it
+        ``status.actualReplicas`` is 1 while ready, else 0, and ``desiredReplicas`` 1."""
         rev = self.store.peek("revisions", namespace, name)
         if rev is None:
             return
         self._readiness[(namespace, name)] = (ready, reason, msg)
+        if replicas is not None:
+            self._replicas[(namespace, name)] = replicas
         self._write_revision_status(rev)
         owner = rev["metadata"].get("labels", {}).get(LABEL_SERVICE)
         if owner:
@@ -846,6 +860,9 @@ class Controller:
             resources = condition("ResourcesAvailable", "Unknown", "Deploying")
         conditions = [health, resources, _happy([health, resources])]
         containers = revision["spec"].get("containers") or [{}]
+        actual, desired = self._replicas.get(
+            (meta["namespace"], meta["name"]), (1 if ready else 0, 1)
+        )
         revision["status"] = {
             "observedGeneration": 1,
             "conditions": _merge_conditions(revision["status"].get("conditions"), conditions),
@@ -854,8 +871,8 @@ class Controller:
                 for c in containers
                 if isinstance(c, dict)
             ],
-            "actualReplicas": 1 if ready else 0,
-            "desiredReplicas": 1,
+            "actualReplicas": actual,
+            "desiredReplicas": desired,
         }
 
     def _write_revision_status(self, stored: JSON) -> None:

@@ -2,7 +2,8 @@
 Prometheus on one loop.
 
 `python -m harness.local.daemon --state-dir DIR [--port N] [--domain D]
-[--metrics-schema legacy|otel] [--demo]` binds the ingress on `--port` (0 = a free port)
+[--metrics-schema legacy|otel] [--max-pods N] [--scale-to-zero
+[--scale-to-zero-grace-period S]] [--demo]` binds the ingress on `--port` (0 = a free port)
 and the API on a free port, all on 127.0.0.1; starts Prometheus when a binary is
 installed; writes the kubeconfig; with `--demo` creates Service `hello` and waits until it
 is Ready; and only then writes `emulator.json`, which tells `Emulator.start` it answers.
@@ -19,14 +20,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from harness.knative.traffic import TrafficTarget
 from harness.local.api import make_app
-from harness.local.autoscaler import Autoscaler, dataplane_revisions
+from harness.local.autoscaler import (
+    STABLE_WINDOW_S,
+    Autoscaler,
+    Decision,
+    ScalingSettings,
+    dataplane_revisions,
+    revision_scale,
+)
 from harness.local.controller import Controller, RevisionWorkload
 from harness.local.dataplane import (
     DataPlane,
@@ -57,12 +65,30 @@ DEMO_IMAGE = "ghcr.io/knative/helloworld-go:latest"
 
 
 class DataPlaneRuntime:
-    """The controller's `Runtime` on top of the data plane."""
+    """The controller's `Runtime` on top of the data plane.
 
-    def __init__(self, dataplane: DataPlane) -> None:
+    ``annotations`` looks up a Revision's annotations (its scale bounds and stable window
+    matter only on a data plane that scales: more than one pod, or scale to zero).
+    """
+
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        annotations: Callable[[str, str], Mapping[str, str]] | None = None,
+    ) -> None:
         self.dataplane = dataplane
+        self._annotations = annotations
 
     async def start_revision(self, workload: RevisionWorkload) -> None:
+        min_scale, max_scale, initial_scale = 0, 0, 1
+        stable_window_s = STABLE_WINDOW_S
+        scales = self.dataplane.max_pods > 1 or self.dataplane.scale_to_zero
+        if self._annotations is not None and scales:
+            annotations = self._annotations(workload.namespace, workload.name)
+            min_scale, max_scale, initial_scale = revision_scale(annotations)
+            settings = ScalingSettings.from_revision(annotations)
+            if settings is not None:
+                stable_window_s = settings.stable_window_s
         await self.dataplane.ensure_revision(
             RevisionSpec(
                 namespace=workload.namespace,
@@ -71,6 +97,10 @@ class DataPlaneRuntime:
                 name=workload.name,
                 env=dict(workload.env),
                 container_concurrency=workload.container_concurrency,
+                min_scale=min_scale,
+                max_scale=max_scale,
+                initial_scale=initial_scale,
+                stable_window_s=stable_window_s,
             )
         )
 
@@ -156,18 +186,43 @@ async def serve(args: argparse.Namespace) -> None:
 
     def on_readiness(report: RevisionReadiness) -> None:
         if controller_ref:
+            replicas = None
+            if report.actual_replicas is not None and report.desired_replicas is not None:
+                replicas = (report.actual_replicas, report.desired_replicas)
             controller_ref[0].revision_readiness(
-                report.namespace, report.name, report.ready, report.reason, report.message
+                report.namespace,
+                report.name,
+                report.ready,
+                report.reason,
+                report.message,
+                replicas,
             )
 
-    dataplane = DataPlane(state_dir, on_readiness=on_readiness, metrics_schema=args.metrics_schema)
+    def revision_annotations(namespace: str, name: str) -> Mapping[str, str]:
+        revision = store.peek("revisions", namespace, name) or {}
+        return dict((revision.get("metadata") or {}).get("annotations") or {})
+
+    dataplane = DataPlane(
+        state_dir,
+        on_readiness=on_readiness,
+        metrics_schema=args.metrics_schema,
+        max_pods=args.max_pods,
+        scale_to_zero=args.scale_to_zero,
+        scale_to_zero_grace_s=args.scale_to_zero_grace_period,
+    )
+
+    def scale(namespace: str, name: str, decision: Decision) -> None:
+        dataplane.scale_revision(namespace, name, decision.desired_pods)
+
     autoscaler = Autoscaler(
         dataplane_revisions(
             dataplane.metrics_targets,
-            dataplane.revisions,
+            dataplane.pods,
             lambda namespace, name: store.peek("revisions", namespace, name),
         ),
         args.metrics_schema,
+        # One pod per revision (the default): the decisions are only reported.
+        on_decision=scale if args.max_pods > 1 or args.scale_to_zero else None,
     )
     autoscaler_started = False
     runner: web.AppRunner | None = None
@@ -175,7 +230,9 @@ async def serve(args: argparse.Namespace) -> None:
     controller_task: asyncio.Task[None] | None = None
     try:
         ingress_port = await dataplane.start(host="127.0.0.1", port=args.port)
-        controller = Controller(store, DataPlaneRuntime(dataplane), domain=args.domain)
+        controller = Controller(
+            store, DataPlaneRuntime(dataplane, revision_annotations), domain=args.domain
+        )
         controller_ref.append(controller)
         runner = web.AppRunner(make_app(controller), handle_signals=False, access_log=None)
         await runner.setup()
@@ -204,6 +261,8 @@ async def serve(args: argparse.Namespace) -> None:
                 kubeconfig=str(kubeconfig),
                 pid=os.getpid(),
                 domain=args.domain,
+                max_pods=args.max_pods,
+                scale_to_zero=args.scale_to_zero,
             ),
         )
         log.info("emulator ready (pid %d)", os.getpid())
@@ -232,6 +291,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=0, help="API port (0 = free)")
     parser.add_argument("--domain", default="example.com")
     parser.add_argument("--metrics-schema", choices=["legacy", "otel"], default="legacy")
+    parser.add_argument(
+        "--max-pods", type=int, default=1, help="most pods per revision (1 = no scaling)"
+    )
+    parser.add_argument("--scale-to-zero", action="store_true")
+    parser.add_argument(
+        "--scale-to-zero-grace-period", type=float, default=30.0, help="seconds (Knative: 30)"
+    )
     parser.add_argument("--demo", action="store_true")
     return parser.parse_args(argv)
 

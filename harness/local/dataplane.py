@@ -1,33 +1,51 @@
-"""The emulator's data plane: revision processes, the ingress router and scrape targets.
+"""The emulator's data plane: revision pods (processes), the ingress router and scrape targets.
 
 The control plane (the daemon's controller) drives it from its asyncio loop with plain
 values: :class:`RevisionSpec` in, :class:`RevisionReadiness` out through a callback,
 a host table built with :func:`route_hosts` for :meth:`DataPlane.set_routes`. The data
 plane keeps the Prometheus file_sd targets file (``prometheus.targets_path``) current, so
 a Prometheus started with :func:`harness.local.prometheus.start_prometheus` scrapes every
-running revision.
+running pod.
+
+A revision runs one pod by default, exactly as before pods could be counted. With
+``max_pods`` > 1 it runs between max(min-scale, 1) and min(max-scale or max_pods,
+max_pods) pods, ``initial-scale`` of them at first, and :meth:`DataPlane.scale_revision`
+(the autoscaler's decision) moves the count within those bounds: new pods are started
+like the first, surplus pods (not-ready ones first, then the newest) leave the router at
+once and are stopped when the requests the router sent them have been answered.
+
+With ``scale_to_zero`` a revision without min-scale may go to zero pods: once it has
+been active for its stable window and the decisions have said 0 for the grace period
+(Knative's ``scale-to-zero-grace-period``). A revision without a ready pod is then behind
+the router's activator: a request for it asks for a pod and waits until one is ready.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.local.metrics import SCHEMAS, MetricsSchema
 from harness.local.prometheus import MetricsTarget, targets_path, write_targets
 from harness.local.router import HostRoute, RouteBackend, Router, route_hosts
 from harness.local.supervisor import (
+    PodProcess,
     RevisionProcess,
     RevisionReadiness,
     RevisionSpec,
     RevisionSupervisor,
+    replica_set_hash,
 )
 
 __all__ = [
     "DataPlane",
     "HostRoute",
     "MetricsTarget",
+    "PodProcess",
     "RevisionProcess",
     "RevisionReadiness",
     "RevisionSpec",
@@ -39,10 +57,62 @@ log = logging.getLogger(__name__)
 
 ReadinessCallback = Callable[[RevisionReadiness], None]
 _Key = tuple[str, str]
+DRAIN_TIMEOUT_S = 30.0  # how long a surplus pod may finish the requests it was sent
+SCALE_TO_ZERO_GRACE_S = 30.0  # Knative's scale-to-zero-grace-period default
+_DRAIN_POLL_S = 0.05
+
+
+@dataclass
+class _Revision:
+    """One revision's pods: slot -> supervisor, in the order they were started."""
+
+    spec: RevisionSpec
+    low: int
+    high: int
+    initial: int
+    desired: int
+    pods: dict[int, RevisionSupervisor] = field(default_factory=dict)
+    template_hash: str = field(default_factory=replica_set_hash)
+    # Knative keeps a new revision at its initial scale until that many pods were ready.
+    reached_initial: bool = False
+    # Scale to zero: since when the revision has had a ready pod, since when it is idle.
+    active_since: float | None = None
+    idle_since: float | None = None
+
+    def representative(self) -> RevisionSupervisor | None:
+        """The pod whose state stands for the revision's: the first ready, else the oldest."""
+        pods = list(self.pods.values())
+        return next((p for p in pods if p.ready), pods[0] if pods else None)
+
+
+def _no_pod_reason(revision: _Revision) -> str:
+    return "" if revision.desired == 0 else "Deploying"  # scaled to zero, or starting
+
+
+def scale_bounds(
+    spec: RevisionSpec, max_pods: int, scale_to_zero: bool = False
+) -> tuple[int, int, int]:
+    """(lowest, highest, initial) pod count of a revision on a data plane of ``max_pods``.
+
+    Lowest max(min-scale, 1) (min-scale, possibly 0, with ``scale_to_zero``), highest
+    min(max-scale or max_pods, max_pods), initial max(initial-scale, min-scale) as
+    Knative starts a revision; all within [0 or 1, max_pods], so ``max_pods=1`` without
+    scale to zero always gives (1, 1, 1).
+    """
+    high = max(1, min(spec.max_scale or max_pods, max_pods))
+    low = min(spec.min_scale if scale_to_zero else max(spec.min_scale, 1), high)
+    initial = min(max(spec.initial_scale, spec.min_scale, low), high)
+    return low, high, initial
 
 
 class DataPlane:
-    """Runs revisions as processes behind one ingress port. Use from one asyncio loop."""
+    """Runs revisions as processes behind one ingress port. Use from one asyncio loop.
+
+    ``max_pods`` (default 1) is the most pods a revision may run; with 1 (and no
+    ``scale_to_zero``) every revision is one process and :meth:`scale_revision` changes
+    nothing. ``scale_to_zero`` lets idle revisions without min-scale go to zero pods after
+    ``scale_to_zero_grace_s``, woken by the router's activator.
+    """
 
     def __init__(
         self,
@@ -51,15 +121,27 @@ class DataPlane:
         on_readiness: ReadinessCallback | None = None,
         metrics_schema: MetricsSchema = "legacy",
         tag_header_routing: bool = True,
+        max_pods: int = 1,
+        scale_to_zero: bool = False,
+        scale_to_zero_grace_s: float = SCALE_TO_ZERO_GRACE_S,
     ) -> None:
         if metrics_schema not in SCHEMAS:
             raise ValueError(f"unknown metrics schema {metrics_schema!r}")
+        if max_pods < 1:
+            raise ValueError(f"max_pods must be at least 1, not {max_pods}")
         self.state_dir = state_dir
         self.metrics_schema = metrics_schema
+        self.max_pods = max_pods
+        self.scale_to_zero = scale_to_zero
+        self.scale_to_zero_grace_s = scale_to_zero_grace_s
+        # Replica counts go to the control plane only where a revision may have other
+        # than one pod; with one, readiness says it all, as it always has.
+        self._counts_pods = max_pods > 1 or scale_to_zero
         self.router = Router(tag_header_routing=tag_header_routing)
         self._on_readiness = on_readiness
-        self._revisions: dict[_Key, RevisionSupervisor] = {}
-        self._reported: dict[_Key, tuple[bool, str, str]] = {}
+        self._revisions: dict[_Key, _Revision] = {}
+        self._reported: dict[_Key, tuple[bool, str, str, int | None, int | None]] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
         self._targets_file = targets_path(state_dir)
         self._ingress_port: int | None = None
 
@@ -81,6 +163,7 @@ class DataPlane:
 
         The callback sees NotReady ``Deploying``, then Ready; after a crash NotReady
         ``ExitCode<n>`` and Ready again once the restarted process passes its probe.
+        With several pods the revision is Ready while at least one pod is.
         A spec that differs from the running one (same namespace and name) replaces it.
         """
         key = (spec.namespace, spec.name)
@@ -89,23 +172,70 @@ class DataPlane:
             if current.spec == spec:
                 return
             await self.remove_revision(spec.namespace, spec.name)
-        supervisor = RevisionSupervisor(
-            spec,
-            log_path=self.state_dir / "logs" / f"revision-{spec.namespace}-{spec.name}.log",
-            metrics_schema=self.metrics_schema,
-            on_change=self._changed,
-        )
-        self._revisions[key] = supervisor
-        supervisor.start()
+        low, high, initial = scale_bounds(spec, self.max_pods, self.scale_to_zero)
+        revision = _Revision(spec, low, high, initial, initial)
+        self._revisions[key] = revision
+        for _ in range(initial):
+            self._add_pod(revision)
+        if not initial:
+            self._revision_changed(revision)
+
+    def scale_revision(self, namespace: str, name: str, desired: int) -> None:
+        """Run ``desired`` pods of a revision, kept within its bounds (see
+        :func:`scale_bounds`); unknown names are a no-op. Returns at once: new pods report
+        through the callback, surplus pods stop in the background."""
+        revision = self._revisions.get((namespace, name))
+        if revision is None:
+            return
+        low = revision.low if revision.reached_initial else revision.initial
+        if desired > 0:
+            revision.idle_since = None
+        elif low == 0 and revision.pods and not self._may_scale_to_zero(revision):
+            low = 1
+        wanted = min(max(desired, low), revision.high)
+        if wanted == revision.desired == len(revision.pods):
+            return
+        revision.desired = wanted
+        while len(revision.pods) < revision.desired:
+            self._add_pod(revision)
+        surplus = len(revision.pods) - revision.desired
+        if surplus > 0:
+            # Like a ReplicaSet scaling down: pods that are not ready go first, then the newest.
+            order = list(revision.pods)
+            victims = sorted(order, key=lambda s: (revision.pods[s].ready, -order.index(s)))
+            for slot in victims[:surplus]:
+                self._retire(revision.pods.pop(slot))
+        self._revision_changed(revision)
+
+    def _may_scale_to_zero(self, revision: _Revision) -> bool:
+        """Knative's rule: active for at least the stable window, then idle (decisions of
+        0) for the grace period. Starts the idle clock on the first such decision."""
+        now = asyncio.get_running_loop().time()
+        active = revision.active_since
+        if active is None or now - active < revision.spec.stable_window_s:
+            return False
+        if revision.idle_since is None:
+            revision.idle_since = now
+        return now - revision.idle_since >= self.scale_to_zero_grace_s
+
+    def _activate(self, revision: _Revision) -> None:
+        """The activator asks for a pod (a request is waiting for this revision)."""
+        if self._revisions.get((revision.spec.namespace, revision.spec.name)) is not revision:
+            return
+        revision.idle_since = None
+        if not revision.pods:
+            revision.desired = max(revision.desired, 1)
+            self._add_pod(revision)
+            self._revision_changed(revision)
 
     async def remove_revision(self, namespace: str, name: str) -> None:
-        """Stop a revision's process; no callback follows. Unknown names are a no-op."""
-        supervisor = self._revisions.pop((namespace, name), None)
-        if supervisor is None:
+        """Stop a revision's processes; no callback follows. Unknown names are a no-op."""
+        revision = self._revisions.pop((namespace, name), None)
+        if revision is None:
             return
-        self.router.set_endpoint(namespace, name, None)
+        self.router.set_endpoints(namespace, name, ())
         self._reported.pop((namespace, name), None)
-        await supervisor.stop()
+        await asyncio.gather(*(pod.stop() for pod in revision.pods.values()))
         self._write_targets()
 
     def set_routes(self, routes: Mapping[str, HostRoute]) -> None:
@@ -113,7 +243,7 @@ class DataPlane:
         self.router.set_routes(routes)
 
     def metrics_targets(self) -> list[MetricsTarget]:
-        """The metrics endpoints of every revision whose process is listening."""
+        """The metrics endpoints of every pod whose process is listening."""
         return [
             MetricsTarget(
                 namespace=s.spec.namespace,
@@ -123,40 +253,119 @@ class DataPlane:
                 pod=s.pod,
                 address=s.metrics_address,
             )
-            for s in self._revisions.values()
+            for revision in self._revisions.values()
+            for s in revision.pods.values()
             if s.metrics_address is not None
         ]
 
     def revisions(self) -> list[RevisionProcess]:
         """A snapshot of every supervised revision."""
-        return [s.snapshot() for s in self._revisions.values()]
+        snapshots = []
+        for revision in self._revisions.values():
+            first = revision.representative()
+            pods = [p.snapshot() for p in revision.pods.values()]
+            snapshots.append(
+                RevisionProcess(
+                    namespace=revision.spec.namespace,
+                    name=revision.spec.name,
+                    ready=any(p.ready for p in pods),
+                    reason=first.reason if first is not None else _no_pod_reason(revision),
+                    pid=first.pid if first is not None else None,
+                    address=first.address if first is not None else None,
+                    metrics_address=first.metrics_address if first is not None else None,
+                    restarts=sum(p.restarts for p in pods),
+                    ready_pods=sum(p.ready for p in pods),
+                    desired_pods=revision.desired,
+                )
+            )
+        return snapshots
+
+    def pods(self) -> list[PodProcess]:
+        """A snapshot of every pod of every revision, oldest first within a revision."""
+        return [p.snapshot() for r in self._revisions.values() for p in r.pods.values()]
 
     async def close(self) -> None:
         """Stop the ingress and every revision process."""
         await self.router.close()
         for namespace, name in list(self._revisions):
             await self.remove_revision(namespace, name)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    def _add_pod(self, revision: _Revision) -> None:
+        spec = revision.spec
+        slot = next(i for i in range(len(revision.pods) + 1) if i not in revision.pods)
+        # The first pod's log keeps the name it had when a revision was one process.
+        suffix = f"-{slot}" if slot else ""
+        supervisor = RevisionSupervisor(
+            spec,
+            log_path=self.state_dir / "logs" / f"revision-{spec.namespace}-{spec.name}{suffix}.log",
+            metrics_schema=self.metrics_schema,
+            on_change=self._changed,
+            template_hash=revision.template_hash,
+        )
+        revision.pods[slot] = supervisor
+        supervisor.start()
+
+    def _retire(self, pod: RevisionSupervisor) -> None:
+        """Stop a surplus pod once the router's requests to it are answered (it already
+        left the router's endpoints: the caller reports the revision's change)."""
+
+        async def drain_and_stop() -> None:
+            address = pod.address
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DRAIN_TIMEOUT_S
+            while address and self.router.in_flight(address) and loop.time() < deadline:
+                await asyncio.sleep(_DRAIN_POLL_S)
+            with contextlib.suppress(Exception):
+                await pod.stop()
+
+        task = asyncio.get_running_loop().create_task(drain_and_stop(), name=f"retire {pod.pod}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     def _changed(self, supervisor: RevisionSupervisor) -> None:
         spec = supervisor.spec
+        revision = self._revisions.get((spec.namespace, spec.name))
+        if revision is None or supervisor not in revision.pods.values():
+            return  # a replaced, removed or retired pod's last words
+        self._revision_changed(revision)
+
+    def _revision_changed(self, revision: _Revision) -> None:
+        spec = revision.spec
         key = (spec.namespace, spec.name)
-        if self._revisions.get(key) is not supervisor:
-            return  # a replaced or removed revision's last words
-        self.router.set_endpoint(
-            spec.namespace, spec.name, supervisor.address if supervisor.ready else None
-        )
+        pods = list(revision.pods.values())
+        ready = [p.address for p in pods if p.ready and p.address is not None]
+        if len(ready) >= revision.initial:
+            revision.reached_initial = True
+        if not ready and self.scale_to_zero:
+            self.router.set_activator(spec.namespace, spec.name, lambda: self._activate(revision))
+        else:
+            self.router.set_endpoints(spec.namespace, spec.name, ready)
+        if ready and revision.active_since is None:
+            revision.active_since = asyncio.get_running_loop().time()
+        elif not pods:
+            revision.active_since = revision.idle_since = None
         self._write_targets()
-        state = (supervisor.ready, supervisor.reason, supervisor.message)
+        first = revision.representative()
+        replicas = (len(ready), revision.desired) if self._counts_pods else (None, None)
+        state: tuple[bool, str, str, int | None, int | None]
+        if first is not None:
+            state = (first.ready, first.reason, first.message, *replicas)
+        elif revision.desired == 0:
+            state = (True, "", "", *replicas)  # scaled to zero: still Ready, as in Knative
+        else:
+            return
         if self._reported.get(key) == state:
             return
         self._reported[key] = state
-        if not supervisor.ready and supervisor.reason.startswith("ExitCode"):
+        if first is not None and not first.ready and first.reason.startswith("ExitCode"):
             log.warning(
                 "revision %s/%s exited (%s): %s",
                 spec.namespace,
                 spec.name,
-                supervisor.reason,
-                supervisor.message,
+                first.reason,
+                first.message,
             )
         if self._on_readiness is not None:
             self._on_readiness(RevisionReadiness(spec.namespace, spec.name, *state))

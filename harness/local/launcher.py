@@ -32,6 +32,7 @@ PID_FILE = "daemon.pid"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
 METRICS_SCHEMAS = ("legacy", "otel")
+MAX_PODS_LIMIT = 100  # each pod is a Python process: a typo should not fork a thousand
 
 
 def _process_state(pid: int) -> str | None:
@@ -129,15 +130,28 @@ class Emulator:
         *,
         metrics_schema: str = "legacy",
         domain: str = "example.com",
+        max_pods: int = 1,
+        scale_to_zero: bool = False,
+        scale_to_zero_grace_s: float = 30.0,
         timeout: float = START_TIMEOUT,
     ) -> EmulatorInfo:
         """Start the daemon and return once it answers.
 
+        ``max_pods`` > 1 lets the autoscaler run up to that many pods per revision;
+        ``scale_to_zero`` lets it stop the last pod of an idle revision after
+        ``scale_to_zero_grace_s`` (requests then wake it through the activator).
         BadInput when one is already running for `state_dir` or a flag is invalid;
         Unavailable (with the log's last line) when it fails to start.
         """
         if metrics_schema not in METRICS_SCHEMAS:
             raise BadInput(f"--metrics-schema must be legacy or otel, not {metrics_schema!r}")
+        if not 1 <= max_pods <= MAX_PODS_LIMIT:
+            raise BadInput(f"--max-pods must be between 1 and {MAX_PODS_LIMIT}, not {max_pods}")
+        if not 0 <= scale_to_zero_grace_s <= 3600:
+            raise BadInput(
+                "--scale-to-zero-grace-period must be between 0 and 3600 seconds, "
+                f"not {scale_to_zero_grace_s:g}"
+            )
         if not 0 <= port <= 65535:
             raise BadInput(f"--port must be between 0 and 65535, not {port}")
         from harness.knative.urls import require_domain
@@ -163,6 +177,14 @@ class Emulator:
             "--domain",
             domain,
         ]
+        if max_pods > 1:
+            command += ["--max-pods", str(max_pods)]
+        if scale_to_zero:
+            command += [
+                "--scale-to-zero",
+                "--scale-to-zero-grace-period",
+                repr(float(scale_to_zero_grace_s)),
+            ]
         if demo:
             command.append("--demo")
         env = dict(os.environ)

@@ -1,8 +1,8 @@
 """A real Prometheus for the emulator, where the ``prometheus`` binary is installed.
 
 The scrape config is generated into the state folder: one job, ``scrape_interval: 1s``,
-targets from a ``file_sd_configs`` file that the data plane rewrites as revisions come
-and go (Prometheus notices file_sd changes by itself), and a second job,
+targets (one per pod) from a ``file_sd_configs`` file that the data plane rewrites as
+pods come and go (Prometheus notices file_sd changes by itself), and a second job,
 ``knative-autoscaler``, for the emulator's autoscaler (its own file_sd file, written by
 the daemon once the autoscaler listens). Data lives in
 ``{state_dir}/prometheus/data``; Prometheus listens on a loopback port.
@@ -38,7 +38,7 @@ _PORT_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class MetricsTarget:
-    """One revision's queue-proxy metrics endpoint (``http://{address}/metrics``)."""
+    """One pod's queue-proxy metrics endpoint (``http://{address}/metrics``)."""
 
     namespace: str
     service: str
@@ -88,15 +88,16 @@ def write_autoscaler_target(path: Path, address: str | None) -> None:
 def write_targets(path: Path, targets: Sequence[MetricsTarget]) -> None:
     """Rewrite the file_sd file atomically (Prometheus never reads half a file).
 
-    Each target carries the labels a Kubernetes pod monitor would add (``namespace``,
-    ``pod``, ``container``); the revision's own labels come from its metrics.
+    One target per pod, each with the labels a Kubernetes pod monitor would add
+    (``namespace``, ``pod``, ``container``), as Knative's queue-proxies are scraped pod by
+    pod; the revision's own labels come from its metrics.
     """
     groups = [
         {
             "targets": [t.address],
             "labels": {"namespace": t.namespace, "pod": t.pod, "container": "queue-proxy"},
         }
-        for t in sorted(targets, key=lambda t: (t.namespace, t.revision))
+        for t in sorted(targets, key=lambda t: (t.namespace, t.revision, t.pod))
     ]
     _write_json_atomically(path, groups)
 

@@ -8,7 +8,13 @@ has one entry per revision, splits by those entries' percents), and the cluster-
 names route like the external ones. :class:`Router` serves such a table: a weighted
 random pick per request (unbiased: a uniform draw over a table of ``sum(percent)``
 slots), then a proxy through a pooled, keep-alive aiohttp session. Unknown host: 404; a
-revision that is not ready: 503.
+revision without a ready pod: 503. A revision with several ready pods (``harness local up
+--max-pods N``) has its requests balanced over them, least requests in flight first (ties
+taken in turn), as Knative's activator and ingress spread a revision's traffic over its
+pods; each pod's queue-proxy front keeps its own ``containerConcurrency`` queue. A
+revision put behind the activator (``set_activator``, with ``--scale-to-zero``) has its
+requests held while it has no ready pod: the first one asks for a pod, all are
+forwarded once one is ready, or answered 503 after ``activation_timeout_s``.
 
 With tag-header-based routing on (the emulator's default; Knative's is off), requests get
 the headers Knative's ingress appends, from which queue-proxy derives ``route_tag``:
@@ -23,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 UPSTREAM_TIMEOUT_S = 300.0  # Knative's default revision timeout
+ACTIVATION_TIMEOUT_S = 60.0  # how long a held request waits for a pod to become ready
 STREAM_THRESHOLD = 1 << 20  # bodies up to 1 MiB are relayed whole, larger ones streamed
 _HOP_BY_HOP = frozenset(
     h.lower()
@@ -51,6 +58,7 @@ _HOP_BY_HOP = frozenset(
 )  # fmt: skip
 _NO_HEALTHY_UPSTREAM = b"no healthy upstream\n"
 _UPSTREAM_RESET = b"upstream connect error or disconnect/reset before headers\n"
+_ACTIVATION_TIMEOUT = b"activator request timeout: no ready pod\n"
 
 Backend = tuple[str, str]  # (namespace, revision)
 
@@ -167,6 +175,56 @@ def _compile(route: HostRoute, tag_header_routing: bool) -> _CompiledRoute:
     )
 
 
+class _Pods:
+    """The ready pods of one revision with several: least in flight wins, ties in turn.
+
+    ``in_flight`` is the router's per-pod count (shared by every ``_Pods`` built since, so a
+    change of the pod set keeps the counts of the pods that stay).
+    """
+
+    __slots__ = ("_turn", "bases", "in_flight")
+
+    def __init__(self, bases: tuple[str, ...], in_flight: dict[str, int]) -> None:
+        self.bases = bases
+        self.in_flight = in_flight
+        self._turn = 0
+
+    def acquire(self) -> str:
+        """The pod to send the next request to, counted in flight until `release`."""
+        bases, counts = self.bases, self.in_flight
+        n = len(bases)
+        start = self._turn = (self._turn + 1) % n
+        best = bases[start]
+        fewest = counts.get(best, 0)
+        for offset in range(1, n):
+            base = bases[(start + offset) % n]
+            count = counts.get(base, 0)
+            if count < fewest:
+                best, fewest = base, count
+        counts[best] = fewest + 1
+        return best
+
+    def release(self, base: str) -> None:
+        """A request sent to ``base`` has been answered (or failed)."""
+        left = self.in_flight.get(base, 1) - 1
+        if left > 0:
+            self.in_flight[base] = left
+        else:
+            self.in_flight.pop(base, None)
+
+
+class _Activator:
+    """Knative's activator for one revision without a ready pod: holds its requests,
+    asks for a pod once (``wake``), releases them when the revision gets endpoints."""
+
+    __slots__ = ("endpoints_set", "wake", "woken")
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+        self.woken = False
+        self.endpoints_set = asyncio.Event()
+
+
 def _host_name(host: str) -> str:
     if host.startswith("["):  # an IPv6 literal keeps its colons
         return host.partition("]")[0][1:].lower()
@@ -174,12 +232,16 @@ def _host_name(host: str) -> str:
 
 
 class Router:
-    """The ingress server. ``set_routes`` and ``set_endpoint`` may be called at any time."""
+    """The ingress server. ``set_routes`` and ``set_endpoints`` may be called at any time."""
 
     def __init__(self, *, tag_header_routing: bool = True) -> None:
         self.tag_header_routing = tag_header_routing
         self._table: Mapping[str, _CompiledRoute] = {}
-        self._endpoints: dict[Backend, str] = {}
+        # One ready pod: its base URL (the common case, no bookkeeping); several: _Pods;
+        # none, behind the activator: _Activator.
+        self._endpoints: dict[Backend, str | _Pods | _Activator] = {}
+        self._in_flight: dict[str, int] = {}
+        self.activation_timeout_s = ACTIVATION_TIMEOUT_S
         self._session: aiohttp.ClientSession | None = None
         self._server: asyncio.AbstractServer | None = None
         self._web_server: web.Server | None = None
@@ -195,11 +257,35 @@ class Router:
         )
 
     def set_endpoint(self, namespace: str, revision: str, address: str | None) -> None:
-        """Mark a revision ready at ``host:port``, or not ready (None): its share gets 503."""
-        if address is None:
-            self._endpoints.pop((namespace, revision), None)
+        """Mark a revision ready at one ``host:port``, or not ready (None): its share gets 503."""
+        self.set_endpoints(namespace, revision, () if address is None else (address,))
+
+    def set_endpoints(self, namespace: str, revision: str, addresses: Sequence[str]) -> None:
+        """The ``host:port`` of every ready pod of a revision; none: its share gets 503."""
+        key = (namespace, revision)
+        previous = self._endpoints.get(key)
+        if not addresses:
+            self._endpoints.pop(key, None)
+        elif len(addresses) == 1:
+            self._endpoints[key] = f"http://{addresses[0]}"
         else:
-            self._endpoints[(namespace, revision)] = f"http://{address}"
+            bases = tuple(f"http://{a}" for a in addresses)
+            self._endpoints[key] = _Pods(bases, self._in_flight)
+        if isinstance(previous, _Activator):
+            previous.endpoints_set.set()  # held requests look again
+
+    def set_activator(self, namespace: str, revision: str, wake: Callable[[], None]) -> None:
+        """Put a revision without ready pods behind the activator: its requests wait (up to
+        ``activation_timeout_s``) for `set_endpoints`; the first calls ``wake`` to ask for
+        a pod. Kept as it is when the revision is already behind the activator."""
+        key = (namespace, revision)
+        if not isinstance(self._endpoints.get(key), _Activator):
+            self._endpoints[key] = _Activator(wake)
+
+    def in_flight(self, address: str) -> int:
+        """Requests the router has sent to pod ``host:port`` and not yet seen answered
+        (counted only while its revision has several ready pods)."""
+        return self._in_flight.get(f"http://{address}", 0)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on host:port (0: a free port); returns the port."""
@@ -247,9 +333,41 @@ class Router:
                 headers[name] = value
         if not slots:
             return web.Response(status=503, body=_NO_HEALTHY_UPSTREAM)
-        base = self._endpoints.get(slots[int(self._random() * len(slots))])
-        if base is None:
+        backend = slots[int(self._random() * len(slots))]
+        endpoint = self._endpoints.get(backend)
+        if endpoint is None:
             return web.Response(status=503, body=_NO_HEALTHY_UPSTREAM)
+        if isinstance(endpoint, str):
+            return await self._proxy(request, endpoint, headers)
+        if isinstance(endpoint, _Activator):
+            activated = await self._activated(backend, endpoint)
+            if activated is None:
+                return web.Response(status=503, body=_ACTIVATION_TIMEOUT)
+            if isinstance(activated, str):
+                return await self._proxy(request, activated, headers)
+            endpoint = activated
+        base = endpoint.acquire()
+        try:
+            return await self._proxy(request, base, headers)
+        finally:
+            endpoint.release(base)
+
+    async def _activated(self, backend: Backend, activator: _Activator) -> str | _Pods | None:
+        """Wait until the revision has a ready pod: its endpoint, or None on timeout (or
+        when the revision went away meanwhile)."""
+        if not activator.woken:
+            activator.woken = True
+            activator.wake()
+        try:
+            await asyncio.wait_for(activator.endpoints_set.wait(), self.activation_timeout_s)
+        except TimeoutError:
+            return None
+        found = self._endpoints.get(backend)
+        return None if found is None or isinstance(found, _Activator) else found
+
+    async def _proxy(
+        self, request: web.BaseRequest, base: str, headers: CIMultiDict[str]
+    ) -> web.StreamResponse:
         assert self._session is not None
         body: bytes | AsyncIterator[bytes] | None = None
         if request.body_exists:

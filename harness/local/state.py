@@ -36,6 +36,8 @@ class EmulatorInfo:
     kubeconfig: str
     pid: int
     domain: str = "example.com"
+    max_pods: int = 1  # the most pods a revision may run (`local up --max-pods`)
+    scale_to_zero: bool = False  # `local up --scale-to-zero`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +51,8 @@ class EmulatorInfo:
             kubeconfig=str(data["kubeconfig"]),
             pid=int(data["pid"]),
             domain=str(data.get("domain", "example.com")),
+            max_pods=int(data.get("max_pods", 1)),
+            scale_to_zero=bool(data.get("scale_to_zero", False)),
         )
 
 

@@ -1,6 +1,8 @@
-"""Runs one revision as an OS process: start, health-check, restart after a crash, stop.
+"""Runs one pod of a revision as an OS process: start, health-check, restart after a crash, stop.
 
-Like a kubelet with a Deployment of one pod: the process gets the revision's env
+Like a kubelet running one pod of a revision's Deployment (the data plane runs one
+supervisor per pod: one by default, more with ``harness local up --max-pods N``): the
+process gets the revision's env
 (``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, ``PORT``, the user's env); it is
 Ready once queue-proxy's probe (``K-Network-Probe: queue``) answers 200; when it exits it
 is NotReady (reason ``ExitCode<n>``, message the last line it wrote to stderr) and is
@@ -70,7 +72,13 @@ def die_with_parent_preexec() -> Callable[[], None]:
 
 @dataclass(frozen=True)
 class RevisionSpec:
-    """What the control plane asks to run: one revision of a Service."""
+    """What the control plane asks to run: one revision of a Service.
+
+    ``min_scale``, ``max_scale`` (0 = no maximum) and ``initial_scale`` are the revision's
+    ``autoscaling.knative.dev/`` bounds; the data plane keeps its pod count within them
+    and within its own ``max_pods`` (1 by default, which makes them moot).
+    ``stable_window_s`` is how long a revision stays active before it may scale to zero.
+    """
 
     namespace: str
     service: str
@@ -78,22 +86,36 @@ class RevisionSpec:
     name: str
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     container_concurrency: int = 0
+    min_scale: int = 0
+    max_scale: int = 0
+    initial_scale: int = 1
+    stable_window_s: float = 60.0
 
 
 @dataclass(frozen=True)
 class RevisionReadiness:
-    """A change of a revision's readiness, as the data plane reports it to the control plane."""
+    """A change of a revision's readiness, as the data plane reports it to the control plane.
+
+    ``actual_replicas`` (ready pods) and ``desired_replicas`` are None on a data plane of
+    one pod per revision, where readiness says it all.
+    """
 
     namespace: str
     name: str
     ready: bool
     reason: str
     message: str
+    actual_replicas: int | None = None
+    desired_replicas: int | None = None
 
 
 @dataclass(frozen=True)
 class RevisionProcess:
-    """A snapshot of one supervised revision (``local status``, tests)."""
+    """A snapshot of one supervised revision (``local status``, tests).
+
+    ``ready`` when at least one pod is; the other fields but the counts are those of its
+    first ready pod (else of its oldest); ``restarts`` counts every pod's.
+    """
 
     namespace: str
     name: str
@@ -103,13 +125,36 @@ class RevisionProcess:
     address: str | None
     metrics_address: str | None
     restarts: int
+    ready_pods: int = 0
+    desired_pods: int = 1
 
 
-def pod_name(revision: str) -> str:
-    """A Deployment-style pod name, ``{revision}-deployment-{hash}-{suffix}``."""
+@dataclass(frozen=True)
+class PodProcess:
+    """A snapshot of one pod (process) of a revision."""
+
+    namespace: str
+    revision: str
+    pod: str
+    ready: bool
+    reason: str
+    pid: int | None
+    address: str | None
+    metrics_address: str | None
+    restarts: int
+
+
+def replica_set_hash() -> str:
+    """A ReplicaSet's pod-template hash: what the pods of one revision have in common."""
+    return secrets.token_hex(5)[:10]
+
+
+def pod_name(revision: str, template_hash: str | None = None) -> str:
+    """A Deployment-style pod name, ``{revision}-deployment-{hash}-{suffix}``; the pods
+    of one revision share ``template_hash`` (a new one when None)."""
     alphabet = string.ascii_lowercase + string.digits
     suffix = "".join(secrets.choice(alphabet) for _ in range(5))
-    return f"{revision}-deployment-{secrets.token_hex(5)[:10]}-{suffix}"
+    return f"{revision}-deployment-{template_hash or replica_set_hash()}-{suffix}"
 
 
 class RevisionSupervisor:
@@ -126,10 +171,11 @@ class RevisionSupervisor:
         log_path: Path,
         metrics_schema: str,
         on_change: Callable[[RevisionSupervisor], None],
+        template_hash: str | None = None,
     ) -> None:
         self.spec = spec
         self.log_path = log_path
-        self.pod = pod_name(spec.name)
+        self.pod = pod_name(spec.name, template_hash)
         self.ready = False
         self.reason = "Deploying"
         self.message = ""
@@ -148,11 +194,12 @@ class RevisionSupervisor:
         proc = self._proc
         return proc.pid if proc is not None and proc.returncode is None else None
 
-    def snapshot(self) -> RevisionProcess:
+    def snapshot(self) -> PodProcess:
         """The current state as a plain value."""
-        return RevisionProcess(
+        return PodProcess(
             namespace=self.spec.namespace,
-            name=self.spec.name,
+            revision=self.spec.name,
+            pod=self.pod,
             ready=self.ready,
             reason=self.reason,
             pid=self.pid,

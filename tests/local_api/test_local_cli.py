@@ -62,7 +62,17 @@ def test_up_twice_is_refused_and_down_leaves_no_process(tmp_path: Path) -> None:
     up = harness("local", "up", "--port", "0", "--state-dir", str(state), "-o", "json")
     assert up.returncode == 0, up.stderr
     info = json.loads(up.stdout)
-    assert set(info) == {"api", "ingress", "prometheus", "kubeconfig", "pid"}
+    assert set(info) == {
+        "api",
+        "ingress",
+        "prometheus",
+        "kubeconfig",
+        "pid",
+        "max_pods",
+        "scale_to_zero",
+    }
+    # One process per revision, never scaled to zero, unless asked for.
+    assert (info["max_pods"], info["scale_to_zero"]) == (1, False)
     spawned = [info["pid"], *descendants(info["pid"])]
     try:
         again = harness("local", "up", "--port", "0", "--state-dir", str(state))

@@ -1,0 +1,225 @@
+"""Several pods per revision on the data plane (``max_pods``): bounds, balancing, crashes.
+
+Real revision processes on loopback, driven through :class:`PlaneThread`; the daemon's
+autoscaler is not involved here (``scale_revision`` is called directly), see
+``test_scaling_emulator.py`` for the whole loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.local.dataplane import HostRoute, PodProcess, RevisionSpec, RouteBackend
+from harness.local.prometheus import targets_path
+from tests.local_dataplane.conftest import NAMESPACE, PlaneThread, fetch_many, start_plane
+from tests.local_dataplane.promtext import parse, value
+
+HOST = "scaled.default.example.com"
+FAST = {"SIM_LATENCY_MS": "0"}
+
+
+def _spec(name: str, **scale: int) -> RevisionSpec:
+    return RevisionSpec(NAMESPACE, "scaled", "scaled", name, FAST, **scale)
+
+
+def _pods(plane: PlaneThread, name: str) -> list[PodProcess]:
+    return [p for p in plane.run(plane.plane.pods) if p.revision == name]
+
+
+def _wait_pods(
+    plane: PlaneThread, name: str, check: Callable[[list[PodProcess]], bool], timeout: float = 30
+) -> list[PodProcess]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = _pods(plane, name)
+        if check(pods):
+            return pods
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting on the pods of {name}: {pods}")
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _served_by_pod(pods: list[PodProcess]) -> dict[str, float]:
+    """Requests each pod's own queue-proxy metrics counted."""
+    counts = {}
+    for pod in pods:
+        samples = parse(httpx.get(f"http://{pod.metrics_address}/metrics").text)
+        counts[pod.pod] = value(samples, "revision_request_count", pod_name=pod.pod) or 0.0
+    return counts
+
+
+@pytest.fixture
+def one_pod(tmp_path: Path) -> Iterator[PlaneThread]:
+    yield from start_plane(tmp_path)
+
+
+@pytest.fixture
+def three_pods(tmp_path: Path) -> Iterator[PlaneThread]:
+    yield from start_plane(tmp_path, max_pods=3)
+
+
+def test_default_data_plane_runs_one_pod_whatever_the_scale_asked(one_pod: PlaneThread) -> None:
+    one_pod.call(one_pod.plane.ensure_revision(_spec("scaled-a", min_scale=3, initial_scale=3)))
+    one_pod.wait_ready("scaled-a")
+    one_pod.run(lambda: one_pod.plane.scale_revision(NAMESPACE, "scaled-a", 5))
+    one_pod.run(lambda: one_pod.plane.scale_revision(NAMESPACE, "scaled-a", 0))
+
+    assert len(_pods(one_pod, "scaled-a")) == 1
+    revision = one_pod.revision("scaled-a")
+    assert (revision.ready_pods, revision.desired_pods) == (1, 1)
+    # No replica counts reported: the control plane keeps its one-pod status.
+    events = one_pod.events_for("scaled-a")
+    assert {(e.actual_replicas, e.desired_replicas) for e in events} == {(None, None)}
+
+
+def test_min_scale_pods_share_the_traffic_and_are_scraped_one_by_one(
+    three_pods: PlaneThread,
+) -> None:
+    three_pods.call(three_pods.plane.ensure_revision(_spec("scaled-a", min_scale=2)))
+    three_pods.set_routes({HOST: HostRoute((RouteBackend(NAMESPACE, "scaled-a", 100),))})
+    pods = _wait_pods(three_pods, "scaled-a", lambda ps: sum(p.ready for p in ps) == 2)
+
+    answers = fetch_many(three_pods.url + "/", 200, {"Host": HOST}, concurrency=4)
+
+    assert len(pods) == 2 and len({p.pod for p in pods}) == 2
+    assert len({p.address for p in pods}) == 2 and len({p.metrics_address for p in pods}) == 2
+    # Pods of one ReplicaSet: the same template hash, their own suffix.
+    assert len({p.pod.rsplit("-", 1)[0] for p in pods}) == 1
+    assert all(p.pod.startswith("scaled-a-deployment-") for p in pods)
+    assert [status for status, _ in answers] == [200] * 200
+    served = _served_by_pod(pods)
+    assert sum(served.values()) == 200
+    assert min(served.values()) >= 60, served  # least in flight, ties in turn: about even
+    targets = json.loads(targets_path(three_pods.state_dir).read_text())
+    assert sorted(t["labels"]["pod"] for t in targets) == sorted(p.pod for p in pods)
+    revision = three_pods.revision("scaled-a")
+    assert (revision.ready, revision.ready_pods, revision.desired_pods) == (True, 2, 2)
+    last = three_pods.events_for("scaled-a")[-1]
+    assert (last.ready, last.actual_replicas, last.desired_replicas) == (True, 2, 2)
+
+
+def test_scaling_stays_within_max_pods_and_min_scale_and_stops_surplus_pods(
+    three_pods: PlaneThread,
+) -> None:
+    three_pods.call(three_pods.plane.ensure_revision(_spec("scaled-b", min_scale=2)))
+    _wait_pods(three_pods, "scaled-b", lambda ps: sum(p.ready for p in ps) == 2)
+
+    three_pods.run(lambda: three_pods.plane.scale_revision(NAMESPACE, "scaled-b", 10))
+    full = _wait_pods(three_pods, "scaled-b", lambda ps: sum(p.ready for p in ps) == 3)
+    three_pods.run(lambda: three_pods.plane.scale_revision(NAMESPACE, "scaled-b", 0))
+    kept = _wait_pods(three_pods, "scaled-b", lambda ps: len(ps) == 2)
+
+    assert len(full) == 3
+    # The newest pod goes first; min-scale 2 keeps two.
+    assert [p.pod for p in kept] == [p.pod for p in full[:2]]
+    retired = full[2].pid
+    assert retired is not None
+    deadline = time.monotonic() + 10
+    while _alive(retired) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(retired)
+    assert three_pods.revision("scaled-b").desired_pods == 2
+
+
+def test_killing_one_pod_of_two_keeps_the_revision_ready_and_serving(
+    three_pods: PlaneThread,
+) -> None:
+    three_pods.call(three_pods.plane.ensure_revision(_spec("scaled-c", min_scale=2)))
+    three_pods.set_routes({HOST: HostRoute((RouteBackend(NAMESPACE, "scaled-c", 100),))})
+    pods = _wait_pods(three_pods, "scaled-c", lambda ps: sum(p.ready for p in ps) == 2)
+    victim = pods[0]
+    assert victim.pid is not None
+
+    os.kill(victim.pid, signal.SIGKILL)
+    # Once the data plane has seen the exit, the router sends nothing to that pod.
+    _wait_pods(three_pods, "scaled-c", lambda ps: ps[0].restarts > 0)
+    statuses = [
+        httpx.get(three_pods.url + "/", headers={"Host": HOST}).status_code for _ in range(50)
+    ]
+    restarted = _wait_pods(
+        three_pods, "scaled-c", lambda ps: ps[0].restarts == 1 and all(p.ready for p in ps)
+    )
+
+    assert statuses == [200] * 50
+    assert restarted[0].pod == victim.pod and restarted[0].pid != victim.pid
+    # The revision never stopped being Ready (Deploying, then Ready only); its ready
+    # replicas went 2 -> 1 -> 2.
+    events = three_pods.events_for("scaled-c")
+    assert not events[0].ready and all(e.ready for e in events[1:])
+    assert [e.actual_replicas for e in events if e.ready][-3:] == [2, 1, 2]
+
+
+@pytest.fixture
+def to_zero(tmp_path: Path) -> Iterator[PlaneThread]:
+    yield from start_plane(tmp_path, max_pods=2, scale_to_zero=True, scale_to_zero_grace_s=0.3)
+
+
+def test_idle_revision_goes_to_zero_pods_and_a_request_wakes_it(to_zero: PlaneThread) -> None:
+    for name, min_scale in (("zero-a", 0), ("zero-b", 1)):
+        spec = RevisionSpec(
+            NAMESPACE, "zero", "zero", name, FAST, min_scale=min_scale, stable_window_s=0.5
+        )
+        to_zero.call(to_zero.plane.ensure_revision(spec))
+    to_zero.set_routes({HOST: HostRoute((RouteBackend(NAMESPACE, "zero-a", 100),))})
+    [pod] = _wait_pods(to_zero, "zero-a", lambda ps: any(p.ready for p in ps))
+    _wait_pods(to_zero, "zero-b", lambda ps: any(p.ready for p in ps))
+    assert pod.pid is not None
+
+    def decide_zero() -> None:  # what the autoscaler says of an idle revision, every tick
+        for name in ("zero-a", "zero-b"):
+            to_zero.plane.scale_revision(NAMESPACE, name, 0)
+
+    started = time.monotonic()
+    to_zero.run(decide_zero)
+    assert len(_pods(to_zero, "zero-a")) == 1  # active for less than its stable window
+    while _pods(to_zero, "zero-a"):
+        assert time.monotonic() - started < 10, "never scaled to zero"
+        to_zero.run(decide_zero)
+        time.sleep(0.05)
+    idle_for = time.monotonic() - started
+
+    assert idle_for >= 0.5 + 0.3 - 0.05  # the stable window, then the grace period
+    assert len(_pods(to_zero, "zero-b")) == 1  # min-scale 1 keeps its pod
+    deadline = time.monotonic() + 10
+    while _alive(pod.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(pod.pid)
+    last = to_zero.events_for("zero-a")[-1]
+    assert (last.ready, last.actual_replicas, last.desired_replicas) == (True, 0, 0)
+
+    # The activator: the request waits for a new pod and is answered by it.
+    answer = httpx.get(to_zero.url + "/", headers={"Host": HOST}, timeout=30)
+
+    assert answer.status_code == 200 and answer.headers["K-Revision"] == "zero-a"
+    [woken] = _pods(to_zero, "zero-a")
+    assert woken.ready and woken.pid != pod.pid
+    assert to_zero.revision("zero-a").desired_pods == 1
+
+
+def test_a_held_request_gets_503_when_no_pod_gets_ready_in_time(to_zero: PlaneThread) -> None:
+    to_zero.run(lambda: setattr(to_zero.plane.router, "activation_timeout_s", 0.5))
+    to_zero.add("zero-bad", {"SIM_ERROR_RATE": "2"})  # an invalid knob: the pod never starts
+    to_zero.set_routes({HOST: HostRoute((RouteBackend(NAMESPACE, "zero-bad", 100),))})
+
+    started = time.monotonic()
+    answer = httpx.get(to_zero.url + "/", headers={"Host": HOST}, timeout=30)
+
+    assert answer.status_code == 503
+    assert answer.text == "activator request timeout: no ready pod\n"
+    assert 0.5 <= time.monotonic() - started < 5
