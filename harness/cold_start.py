@@ -112,13 +112,18 @@ def scale_to_zero_cold_starts(
     *,
     zero_timeout_s: float = 600.0,
     request_timeout_s: float = 120.0,
+    series_grace_s: float = 20.0,
     on_progress: Progress | None = None,
 ) -> ColdStartResult:
     """Wait for zero pods, send one request, ``repetitions`` times.
 
-    Raises ``Unavailable`` when Prometheus has no pod-count series for the revision (it
-    cannot tell when the revision is at zero), and ``Aborted`` when the revision does not
-    reach zero pods within ``zero_timeout_s`` (min-scale above 0, or other traffic).
+    Raises ``Unavailable`` when Prometheus has no pod-count series for the revision after
+    ``series_grace_s`` (a new revision's first scrape can take a few seconds; without the
+    series it cannot tell when the revision is at zero), and ``Aborted`` when the revision
+    does not reach zero pods within ``zero_timeout_s`` (min-scale above 0, or other
+    traffic). After a first request, Prometheus may still hold the zero it scraped before
+    the revision woke: the next wait for zero begins once it has seen the pod (or after
+    ``series_grace_s``), so that a stale zero cannot make a warm request look cold.
     """
     latencies: list[float] = []
     waits: list[float] = []
@@ -128,7 +133,11 @@ def scale_to_zero_cold_starts(
         for done in range(repetitions):
             if on_progress is not None:
                 on_progress(done, repetitions, f"waiting for {revision} to scale to zero")
-            waits.append(_wait_for_zero(prometheus, namespace, revision, zero_timeout_s))
+            if done:
+                _wait_for_pods(prometheus, namespace, revision, series_grace_s)
+            waits.append(
+                _wait_for_zero(prometheus, namespace, revision, zero_timeout_s, series_grace_s)
+            )
             if on_progress is not None:
                 on_progress(done, repetitions, f"first request to {revision}")
             start = time.perf_counter()
@@ -144,10 +153,25 @@ def scale_to_zero_cold_starts(
     return ColdStartResult(SCALE_TO_ZERO, tuple(latencies), errors, repetitions, tuple(waits))
 
 
-def _wait_for_zero(prometheus: str, namespace: str, revision: str, timeout_s: float) -> float:
+def _wait_for_pods(prometheus: str, namespace: str, revision: str, timeout_s: float) -> None:
+    """Until Prometheus sees the revision's pod(s) (the one the last request woke)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pods = actual_pods(prometheus, namespace, revision)
+        if pods is not None and pods > 0:
+            return
+        time.sleep(_ZERO_POLL_S / 4)
+
+
+def _wait_for_zero(
+    prometheus: str, namespace: str, revision: str, timeout_s: float, series_grace_s: float
+) -> float:
     start = time.monotonic()
     while True:
         pods = actual_pods(prometheus, namespace, revision)
+        if pods is None and time.monotonic() - start < series_grace_s:
+            time.sleep(_ZERO_POLL_S)
+            continue
         if pods is None:
             raise Unavailable(
                 f"Prometheus at {prometheus} has no pod-count series for {namespace}/{revision} "

@@ -63,7 +63,9 @@ class PerfTarget:
 
     ``revisions`` are the tag's revision, or the route's revisions with traffic (largest
     share first); ``revision_env`` is the first one's container env; ``prometheus`` the
-    URL to read server-side metrics from (None: client-side only).
+    URL to read server-side metrics from (None: client-side only); ``scales_to_zero``: the
+    target is an emulator started with ``--scale-to-zero``, whose revisions go to zero
+    pods and wake through its activator as on a cluster.
     """
 
     namespace: str
@@ -74,6 +76,7 @@ class PerfTarget:
     revision_env: Mapping[str, str]
     on_emulator: bool
     prometheus: str | None
+    scales_to_zero: bool = False
 
 
 def resolve_target(
@@ -124,6 +127,7 @@ def resolve_target(
         revision_env=env,
         on_emulator=emulator is not None,
         prometheus=spec.prometheus or (emulator.prometheus if emulator else None),
+        scales_to_zero=emulator is not None and emulator.scale_to_zero,
     )
 
 
@@ -254,8 +258,9 @@ def cold_start_outcome(
 ) -> PerfOutcome:
     """Measure ``repetitions`` first requests to the target's revision (see cold_start).
 
-    On the emulator each comes from a fresh instance; on a cluster each waits for the
-    revision to scale to zero, which needs Prometheus (``Unavailable`` without it).
+    On a cluster, and on an emulator started with ``--scale-to-zero``, each waits for the
+    revision to scale to zero, which needs Prometheus (``Unavailable`` without it), and
+    goes through the activator; on any other emulator each comes from a fresh instance.
     """
     from harness.cold_start import fresh_instance_cold_starts, scale_to_zero_cold_starts
     from harness.perf_server import autoscaler_series
@@ -270,14 +275,15 @@ def cold_start_outcome(
 
     started = time.time()
     server = None
-    if target.on_emulator:
+    if target.on_emulator and not target.scales_to_zero:
         result = fresh_instance_cold_starts(
             revision, target.revision_env, repetitions, on_progress=progress
         )
     else:
         if target.prometheus is None:
+            where = "an emulator that scales to zero" if target.on_emulator else "a cluster"
             raise BadInput(
-                "a cold start on a cluster waits for the revision to scale to zero, which it "
+                f"a cold start on {where} waits for the revision to scale to zero, which it "
                 "reads from Prometheus: pass --prometheus URL"
             )
         result = scale_to_zero_cold_starts(

@@ -623,6 +623,13 @@ class Autoscaler:
     async def _scrape(self, tracked: _Tracked) -> None:
         """Read each ready pod's stats and record the revision's total."""
         revision = tracked.revision
+        if not revision.pods:
+            # Scaled to zero: nothing in flight anywhere (requests held by the activator
+            # wake a pod without the autoscaler), so the windows see 0 and the gauges
+            # say 0 pods, as Knative's do.
+            tracked.last_stats = {}
+            tracked.model.record(self._clock(), 0.0)
+            return
         pods = [p for p in revision.pods if p.ready and p.stats_address is not None]
         read = await asyncio.gather(*(self._read_stats(p) for p in pods))
         metric = tracked.model.settings.metric
@@ -695,26 +702,37 @@ def dataplane_revisions(
     targets: Callable[[], Sequence[MetricsTarget]],
     pods: Callable[[], Sequence[PodProcess]],
     revision_object: Callable[[str, str], Mapping[str, Any] | None],
+    supervised: Callable[[], Sequence[tuple[str, str]]] | None = None,
 ) -> RevisionSource:
     """A `RevisionSource` over the data plane (``DataPlane.metrics_targets`` and
     ``DataPlane.pods``) and the Revision objects (annotations, containerConcurrency).
-    A revision is listed once one of its pods listens."""
+
+    A revision is listed once one of its pods listens, and stays listed, with no pods,
+    while ``supervised`` (the data plane's ``(namespace, name)`` of every revision) still
+    has it: a revision scaled to zero keeps its gauges (0 pods), as on a cluster."""
+    known: dict[tuple[str, str], tuple[str, str]] = {}  # -> (service, configuration)
 
     def source() -> list[ScaledRevision]:
         ready = {(p.namespace, p.pod): p.ready for p in pods()}
         grouped: dict[tuple[str, str], list[MetricsTarget]] = {}
         for target in targets():
             grouped.setdefault((target.namespace, target.revision), []).append(target)
+        for key, members in grouped.items():
+            known[key] = (members[0].service, members[0].configuration)
+        alive = set(supervised()) if supervised is not None else set(grouped)
+        for key in [k for k in known if k not in alive]:
+            del known[key]
         revisions = []
-        for (namespace, name), members in grouped.items():
+        for (namespace, name), (service, configuration) in known.items():
+            members = grouped.get((namespace, name), [])
             obj = revision_object(namespace, name) or {}
             meta = obj.get("metadata") or {}
             spec = obj.get("spec") or {}
             revisions.append(
                 ScaledRevision(
                     namespace=namespace,
-                    service=members[0].service,
-                    configuration=members[0].configuration,
+                    service=service,
+                    configuration=configuration,
                     name=name,
                     pods=tuple(
                         ScaledPod(t.pod, t.address, ready.get((namespace, t.pod), False))

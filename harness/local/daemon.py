@@ -219,6 +219,7 @@ async def serve(args: argparse.Namespace) -> None:
             dataplane.metrics_targets,
             dataplane.pods,
             lambda namespace, name: store.peek("revisions", namespace, name),
+            lambda: [(r.namespace, r.name) for r in dataplane.revisions()],
         ),
         args.metrics_schema,
         # One pod per revision (the default): the decisions are only reported.

@@ -13,9 +13,11 @@ from harness.local.autoscaler import (
     RevisionGauges,
     ScalingSettings,
     WindowAverage,
+    dataplane_revisions,
     observed_value,
     render_gauges,
 )
+from harness.local.prometheus import MetricsTarget
 from harness.local.revision import ConcurrencyStats
 from tests.local_dataplane.promtext import parse, value
 
@@ -244,3 +246,22 @@ def test_the_revision_process_serves_its_stats(tmp_path: object) -> None:
     stats = asyncio.run(run())
     assert stats["requests"] == 3 and stats["in_flight"] == 0
     assert stats["concurrency_seconds"] >= 0 and stats["t"] > 0
+
+
+def test_a_revision_scaled_to_zero_stays_listed_with_no_pods_until_it_is_removed() -> None:
+    target = MetricsTarget("default", "hello", "hello", "hello-a", "hello-a-pod", "127.0.0.1:1")
+    targets: list[MetricsTarget] = [target]
+    supervised = [("default", "hello-a")]
+    source = dataplane_revisions(
+        lambda: targets,
+        lambda: [],
+        lambda namespace, name: {"spec": {"containerConcurrency": 1}},
+        lambda: supervised,
+    )
+    (listed,) = source()
+    assert listed.name == "hello-a" and len(listed.pods) == 1 and listed.service == "hello"
+    targets.clear()  # its last pod stopped: scaled to zero
+    (listed,) = source()
+    assert listed.pods == () and listed.container_concurrency == 1
+    supervised.clear()  # the revision is gone
+    assert source() == []

@@ -140,7 +140,10 @@ def test_scale_to_zero_cold_starts_wait_for_zero_pods_then_time_the_first_reques
     timer = threading.Timer(1.5, endpoint.set, (f"autoscaler_actual_pods{{{labels}}}", 0))
     timer.start()
     try:
-        result = scale_to_zero_cold_starts(Arm("hello", slow_app), url, "default", "sleepy", 2)
+        # the fake endpoint never shows the woken pod: wait for it only briefly
+        result = scale_to_zero_cold_starts(
+            Arm("hello", slow_app), url, "default", "sleepy", 2, series_grace_s=2.0
+        )
     finally:
         timer.cancel()
     assert result.method == SCALE_TO_ZERO and result.requests == 2 and result.errors == 0
@@ -165,4 +168,6 @@ def test_cold_starts_need_a_pod_count_to_tell_cold_from_warm(
 ) -> None:
     _, url = autoscaler
     with pytest.raises(Unavailable, match="no pod-count series"):
-        scale_to_zero_cold_starts(Arm("hello", slow_app), url, "default", "unknown", 1)
+        scale_to_zero_cold_starts(
+            Arm("hello", slow_app), url, "default", "unknown", 1, series_grace_s=0.5
+        )
