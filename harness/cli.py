@@ -1,8 +1,9 @@
 """The `harness` command line: parse, call, render. No logic of its own.
 
 Command groups live in ``harness.commands``; each module's ``register(app)`` adds its
-commands. Expected failures (``HarnessError``) become one line on stderr and the exit
-code of the CLI contract; nothing else is caught here, so a bug still shows its traceback.
+commands. Expected failures (``HarnessError``) and unusable arguments (an unknown option,
+a value that does not parse) become one line on stderr and the exit code of the CLI
+contract; nothing else is caught here, so a bug still shows its traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness import __version__
-from harness.errors import EXIT_ABORTED, HarnessError
+from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError
 
 app = typer.Typer(
     name="harness",
@@ -59,13 +60,31 @@ _register_commands()
 def main() -> None:
     """Entry point of the `harness` script."""
     try:
-        app(standalone_mode=True)
+        result = app(standalone_mode=False)
     except HarnessError as exc:
         stderr.print(f"[bold red]error:[/] {escape(exc.message)}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value
+        _usage_error(exc)
+    except (KeyboardInterrupt, typer.Abort):
         stderr.print("interrupted")
         sys.exit(EXIT_ABORTED)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _usage_error(exc: typer.TyperException) -> None:
+    """One line and exit 2 for arguments that cannot be used (the help alone for none)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # `harness` or a group without a command: its help, on stderr, exit 2 as before
+        typer.echo(ctx.get_help(), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    format_message = getattr(exc, "format_message", None)
+    text = format_message() if callable(format_message) else str(exc)
+    message = " ".join(str(text).split())
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    stderr.print(f"[bold red]error:[/] {escape(message)}{escape(where)}")
+    sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
 
 
 if __name__ == "__main__":

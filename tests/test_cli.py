@@ -40,3 +40,23 @@ def test_unknown_command_exits_2_without_traceback() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_unusable_arguments_are_one_line_and_exit_2() -> None:
+    cases = [
+        (["canary", "hello", "--from", "v1", "--to", "v2", "--rate", "fast"], "--rate"),
+        (["canary", "--no-such-flag"], "No such option: --no-such-flag"),
+        (["local", "up", "--max-pods", "many"], "--max-pods"),
+        (["gate"], "Missing argument"),
+    ]
+    for args, expected in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "harness.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2, args
+        assert proc.stderr.count("\n") == 1 and expected in proc.stderr, (args, proc.stderr)
+        assert proc.stderr.startswith("error:") and "--help" in proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
