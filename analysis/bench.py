@@ -286,10 +286,8 @@ def fixed_n_limit(
     true_share = ratio / (1.0 + ratio)
     mean = n * rate * (1.0 + ratio)
     totals = np.arange(1, int(mean + 10 * math.sqrt(mean)) + 10)
-    # the total of events: a sum of two binomials, near-Poisson for rare events
-    weights = (
-        stats.poisson.pmf(totals, mean) if ratio != 1.0 else stats.binom.pmf(totals, 2 * n, rate)
-    )
+    # the total of events: a sum of two binomials of rare events, so Poisson (Le Cam 1960)
+    weights = stats.poisson.pmf(totals, mean)
     power = 0.0
     for total, weight in zip(totals, weights, strict=True):
         ks = np.arange(total + 1)
