@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis import Histogram
-from harness.gate import execute_gate, tolerances
-from harness.perf_outcome import PerfOutcome
+from harness.gate.run import execute_gate, tolerances
+from harness.perf.outcome import PerfOutcome
 from harness.store import SqliteStore
 
 NAMESPACE, SERVICE, ARM = "default", "hello", "hello"

@@ -112,7 +112,7 @@ def canary(
     Exit codes: 0 promoted, 1 rolled back, 2 bad input (nothing changed), 3 aborted or
     inconclusive (traffic restored unless told to hold).
     """
-    from harness.canary import run_canary_command
+    from harness.canary.run import run_canary_command
 
     overrides: dict[str, Any] = {
         "service": service or None,
@@ -168,7 +168,7 @@ def rollback(
     store: StorePath = None,
 ) -> None:
     """Restore the traffic block saved before the last canary run on SERVICE."""
-    from harness.canary import run_rollback_command
+    from harness.canary.run import run_rollback_command
 
     raise typer.Exit(
         run_rollback_command(

@@ -11,7 +11,7 @@ import typer
 from harness.commands.options import Format, Namespace, OutputFormat
 
 if TYPE_CHECKING:
-    from harness.gate import GateRun
+    from harness.gate.run import GateRun
 
 
 def gate(
@@ -55,7 +55,7 @@ def gate(
 
     Exit codes: 0 pass, 1 regression, 2 bad input, 3 not enough data.
     """
-    from harness.gate import execute_gate, parse_share, tolerances
+    from harness.gate.run import execute_gate, parse_share, tolerances
 
     tol = tolerances(
         error_rate=parse_share(max_error_rate_increase, "--max-error-rate-increase", 1.0),
@@ -76,7 +76,7 @@ def gate(
         report_dir=report_dir,
     )
     if output is OutputFormat.json:
-        from harness.gate_report import gate_document
+        from harness.gate.report import gate_document
 
         document = gate_document(result.outcome, result.report)
         typer.echo(json.dumps(document, indent=2, allow_nan=False))
@@ -90,7 +90,7 @@ def _print_text(result: GateRun) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from harness.gate_report import report_metric
+    from harness.gate.report import report_metric
 
     outcome = result.outcome
     console = Console(highlight=False, soft_wrap=True)

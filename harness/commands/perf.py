@@ -11,7 +11,7 @@ import typer
 from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
 
 if TYPE_CHECKING:
-    from harness.perf import PerfRun
+    from harness.perf.run import PerfRun
 
 StateDir = Annotated[
     Path | None,
@@ -81,7 +81,7 @@ def perf(
     Exit codes: 0 done, 2 bad input or no cluster (nothing sent), 3 the run failed.
     """
     from harness.config import load_perf_spec
-    from harness.perf import execute_perf
+    from harness.perf.run import execute_perf
 
     spec = load_perf_spec(
         config,
@@ -115,7 +115,7 @@ def perf(
             on_progress=progress.update,
         )
     if output is OutputFormat.json:
-        from harness.perf_outcome import perf_document
+        from harness.perf.outcome import perf_document
 
         document = perf_document(
             result.run,

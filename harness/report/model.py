@@ -144,7 +144,7 @@ class ReportData:
     run's final status (store or gate vocabulary); ``decision`` a short word and
     ``explanation`` the sentences saying why. ``histograms`` are the final per-arm
     latency histograms as `Histogram.to_dict()`. ``autoscaler`` holds, per revision,
-    the autoscaler's series over a perf run (`harness.perf_server.autoscaler_series`'s
+    the autoscaler's series over a perf run (`harness.perf.server_metrics.autoscaler_series`'s
     ``schema``, ``step_s`` and ``series``: gauge -> [[seconds since start, value], ...]).
     Times are Unix seconds.
     """

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.canary import judge_config
+from harness.canary.run import judge_config
 from harness.config import (
     DEFAULT_STEPS,
     knative_steps,

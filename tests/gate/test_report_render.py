@@ -15,8 +15,8 @@ import pytest
 from analysis import Histogram
 from harness.config import load_perf_spec
 from harness.load.targets import Arm
-from harness.perf import PerfTarget, unsaved_run
-from harness.perf_outcome import PerfOutcome, perf_report
+from harness.perf.outcome import PerfOutcome, perf_report
+from harness.perf.run import PerfTarget, unsaved_run
 from harness.report import write_report
 from tests.gate.helpers import run_cli, save_run
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis import Histogram
-from harness.perf_outcome import PerfOutcome, perf_report
-from harness.perf_server import GAUGES, MAX_POINTS
+from harness.perf.outcome import PerfOutcome, perf_report
+from harness.perf.server_metrics import GAUGES, MAX_POINTS
 from harness.report import ReportData, write_report
 from harness.report.plots import panic_spans
 from harness.store import RunRecord, open_store

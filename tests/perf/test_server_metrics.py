@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from harness.cold_start import SCALE_TO_ZERO, scale_to_zero_cold_starts
 from harness.errors import Aborted, Unavailable
 from harness.load.targets import Arm
-from harness.perf_server import actual_pods, autoscaler_series
+from harness.perf.cold_start import SCALE_TO_ZERO, scale_to_zero_cold_starts
+from harness.perf.server_metrics import actual_pods, autoscaler_series
 from tests.perf.fakes import MetricsEndpoint, prometheus_scraping, wait_for_value
 
 LEGACY = (

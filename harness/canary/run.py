@@ -2,7 +2,7 @@
 
 Preflight reads everything and changes nothing; any failure there is ``BadInput`` or
 ``Unavailable`` (exit 2). Once the run is created in the journal, the controller in
-``harness.rollout`` owns the traffic and restores it on every failure path.
+``harness.canary.controller`` owns the traffic and restores it on every failure path.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import ArmSnapshot, JudgeConfig
+from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.config import DEFAULT_RATE, CanarySpec
 from harness.errors import BadInput, HarnessError
 from harness.knative.backend import TrafficBackend
@@ -25,7 +26,6 @@ from harness.knative.urls import http_url, tag_host
 from harness.load.targets import Arm, check_reachable, url_arm
 from harness.metrics.profiles import MetricProfile, custom_profile, get_profile
 from harness.metrics.source import PrometheusSource
-from harness.rollout import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.store import RunRecord, Store
 
 Say = Callable[[str], None]
@@ -344,7 +344,7 @@ def run_canary_command(
     """Everything `harness canary` does; returns the exit code."""
     from rich.console import Console
 
-    from harness.canary_view import LiveView
+    from harness.canary.view import LiveView
     from harness.config import load_canary_spec
     from harness.report import (
         DEFAULT_REPORTS_ROOT,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from analysis.fixed import MetricResult as FixedResult
-    from harness.gate import GateOutcome
+    from harness.gate.run import GateOutcome
     from harness.report import MetricResult, ReportData
 
 __all__ = ["gate_document", "gate_report", "metric_name", "report_metric"]

@@ -1,6 +1,6 @@
 """What a perf run measured, as plain values, and how it reads: sentences, report, JSON.
 
-`PerfOutcome` is built by `harness.perf` (a load run or a cold start), saved in history
+`PerfOutcome` is built by `harness.perf.run` (a load run or a cold start), saved in history
 as a `PerfResult`, rendered into a report (`perf_report`) and printed (`perf_document`
 for ``--format json``; `PerfOutcome.explanation` for people). Nothing here measures.
 """

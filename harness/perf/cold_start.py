@@ -32,7 +32,7 @@ import httpx
 
 from harness.errors import Aborted, BadInput, Unavailable
 from harness.load.targets import Arm
-from harness.perf_server import actual_pods
+from harness.perf.server_metrics import actual_pods
 
 __all__ = [
     "FRESH_INSTANCE",

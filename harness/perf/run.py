@@ -4,8 +4,8 @@ A run loads the Service's route (or one tag) with Locust for ``warmup + duration
 seconds in one of the load shapes (steady, ramp, spike, soak) and keeps what happened
 after the warm-up: the client's counts and latency histogram (exact differences of
 cumulative snapshots), and, where Prometheus answers, the revision's server-side
-counters and autoscaler series (`harness.perf_server`). The ``cold-start`` profile
-measures first requests to a revision with nothing running instead (`harness.cold_start`).
+counters and autoscaler series (`harness.perf.server_metrics`). The ``cold-start`` profile
+measures first requests to a revision with nothing running instead (`harness.perf.cold_start`).
 
 With ``save`` the run goes into the history store before it starts (status
 ``running``), then gets its result and ``completed`` (or ``failed``); `harness gate`
@@ -25,11 +25,11 @@ from typing import Any
 from analysis import Histogram
 from harness.config import PerfSpec
 from harness.errors import Aborted, BadInput, HarnessError
-from harness.gate import history_trend
+from harness.gate.run import history_trend
 from harness.knative.backend import TrafficBackend
 from harness.load.targets import Arm, service_arms
 from harness.local.state import EmulatorInfo
-from harness.perf_outcome import COLD_START, PerfOutcome, perf_report
+from harness.perf.outcome import COLD_START, PerfOutcome, perf_report
 from harness.store import RunRecord, Store, open_store
 
 __all__ = [
@@ -234,7 +234,7 @@ def _server_recorder(spec: PerfSpec, target: PerfTarget) -> Any:
         return None
     from harness.metrics.profiles import custom_profile, get_profile
     from harness.metrics.source import PrometheusSource
-    from harness.perf_server import ServerRecorder
+    from harness.perf.server_metrics import ServerRecorder
 
     if spec.metrics_profile == "custom" and spec.queries is not None:
         q = spec.queries
@@ -262,8 +262,8 @@ def cold_start_outcome(
     revision to scale to zero, which needs Prometheus (``Unavailable`` without it), and
     goes through the activator; on any other emulator each comes from a fresh instance.
     """
-    from harness.cold_start import fresh_instance_cold_starts, scale_to_zero_cold_starts
-    from harness.perf_server import autoscaler_series
+    from harness.perf.cold_start import fresh_instance_cold_starts, scale_to_zero_cold_starts
+    from harness.perf.server_metrics import autoscaler_series
 
     if repetitions < 1:
         raise BadInput(f"--repetitions {repetitions} must be at least 1")

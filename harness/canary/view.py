@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analysis import ArmSnapshot, Verdict
-from harness.rollout import LookRecord, Plan
+from harness.canary.controller import LookRecord, Plan
 
 
 def _ms(value: float | None) -> str:

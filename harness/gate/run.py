@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, Aborted, BadInput
-from harness.gate_report import gate_report, metric_name
+from harness.gate.report import gate_report, metric_name
 from harness.store import PerfResult, RunRecord, Store, is_run_id, open_store
 
 if TYPE_CHECKING:
