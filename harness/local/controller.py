@@ -1,8 +1,8 @@
-"""Knative Serving's admission and reconcilers, for the emulator.
+"""Knative Serving's reconcilers, for the emulator.
 
-Admission (what the API server and Knative's webhooks do on a write): defaults, the
-model's validation, `resourceVersion` conflicts, `metadata.generation`. Reconciliation
-(what Knative's controllers do afterwards, on the asyncio loop): a Service owns a
+The API's writes go through `admission` (defaults, validation, conflicts) first; the
+controller exposes them to the API and marks what they touched for reconciliation.
+Reconciliation (what Knative's controllers do afterwards, on the asyncio loop): a Service owns a
 Configuration and a Route of its name; a new `spec.template` makes a Revision named
 `spec.template.metadata.name` or `{configuration}-{00001}`; revisions run through the
 `Runtime` (the data plane); the Route resolves its traffic to ready revisions, programs
@@ -25,17 +25,36 @@ import asyncio
 import copy
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from harness.errors import BadInput
-from harness.knative.field_error import FieldError, admission_denial
 from harness.knative.traffic import TrafficTarget
 from harness.knative.urls import http_url, route_host, tag_host
-from harness.knative.validation import ClusterConfig, validate_object
-from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
+from harness.knative.validation import ClusterConfig
+from harness.local.admission import Admission
+from harness.local.objects import (
+    API_VERSION,
+    CLUSTER_LOCAL_DOMAIN,
+    DEFAULT_CONTAINER_NAME,
+    LABEL_CONFIGURATION,
+    LABEL_CONFIGURATION_GENERATION,
+    LABEL_CONFIGURATION_UID,
+    LABEL_ROUTING_STATE,
+    LABEL_SERVICE,
+    LABEL_SERVICE_UID,
+    ROLLOUT_IN_PROGRESS,
+    condition,
+    happy,
+    merge_conditions,
+    now,
+    owned_by,
+    owner_reference,
+    owning_service,
+    ready_of,
+)
+from harness.local.objectstore import JSON, ApiError, ObjectStore, not_found
 from harness.local.rollout_schedule import (
     RolloutKey,
     TargetRollout,
@@ -45,20 +64,6 @@ from harness.local.rollout_schedule import (
 )
 
 log = logging.getLogger(__name__)
-
-GROUP = "serving.knative.dev"
-API_VERSION = f"{GROUP}/v1"
-LABEL_SERVICE = f"{GROUP}/service"
-LABEL_SERVICE_UID = f"{GROUP}/serviceUID"
-LABEL_CONFIGURATION = f"{GROUP}/configuration"
-LABEL_CONFIGURATION_UID = f"{GROUP}/configurationUID"
-LABEL_CONFIGURATION_GENERATION = f"{GROUP}/configurationGeneration"
-LABEL_ROUTE = f"{GROUP}/route"
-LABEL_ROUTING_STATE = f"{GROUP}/routingState"
-DEFAULT_CONTAINER_NAME = "user-container"
-DEFAULT_TIMEOUT_SECONDS = 300
-CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
-ROLLOUT_IN_PROGRESS = "A gradual rollout of the latest revision(s) is in progress."
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,30 @@ class RevisionWorkload:
     name: str
     env: Mapping[str, str]
     container_concurrency: int
+
+
+@dataclass(frozen=True)
+class ServicePass:
+    """One Service reconciled in a pass, kept until its status can be written (after the
+    ingress is programmed)."""
+
+    service: JSON
+    generation: int
+    route: JSON | None  # None: a standalone Route holds the Service's name
+    resolved: list[TrafficTarget] | None  # None: some target cannot be served yet
+    all_traffic_assigned: JSON
+    rolling: bool
+
+
+@dataclass(frozen=True)
+class RoutePass:
+    """One standalone Route reconciled in a pass, kept until its status can be written."""
+
+    route: JSON
+    resolved: list[TrafficTarget] | None
+    all_traffic_assigned: JSON
+    rolling: bool
+    touched: set[str]  # revisions it served before or serves now
 
 
 class Runtime(Protocol):
@@ -87,177 +116,6 @@ class Runtime(Protocol):
         ...
 
 
-def now() -> str:
-    """Kubernetes' timestamp format (RFC 3339, seconds, UTC)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def condition(type_: str, status: str, reason: str = "", message: str = "") -> JSON:
-    """A Knative condition without its transition time (set by `_merge_conditions`)."""
-    cond: JSON = {"type": type_, "status": status}
-    if reason:
-        cond["reason"] = reason
-    if message:
-        cond["message"] = message
-    return cond
-
-
-def _merge_conditions(old: list[JSON] | None, new: list[JSON]) -> list[JSON]:
-    """New conditions sorted by type, keeping lastTransitionTime where status did not change."""
-    before = {c["type"]: c for c in old or []}
-    merged: list[JSON] = []
-    for cond in sorted(new, key=lambda c: c["type"]):
-        prev = before.get(cond["type"])
-        stamp = (
-            prev["lastTransitionTime"]
-            if prev is not None and prev.get("status") == cond["status"]
-            else now()
-        )
-        merged.append({**cond, "lastTransitionTime": stamp})
-    return merged
-
-
-def _ready_of(obj: JSON | None) -> JSON:
-    """The Ready condition of `obj` (Unknown when absent)."""
-    for cond in (obj or {}).get("status", {}).get("conditions", []):
-        if cond.get("type") == "Ready":
-            return dict(cond)
-    return condition("Ready", "Unknown")
-
-
-def _happy(conditions: Sequence[JSON]) -> JSON:
-    """Knative's living condition set: Ready is the worst of its dependents."""
-    for wanted in ("False", "Unknown"):
-        for cond in conditions:
-            if cond["status"] == wanted:
-                return condition("Ready", wanted, cond.get("reason", ""), cond.get("message", ""))
-    return condition("Ready", "True")
-
-
-def set_service_defaults(obj: JSON) -> None:
-    """Knative's defaulting webhook for a Service, in place (service_defaults.go).
-
-    Parts of the wrong shape are left alone: validation reports them.
-    """
-    spec = obj.setdefault("spec", {})
-    template = spec.setdefault("template", {})
-    if not isinstance(template, dict):
-        return
-    if template.setdefault("metadata", {}) is None:
-        template["metadata"] = {}
-    pod = template.setdefault("spec", {})
-    if isinstance(pod, dict):
-        _set_pod_defaults(pod)
-    traffic = spec.get("traffic")
-    if not traffic:
-        spec["traffic"] = [{"latestRevision": True, "percent": 100}]
-    elif isinstance(traffic, list):
-        for target in traffic:
-            if isinstance(target, dict) and target.get("latestRevision") is None:
-                target["latestRevision"] = not target.get("revisionName")
-
-
-def _set_pod_defaults(pod: JSON) -> None:
-    pod.setdefault("containerConcurrency", 0)
-    pod.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
-    pod.setdefault("enableServiceLinks", False)
-    containers = pod.setdefault("containers", [{}])
-    if not isinstance(containers, list):
-        return
-    for index, container in enumerate(containers):
-        if not isinstance(container, dict):
-            continue
-        default_name = (
-            DEFAULT_CONTAINER_NAME if len(containers) == 1 else f"{DEFAULT_CONTAINER_NAME}-{index}"
-        )
-        container.setdefault("name", default_name)
-        container.setdefault("resources", {})
-        if index == 0 and "readinessProbe" not in container:
-            container["readinessProbe"] = {"successThreshold": 1, "tcpSocket": {"port": 0}}
-
-
-def set_route_defaults(obj: JSON) -> None:
-    """Knative's defaulting webhook for a Route, in place (route_defaults.go): each target's
-    `latestRevision` defaults to "no revisionName". A standalone Route gets no default
-    traffic (only a Service's Route does), so an empty block is left for validation."""
-    spec = obj.setdefault("spec", {})
-    traffic = spec.get("traffic")
-    if isinstance(traffic, list):
-        for target in traffic:
-            if isinstance(target, dict) and target.get("latestRevision") is None:
-                target["latestRevision"] = not target.get("revisionName")
-
-
-_DEFAULTS: dict[str, Callable[[JSON], None]] = {
-    "services": set_service_defaults,
-    "routes": set_route_defaults,
-}
-_KINDS = {"services": "Service", "routes": "Route"}
-
-
-def owning_service(obj: JSON) -> str | None:
-    """The name of the Service in `obj`'s ownerReferences, or None for a standalone object."""
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("kind") == "Service":
-            return str(ref.get("name", ""))
-    return None
-
-
-def _owned_by(obj: JSON, owner: JSON) -> bool:
-    """Whether `owner` (by uid) is among `obj`'s ownerReferences."""
-    uid = owner["metadata"]["uid"]
-    return any(
-        isinstance(ref, dict) and ref.get("uid") == uid
-        for ref in obj["metadata"].get("ownerReferences") or []
-    )
-
-
-def _refuse_service_owner(obj: JSON) -> None:
-    """422 for a Route written with a Service as its owner: only a Service's reconciler
-    makes its Route, and a Service's Route is not writable (it would be adopted wrongly)."""
-    if obj["kind"] != "Route" or owning_service(obj) is None:
-        return
-    name = obj["metadata"].get("name", "")
-    message = "a Route written through the API may not be owned by a Service"
-    raise ApiError(
-        422,
-        "Invalid",
-        f'Route.{GROUP} "{name}" is invalid: metadata.ownerReferences: Forbidden: {message}',
-        details={
-            "name": name,
-            "group": GROUP,
-            "kind": "Route",
-            "causes": [
-                {
-                    "reason": "FieldValueForbidden",
-                    "message": message,
-                    "field": "metadata.ownerReferences",
-                }
-            ],
-        },
-    )
-
-
-def owned_route_error(verb: str, name: str, service: str) -> ApiError:
-    """405 for a write to a Route its Service manages (write the Service instead)."""
-    return ApiError(
-        405,
-        "MethodNotAllowed",
-        f'{verb} is not supported on routes.serving.knative.dev "{name}": it is owned by '
-        f'Service "{service}" (change the Service\'s spec.traffic instead)',
-    )
-
-
-def already_exists(resource: str, name: str) -> ApiError:
-    """409 AlreadyExists with Kubernetes' wording."""
-    return ApiError(
-        409,
-        "AlreadyExists",
-        f'{resource}.serving.knative.dev "{name}" already exists',
-        details={"name": name, "group": GROUP, "kind": resource},
-    )
-
-
 def _env_of(template: JSON) -> dict[str, str]:
     containers = template.get("spec", {}).get("containers") or [{}]
     env: dict[str, str] = {}
@@ -267,20 +125,9 @@ def _env_of(template: JSON) -> dict[str, str]:
     return env
 
 
-def _owner(obj: JSON) -> JSON:
-    meta = obj["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": obj["kind"],
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 class Controller:
-    """Admission for API writes and the reconcile loop; owns the store's Knative objects."""
+    """The API's writes (through `Admission`) and the reconcile loop; owns the store's
+    Knative objects."""
 
     def __init__(
         self,
@@ -293,7 +140,7 @@ class Controller:
         self.store = store
         self.runtime = runtime
         self.domain = domain
-        self.cluster_config = cluster_config or ClusterConfig()
+        self.admission = Admission(store, cluster_config)
         self._dirty: set[tuple[str, str]] = set()
         self._dirty_routes: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
@@ -311,7 +158,7 @@ class Controller:
         self._rollouts: dict[tuple[str, str], dict[RolloutKey, TargetRollout]] = {}
         self._rollout_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
-    # ----- admission: called by the API, synchronously, before anything is stored -----
+    # ----- writes: called by the API, admitted synchronously before anything is stored -----
 
     def create_service(self, namespace: str, body: JSON) -> JSON:
         """Admit and store a new Service; 409 AlreadyExists, 422 on Knative's rejection.
@@ -319,13 +166,13 @@ class Controller:
         A standalone Route of the same name does not block it (as in Knative): the Service
         is stored and reports `RoutesReady=False`, reason `NotOwned`, until that Route goes.
         """
-        stored = self._create("services", namespace, body)
+        stored = self.admission.create("services", namespace, body)
         self._mark(namespace, stored["metadata"]["name"])
         return stored
 
     def replace_service(self, namespace: str, name: str, body: JSON) -> JSON:
         """Admit a full replacement (PUT, or a patch's result); status in `body` is ignored."""
-        stored, spec_changed = self._replace("services", namespace, name, body)
+        stored, spec_changed = self.admission.replace("services", namespace, name, body)
         if spec_changed:
             self._mark(namespace, name)
         return stored
@@ -334,87 +181,21 @@ class Controller:
         """Admit and store a standalone Route. 409 AlreadyExists also when a Service has
         the name (its Route is, or is about to be, stored under it); 422 on Knative's
         rejection, or when the body claims a Service as its owner."""
-        stored = self._create("routes", namespace, body)
+        stored = self.admission.create("routes", namespace, body)
         self._mark_route(namespace, stored["metadata"]["name"])
         return stored
 
     def replace_route(self, namespace: str, name: str, body: JSON) -> JSON:
         """Admit a full replacement of a standalone Route; 405 for a Service's Route."""
         self.check_route_writable(namespace, name, "update")
-        stored, spec_changed = self._replace("routes", namespace, name, body)
+        stored, spec_changed = self.admission.replace("routes", namespace, name, body)
         if spec_changed:
             self._mark_route(namespace, name)
         return stored
 
     def check_route_writable(self, namespace: str, name: str, verb: str) -> None:
         """404 if the Route does not exist, 405 if a Service owns it."""
-        route = self.store.peek("routes", namespace, name)
-        if route is None:
-            raise not_found("routes", name)
-        owner = owning_service(route)
-        if owner is not None:
-            raise owned_route_error(verb, name, owner)
-
-    def _create(self, resource: str, namespace: str, body: JSON) -> JSON:
-        kind = _KINDS[resource]
-        obj = self._check_body(body, namespace, kind)
-        _refuse_service_owner(obj)
-        name = obj["metadata"].get("name")
-        if not name:
-            raise ApiError(422, "Invalid", f"{kind}.{GROUP} is invalid: name: Required")
-        taken = self.store.peek(resource, namespace, name) is not None or (
-            resource == "routes" and self.store.peek("services", namespace, name) is not None
-        )
-        if taken:
-            raise already_exists(resource, name)
-        _DEFAULTS[resource](obj)
-        self._validate(obj, None)
-        meta = obj["metadata"]
-        meta.update(
-            namespace=namespace,
-            uid=str(uuid.uuid4()),
-            creationTimestamp=now(),
-            generation=1,
-        )
-        meta.pop("resourceVersion", None)
-        obj["status"] = {}
-        return self.store.put(resource, obj)
-
-    def _replace(self, resource: str, namespace: str, name: str, body: JSON) -> tuple[JSON, bool]:
-        """Admit and store a replacement; returns it and whether its spec changed."""
-        old = self.store.peek(resource, namespace, name)
-        if old is None:
-            raise not_found(resource, name)
-        obj = self._check_body(body, namespace, _KINDS[resource])
-        _refuse_service_owner(obj)
-        meta = obj["metadata"]
-        if meta.get("name") not in (None, name):
-            raise ApiError(
-                400,
-                "BadRequest",
-                f"the name of the object ({meta.get('name')}) does not match the name on "
-                f"the URL ({name})",
-            )
-        sent_version = meta.get("resourceVersion")
-        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
-            raise conflict(resource, name)
-        _DEFAULTS[resource](obj)
-        self._validate(obj, old)
-        old_meta = old["metadata"]
-        spec_changed = obj["spec"] != old["spec"]
-        meta.update(
-            name=name,
-            namespace=namespace,
-            uid=old_meta["uid"],
-            creationTimestamp=old_meta["creationTimestamp"],
-            generation=old_meta["generation"] + (1 if spec_changed else 0),
-        )
-        meta["resourceVersion"] = old_meta["resourceVersion"]
-        obj["status"] = copy.deepcopy(old.get("status", {}))
-        if obj == old:
-            # Kubernetes does not write (nor bump resourceVersion) for a no-op update.
-            return copy.deepcopy(old), False
-        return self.store.put(resource, obj), spec_changed
+        self.admission.check_route_writable(namespace, name, verb)
 
     def delete(self, resource: str, namespace: str, name: str) -> JSON:
         """Delete a Service (with its Configuration, Route and Revisions), a standalone
@@ -425,7 +206,7 @@ class Controller:
                 raise not_found(resource, name)
             self.store.delete("configurations", namespace, name)
             route = self.store.peek("routes", namespace, name)
-            if route is not None and _owned_by(route, gone):
+            if route is not None and owned_by(route, gone):
                 self.store.delete("routes", namespace, name)
                 self._unprogram(namespace, name)
             for owned in list(self.store.iter("revisions", namespace)):
@@ -481,61 +262,6 @@ class Controller:
         self._wake.set()
         return gone
 
-    def _check_body(self, body: Any, namespace: str, kind: str) -> JSON:
-        if not isinstance(body, dict):
-            raise ApiError(400, "BadRequest", "the request body must be a JSON object")
-        if body.get("kind") not in (None, kind) or body.get("apiVersion") not in (
-            None,
-            API_VERSION,
-        ):
-            raise ApiError(
-                400,
-                "BadRequest",
-                f"the API version in the data ({body.get('apiVersion')}) and kind "
-                f"({body.get('kind')}) do not match {API_VERSION} {kind}",
-            )
-        obj = copy.deepcopy(body)
-        obj["apiVersion"] = API_VERSION
-        obj["kind"] = kind
-        meta = obj.setdefault("metadata", {})
-        if not isinstance(meta, dict):
-            raise ApiError(400, "BadRequest", "metadata must be an object")
-        if meta.get("namespace") not in (None, "", namespace):
-            raise ApiError(
-                400,
-                "BadRequest",
-                "the namespace of the provided object does not match the namespace sent "
-                "on the request",
-            )
-        meta["namespace"] = namespace
-        meta.pop("managedFields", None)
-        if not isinstance(obj.get("spec", {}), dict):
-            raise ApiError(400, "BadRequest", "spec must be an object")
-        return obj
-
-    def _validate(self, obj: JSON, old: JSON | None) -> None:
-        errors = [e for e in validate_object(obj, self.cluster_config) if e.level == "error"]
-        if old is not None:
-            errors.extend(_byo_name_errors(obj, old))
-        if errors:
-            raise ApiError(
-                422,
-                "Invalid",
-                admission_denial(errors),
-                details={
-                    "name": obj["metadata"].get("name", ""),
-                    "group": GROUP,
-                    "kind": obj["kind"],
-                    "causes": [
-                        {"reason": "FieldValueInvalid", "message": e.message, "field": path}
-                        for e in errors
-                        for path in (e.paths or ("",))
-                    ],
-                },
-            )
-
-    # ----- the data plane's reports -----
-
     def revision_readiness(
         self,
         namespace: str,
@@ -582,7 +308,7 @@ class Controller:
             namespace, name = self._to_stop.pop()
             await self.runtime.stop_revision(namespace, name)
         dirty, self._dirty = self._dirty, set()
-        services: list[tuple[JSON, int, JSON | None, list[TrafficTarget] | None, JSON, bool]] = []
+        services: list[ServicePass] = []
         starts: list[RevisionWorkload] = []
         for namespace, name in sorted(dirty):
             svc = self.store.peek("services", namespace, name)
@@ -598,12 +324,12 @@ class Controller:
                 duration = rollout_duration_s(svc["metadata"].get("annotations") or {})
                 resolved, rolling = self._roll_out(route, resolved, duration, owned_by_service=True)
                 self._program(namespace, name, resolved)
-            services.append((svc, generation, route, resolved, route_ready, rolling))
+            services.append(ServicePass(svc, generation, route, resolved, route_ready, rolling))
             # A Configuration's latest ready revision may have moved on under a Route
             # that names the Configuration.
             self._dirty_routes.update(self._standalone_routes(namespace))
         dirty_routes, self._dirty_routes = self._dirty_routes, set()
-        routes: list[tuple[JSON, list[TrafficTarget] | None, JSON, bool, set[str]]] = []
+        routes: list[RoutePass] = []
         for namespace, name in sorted(dirty_routes):
             route = self.store.get("routes", namespace, name)
             if route is None or owning_service(route) is not None:
@@ -615,35 +341,40 @@ class Controller:
             duration = rollout_duration_s(route["metadata"].get("annotations") or {})
             resolved, rolling = self._roll_out(route, resolved, duration, owned_by_service=False)
             self._program(namespace, name, resolved)
-            routes.append((route, resolved, assigned, rolling, before | _names(resolved or [])))
+            touched = before | _names(resolved or [])
+            routes.append(RoutePass(route, resolved, assigned, rolling, touched))
         for workload in starts:
             await self.runtime.start_revision(workload)
         if self._routes_changed:
             self._routes_changed = False
             self.runtime.program_routes(dict(self._programmed), self.domain)
         # Statuses say Ready only now that the ingress serves what they describe.
-        for svc, generation, route, resolved, route_ready, rolling in services:
-            meta = svc["metadata"]
+        for done in services:
+            meta = done.service["metadata"]
             current = self.store.peek("services", meta["namespace"], meta["name"])
             if current is None or current["metadata"]["uid"] != meta["uid"]:
                 continue
-            if route is not None:
-                self._write_route_status(route, resolved, route_ready, rolling=rolling)
-                if resolved is not None:
+            if done.route is not None:
+                self._write_route_status(
+                    done.route, done.resolved, done.all_traffic_assigned, rolling=done.rolling
+                )
+                if done.resolved is not None:
                     self._write_routing_states(
                         meta["namespace"],
                         self._revisions_of_service(meta["namespace"], meta["name"]),
                     )
-            self._write_service_status(current, generation, route_owned=route is not None)
-        for route, resolved, assigned, rolling, touched in routes:
-            meta = route["metadata"]
+            self._write_service_status(current, done.generation, route_owned=done.route is not None)
+        for rdone in routes:
+            meta = rdone.route["metadata"]
             current = self.store.peek("routes", meta["namespace"], meta["name"])
             if current is None or current["metadata"]["uid"] != meta["uid"]:
                 continue
-            self._write_route_status(route, resolved, assigned, rolling=rolling)
-            if resolved is not None:
+            self._write_route_status(
+                rdone.route, rdone.resolved, rdone.all_traffic_assigned, rolling=rdone.rolling
+            )
+            if rdone.resolved is not None:
                 self._write_routing_states(
-                    meta["namespace"], self._revisions_named(meta["namespace"], touched)
+                    meta["namespace"], self._revisions_named(meta["namespace"], rdone.touched)
                 )
         released, self._released = self._released, {}
         for namespace, names in released.items():
@@ -733,7 +464,7 @@ class Controller:
                     "creationTimestamp": now(),
                     "generation": 1,
                     "labels": {LABEL_SERVICE: name, LABEL_SERVICE_UID: meta["uid"]},
-                    "ownerReferences": [_owner(svc)],
+                    "ownerReferences": [owner_reference(svc)],
                 },
                 "spec": {"template": template},
                 "status": {},
@@ -765,7 +496,7 @@ class Controller:
         assert revision is not None
         latest_created = revision["metadata"]["name"]
         latest_ready = self._latest_ready(namespace, name)
-        created_ready = _ready_of(revision)
+        created_ready = ready_of(revision)
         if created_ready["status"] == "True":
             ready = condition("Ready", "True")
         elif created_ready["status"] == "False":
@@ -780,7 +511,7 @@ class Controller:
             ready = condition("Ready", "Unknown")
         status = {
             "observedGeneration": config_generation,
-            "conditions": _merge_conditions(config.get("status", {}).get("conditions"), [ready]),
+            "conditions": merge_conditions(config.get("status", {}).get("conditions"), [ready]),
             "latestCreatedRevisionName": latest_created,
         }
         if latest_ready:
@@ -803,7 +534,7 @@ class Controller:
         best: tuple[int, str] | None = None
         for rev in self.store.iter("revisions", namespace):
             labels = rev["metadata"].get("labels", {})
-            if labels.get(LABEL_CONFIGURATION) != config or _ready_of(rev)["status"] != "True":
+            if labels.get(LABEL_CONFIGURATION) != config or ready_of(rev)["status"] != "True":
                 continue
             key = (int(labels.get(LABEL_CONFIGURATION_GENERATION, "0")), rev["metadata"]["name"])
             if best is None or key > best:
@@ -835,7 +566,7 @@ class Controller:
                 "generation": 1,
                 "labels": labels,
                 "annotations": dict(tmeta.get("annotations", {})),
-                "ownerReferences": [_owner(config)],
+                "ownerReferences": [owner_reference(config)],
             },
             "spec": copy.deepcopy(template.get("spec", {})),
             "status": {},
@@ -858,14 +589,14 @@ class Controller:
         else:
             health = condition("ContainerHealthy", "False", reason, message)
             resources = condition("ResourcesAvailable", "Unknown", "Deploying")
-        conditions = [health, resources, _happy([health, resources])]
+        conditions = [health, resources, happy([health, resources])]
         containers = revision["spec"].get("containers") or [{}]
         actual, desired = self._replicas.get(
             (meta["namespace"], meta["name"]), (1 if ready else 0, 1)
         )
         revision["status"] = {
             "observedGeneration": 1,
-            "conditions": _merge_conditions(revision["status"].get("conditions"), conditions),
+            "conditions": merge_conditions(revision["status"].get("conditions"), conditions),
             "containerStatuses": [
                 {"name": c.get("name", DEFAULT_CONTAINER_NAME), "imageDigest": c.get("image", "")}
                 for c in containers
@@ -911,13 +642,13 @@ class Controller:
                     "creationTimestamp": now(),
                     "generation": 1,
                     "labels": {LABEL_SERVICE: name},
-                    "ownerReferences": [_owner(svc)],
+                    "ownerReferences": [owner_reference(svc)],
                 },
                 "spec": {"traffic": spec_traffic},
                 "status": {},
             }
             route = self.store.put("routes", route)
-        elif not _owned_by(route, svc):
+        elif not owned_by(route, svc):
             return None, None, condition("AllTrafficAssigned", "Unknown")
         elif route["spec"]["traffic"] != spec_traffic:
             route["spec"]["traffic"] = spec_traffic
@@ -978,7 +709,7 @@ class Controller:
                     f'Revision "{rev_name}" is not owned by Service "{service}".',
                 )
                 continue
-            rev_ready = _ready_of(rev)
+            rev_ready = ready_of(rev)
             if rev_ready["status"] != "True":
                 failed = rev_ready["status"] == "False"
                 problem = problem or condition(
@@ -1042,10 +773,10 @@ class Controller:
             "TLSNotEnabled",
             "autoTLS is not enabled",
         )
-        conditions = [assigned, certificate, ingress, _happy([assigned, ingress])]
+        conditions = [assigned, certificate, ingress, happy([assigned, ingress])]
         status: JSON = {
             "observedGeneration": meta["generation"],
-            "conditions": _merge_conditions(route.get("status", {}).get("conditions"), conditions),
+            "conditions": merge_conditions(route.get("status", {}).get("conditions"), conditions),
             "url": http_url(route_host(name, namespace, self.domain)),
             "address": {"url": http_url(f"{name}.{namespace}.{CLUSTER_LOCAL_DOMAIN}")},
         }
@@ -1093,8 +824,8 @@ class Controller:
         route = self.store.peek("routes", namespace, name) if route_owned else None
         cstatus = (config or {}).get("status", {})
         rstatus = (route or {}).get("status", {})
-        config_ready = _ready_of(config)
-        route_ready = _ready_of(route)
+        config_ready = ready_of(config)
+        route_ready = ready_of(route)
         configs = condition(
             "ConfigurationsReady",
             config_ready["status"],
@@ -1118,9 +849,9 @@ class Controller:
         )
         status: JSON = {
             "observedGeneration": generation,
-            "conditions": _merge_conditions(
+            "conditions": merge_conditions(
                 stored.get("status", {}).get("conditions"),
-                [configs, routes, _happy([configs, routes])],
+                [configs, routes, happy([configs, routes])],
             ),
         }
         for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
@@ -1173,7 +904,7 @@ def _names(targets: Iterable[TrafficTarget]) -> set[str]:
 
 
 def _unready_config(name: str, config: JSON) -> JSON:
-    ready = _ready_of(config)
+    ready = ready_of(config)
     if ready["status"] == "False":
         return condition(
             "AllTrafficAssigned",
@@ -1187,18 +918,3 @@ def _unready_config(name: str, config: JSON) -> JSON:
         "RevisionMissing",
         f'Configuration "{name}" is waiting for a Revision to become ready.',
     )
-
-
-def _byo_name_errors(obj: JSON, old: JSON) -> list[FieldError]:
-    """Knative rejects a changed template that keeps its user-chosen revision name."""
-    new_t = obj.get("spec", {}).get("template", {})
-    old_t = old.get("spec", {}).get("template", {})
-    name = new_t.get("metadata", {}).get("name")
-    if name and name == old_t.get("metadata", {}).get("name") and new_t != old_t:
-        return [
-            FieldError(
-                "Saw the following changes without a name change (-old +new)",
-                ("spec.template.metadata.name",),
-            )
-        ]
-    return []

@@ -1,0 +1,264 @@
+"""Admission for the emulator's API writes: what the Kubernetes API server and Knative's
+webhooks do before anything is stored.
+
+Defaulting (service_defaults.go, route_defaults.go), the model's validation
+(`harness.knative.validation`), `resourceVersion` conflicts and `metadata.generation`.
+Runs synchronously in the API handler; reconciliation (`controller`) follows.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from harness.knative.field_error import FieldError, admission_denial
+from harness.knative.validation import ClusterConfig, validate_object
+from harness.local.objects import (
+    API_VERSION,
+    DEFAULT_CONTAINER_NAME,
+    DEFAULT_TIMEOUT_SECONDS,
+    GROUP,
+    already_exists,
+    now,
+    owned_route_error,
+    owning_service,
+)
+from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
+
+
+def set_service_defaults(obj: JSON) -> None:
+    """Knative's defaulting webhook for a Service, in place (service_defaults.go).
+
+    Parts of the wrong shape are left alone: validation reports them.
+    """
+    spec = obj.setdefault("spec", {})
+    template = spec.setdefault("template", {})
+    if not isinstance(template, dict):
+        return
+    if template.setdefault("metadata", {}) is None:
+        template["metadata"] = {}
+    pod = template.setdefault("spec", {})
+    if isinstance(pod, dict):
+        _set_pod_defaults(pod)
+    traffic = spec.get("traffic")
+    if not traffic:
+        spec["traffic"] = [{"latestRevision": True, "percent": 100}]
+    elif isinstance(traffic, list):
+        for target in traffic:
+            if isinstance(target, dict) and target.get("latestRevision") is None:
+                target["latestRevision"] = not target.get("revisionName")
+
+
+def _set_pod_defaults(pod: JSON) -> None:
+    pod.setdefault("containerConcurrency", 0)
+    pod.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
+    pod.setdefault("enableServiceLinks", False)
+    containers = pod.setdefault("containers", [{}])
+    if not isinstance(containers, list):
+        return
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        default_name = (
+            DEFAULT_CONTAINER_NAME if len(containers) == 1 else f"{DEFAULT_CONTAINER_NAME}-{index}"
+        )
+        container.setdefault("name", default_name)
+        container.setdefault("resources", {})
+        if index == 0 and "readinessProbe" not in container:
+            container["readinessProbe"] = {"successThreshold": 1, "tcpSocket": {"port": 0}}
+
+
+def set_route_defaults(obj: JSON) -> None:
+    """Knative's defaulting webhook for a Route, in place (route_defaults.go): each target's
+    `latestRevision` defaults to "no revisionName". A standalone Route gets no default
+    traffic (only a Service's Route does), so an empty block is left for validation."""
+    spec = obj.setdefault("spec", {})
+    traffic = spec.get("traffic")
+    if isinstance(traffic, list):
+        for target in traffic:
+            if isinstance(target, dict) and target.get("latestRevision") is None:
+                target["latestRevision"] = not target.get("revisionName")
+
+
+_DEFAULTS: dict[str, Callable[[JSON], None]] = {
+    "services": set_service_defaults,
+    "routes": set_route_defaults,
+}
+_KINDS = {"services": "Service", "routes": "Route"}
+
+
+def _refuse_service_owner(obj: JSON) -> None:
+    """422 for a Route written with a Service as its owner: only a Service's reconciler
+    makes its Route, and a Service's Route is not writable (it would be adopted wrongly)."""
+    if obj["kind"] != "Route" or owning_service(obj) is None:
+        return
+    name = obj["metadata"].get("name", "")
+    message = "a Route written through the API may not be owned by a Service"
+    raise ApiError(
+        422,
+        "Invalid",
+        f'Route.{GROUP} "{name}" is invalid: metadata.ownerReferences: Forbidden: {message}',
+        details={
+            "name": name,
+            "group": GROUP,
+            "kind": "Route",
+            "causes": [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": message,
+                    "field": "metadata.ownerReferences",
+                }
+            ],
+        },
+    )
+
+
+class Admission:
+    """Admits Services and standalone Routes written through the API into the store."""
+
+    def __init__(self, store: ObjectStore, cluster_config: ClusterConfig | None = None) -> None:
+        self.store = store
+        self.cluster_config = cluster_config or ClusterConfig()
+
+    def check_route_writable(self, namespace: str, name: str, verb: str) -> None:
+        """404 if the Route does not exist, 405 if a Service owns it."""
+        route = self.store.peek("routes", namespace, name)
+        if route is None:
+            raise not_found("routes", name)
+        owner = owning_service(route)
+        if owner is not None:
+            raise owned_route_error(verb, name, owner)
+
+    def create(self, resource: str, namespace: str, body: JSON) -> JSON:
+        """Admit and store a new object; 409 AlreadyExists (a standalone Route also when a
+        Service has the name), 422 on Knative's rejection."""
+        kind = _KINDS[resource]
+        obj = _check_body(body, namespace, kind)
+        _refuse_service_owner(obj)
+        name = obj["metadata"].get("name")
+        if not name:
+            raise ApiError(422, "Invalid", f"{kind}.{GROUP} is invalid: name: Required")
+        taken = self.store.peek(resource, namespace, name) is not None or (
+            resource == "routes" and self.store.peek("services", namespace, name) is not None
+        )
+        if taken:
+            raise already_exists(resource, name)
+        _DEFAULTS[resource](obj)
+        self._validate(obj, None)
+        meta = obj["metadata"]
+        meta.update(
+            namespace=namespace,
+            uid=str(uuid.uuid4()),
+            creationTimestamp=now(),
+            generation=1,
+        )
+        meta.pop("resourceVersion", None)
+        obj["status"] = {}
+        return self.store.put(resource, obj)
+
+    def replace(self, resource: str, namespace: str, name: str, body: JSON) -> tuple[JSON, bool]:
+        """Admit and store a replacement; returns it and whether its spec changed."""
+        old = self.store.peek(resource, namespace, name)
+        if old is None:
+            raise not_found(resource, name)
+        obj = _check_body(body, namespace, _KINDS[resource])
+        _refuse_service_owner(obj)
+        meta = obj["metadata"]
+        if meta.get("name") not in (None, name):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the object ({meta.get('name')}) does not match the name on "
+                f"the URL ({name})",
+            )
+        sent_version = meta.get("resourceVersion")
+        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
+            raise conflict(resource, name)
+        _DEFAULTS[resource](obj)
+        self._validate(obj, old)
+        old_meta = old["metadata"]
+        spec_changed = obj["spec"] != old["spec"]
+        meta.update(
+            name=name,
+            namespace=namespace,
+            uid=old_meta["uid"],
+            creationTimestamp=old_meta["creationTimestamp"],
+            generation=old_meta["generation"] + (1 if spec_changed else 0),
+        )
+        meta["resourceVersion"] = old_meta["resourceVersion"]
+        obj["status"] = copy.deepcopy(old.get("status", {}))
+        if obj == old:
+            # Kubernetes does not write (nor bump resourceVersion) for a no-op update.
+            return copy.deepcopy(old), False
+        return self.store.put(resource, obj), spec_changed
+
+    def _validate(self, obj: JSON, old: JSON | None) -> None:
+        errors = [e for e in validate_object(obj, self.cluster_config) if e.level == "error"]
+        if old is not None:
+            errors.extend(_byo_name_errors(obj, old))
+        if errors:
+            raise ApiError(
+                422,
+                "Invalid",
+                admission_denial(errors),
+                details={
+                    "name": obj["metadata"].get("name", ""),
+                    "group": GROUP,
+                    "kind": obj["kind"],
+                    "causes": [
+                        {"reason": "FieldValueInvalid", "message": e.message, "field": path}
+                        for e in errors
+                        for path in (e.paths or ("",))
+                    ],
+                },
+            )
+
+
+def _byo_name_errors(obj: JSON, old: JSON) -> list[FieldError]:
+    """Knative rejects a changed template that keeps its user-chosen revision name."""
+    new_t = obj.get("spec", {}).get("template", {})
+    old_t = old.get("spec", {}).get("template", {})
+    name = new_t.get("metadata", {}).get("name")
+    if name and name == old_t.get("metadata", {}).get("name") and new_t != old_t:
+        return [
+            FieldError(
+                "Saw the following changes without a name change (-old +new)",
+                ("spec.template.metadata.name",),
+            )
+        ]
+    return []
+
+
+def _check_body(body: Any, namespace: str, kind: str) -> JSON:
+    """The body as an object of `kind` in `namespace` (400 for the wrong shape)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    if body.get("kind") not in (None, kind) or body.get("apiVersion") not in (
+        None,
+        API_VERSION,
+    ):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"the API version in the data ({body.get('apiVersion')}) and kind "
+            f"({body.get('kind')}) do not match {API_VERSION} {kind}",
+        )
+    obj = copy.deepcopy(body)
+    obj["apiVersion"] = API_VERSION
+    obj["kind"] = kind
+    meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise ApiError(400, "BadRequest", "metadata must be an object")
+    if meta.get("namespace") not in (None, "", namespace):
+        raise ApiError(
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
+    meta["namespace"] = namespace
+    meta.pop("managedFields", None)
+    if not isinstance(obj.get("spec", {}), dict):
+        raise ApiError(400, "BadRequest", "spec must be an object")
+    return obj
