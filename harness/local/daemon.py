@@ -25,16 +25,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from harness.knative.kpa import STABLE_WINDOW_S, Decision, ScalingSettings, revision_scale
 from harness.knative.traffic import TrafficTarget
 from harness.local.api import make_app
-from harness.local.autoscaler import (
-    STABLE_WINDOW_S,
-    Autoscaler,
-    Decision,
-    ScalingSettings,
-    dataplane_revisions,
-    revision_scale,
-)
+from harness.local.autoscaler import Autoscaler, dataplane_revisions
 from harness.local.controller import Controller, RevisionWorkload
 from harness.local.dataplane import (
     DataPlane,

@@ -7,16 +7,9 @@ import json
 
 import pytest
 
-from harness.local.autoscaler import (
-    Decision,
-    KpaModel,
-    RevisionGauges,
-    ScalingSettings,
-    WindowAverage,
-    dataplane_revisions,
-    observed_value,
-    render_gauges,
-)
+from harness.knative.kpa import Decision, KpaModel, ScalingSettings, WindowAverage
+from harness.local.autoscaler import dataplane_revisions, observed_value
+from harness.local.autoscaler_gauges import RevisionGauges, render_gauges
 from harness.local.prometheus import MetricsTarget
 from harness.local.revision import ConcurrencyStats
 from tests.local_dataplane.promtext import parse, value

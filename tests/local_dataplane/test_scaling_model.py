@@ -7,15 +7,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from harness.local.autoscaler import (
-    Autoscaler,
-    Decision,
-    KpaModel,
-    ScaledPod,
-    ScaledRevision,
-    ScalingSettings,
-    revision_scale,
-)
+from harness.knative.kpa import Decision, KpaModel, ScalingSettings, revision_scale
+from harness.local.autoscaler import Autoscaler, ScaledPod, ScaledRevision
 from harness.local.dataplane import RevisionSpec, scale_bounds
 from harness.local.revision import STATS_PATH
 
