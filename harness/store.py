@@ -52,6 +52,7 @@ __all__ = [
     "default_store_path",
     "is_run_id",
     "open_store",
+    "store_path",
 ]
 
 RunKind = Literal["canary", "perf"]
@@ -344,22 +345,41 @@ def default_store_path() -> Path:
     return resolve_state_dir() / DEFAULT_STORE_FILE
 
 
+def store_path(location: str | Path | None) -> Path | None:
+    """The file a ``--store`` value names: None for the default file, a path, or
+    ``sqlite:///PATH``; None for another URL scheme (which `open_store` refuses).
+
+    ``sqlite:///PATH`` may arrive normalised by ``pathlib`` (CLI options typed ``Path``
+    turn ``sqlite:///tmp/h.sqlite`` into ``sqlite:/tmp/h.sqlite``); both spell the file
+    ``/tmp/h.sqlite``.
+    """
+    if location is None:
+        return default_store_path()
+    text = str(location)
+    if text.startswith("sqlite:"):
+        rest = text.removeprefix("sqlite:")
+        if not rest.startswith("/"):
+            raise BadInput(f"store {text}: write sqlite:///PATH with an absolute PATH")
+        return Path("/" + rest.lstrip("/"))
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+        return None
+    return Path(text)
+
+
 def open_store(location: str | Path | None = None) -> Store:
     """The store at ``location``: None for the default file, a path, or ``sqlite:///PATH``.
 
     The default file (and its folder) is created on first use; an explicit path must
     be in an existing folder. Other URL schemes are BadInput (no server backend yet).
+    An existing file is checked first (header, schema, ``PRAGMA quick_check``) without
+    writing anything, so a damaged store is refused before any command uses it.
     """
+    path = store_path(location)
+    if path is None:
+        raise BadInput(f"store {location}: unsupported scheme (use a file path or sqlite:///PATH)")
     if location is None:
-        path = default_store_path()
         ensure_state_dir(path.parent)
-        return SqliteStore(path)
-    text = str(location)
-    if text.startswith("sqlite://"):
-        return SqliteStore(Path(text.removeprefix("sqlite://")))
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
-        raise BadInput(f"store {text}: unsupported scheme (use a file path or sqlite:///PATH)")
-    return SqliteStore(Path(text))
+    return SqliteStore(path)
 
 
 def is_run_id(text: str) -> bool:
@@ -417,16 +437,22 @@ class SqliteStore:
                 "history store; the file was left untouched"
             )
         try:
-            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            probe = sqlite3.connect(self._read_only_uri(), uri=True)
             try:
                 row = probe.execute("SELECT max(version) FROM schema_version").fetchone()
+                problems = [r[0] for r in probe.execute("PRAGMA quick_check(5)").fetchall()]
             finally:
                 probe.close()
         except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and _is_corruption(str(exc)):
+                raise self._corrupt(str(exc)) from None
             raise BadInput(
                 f"store {self.path}: unreadable harness history ({exc}); the file was left "
                 "untouched"
             ) from None
+        if problems != ["ok"]:
+            lines = [x for p in problems for x in str(p).splitlines() if not x.startswith("***")]
+            raise self._corrupt("quick_check: " + "; ".join(lines[:2])[:200])
         version = row[0] if row else None
         if version != SCHEMA_VERSION:
             newer = isinstance(version, int) and version > SCHEMA_VERSION
@@ -436,6 +462,26 @@ class SqliteStore:
                 else f"unknown schema version {version!r}"
             )
             raise BadInput(f"store {self.path}: {reason}; the file was left untouched")
+
+    def _read_only_uri(self) -> str:
+        """A URI that reads the file without creating anything next to it.
+
+        A WAL-mode database opened even read-only creates ``-wal`` and ``-shm`` files when
+        they are missing; ``immutable=1`` does not. When a ``-wal`` file exists (a writer
+        is active, or one was killed) it must be read, so then ``mode=ro`` is used: its
+        companion files exist already.
+        """
+        uri = self.path.resolve().as_uri()
+        wal = Path(f"{self.path}-wal")
+        if wal.exists():
+            return f"{uri}?mode=ro"
+        return f"{uri}?mode=ro&immutable=1"
+
+    def _corrupt(self, detail: str) -> BadInput:
+        return BadInput(
+            f"store {self.path}: corrupt ({detail}); nothing was changed; keep a copy and "
+            "point --store at a new file"
+        )
 
     def _create(self) -> None:
         if not self.path.parent.is_dir():
@@ -484,13 +530,8 @@ class SqliteStore:
         text = str(exc)
         if "locked" in text or "busy" in text:
             return Unavailable(f"store {self.path}: busy ({text}); another process holds it")
-        if isinstance(exc, sqlite3.DatabaseError) and any(
-            word in text for word in ("malformed", "not a database", "corrupt")
-        ):
-            return BadInput(
-                f"store {self.path}: corrupt ({text}); nothing was changed; keep a copy and "
-                "point --store at a new file"
-            )
+        if isinstance(exc, sqlite3.DatabaseError) and _is_corruption(text):
+            return self._corrupt(text)
         if isinstance(exc, sqlite3.OperationalError):
             return Unavailable(f"store {self.path}: {text}")
         return BadInput(f"store {self.path}: {text}")
@@ -846,6 +887,10 @@ def _filters(prefix: str = "", **values: str | None) -> tuple[str, list[Any]]:
     clauses = [f"{prefix}{column} = ?" for column, value in values.items() if value is not None]
     params: list[Any] = [value for value in values.values() if value is not None]
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _is_corruption(text: str) -> bool:
+    return any(word in text for word in ("malformed", "not a database", "corrupt"))
 
 
 def _next_seq(db: sqlite3.Connection, table: str, run_id: str) -> int:

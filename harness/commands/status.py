@@ -26,13 +26,22 @@ StateDirOption = Annotated[
 
 
 def _last_run(store_path: Path | None, namespace: str, service: str) -> RunRecord | None:
-    """The newest run on the Service, or None when no journal exists (none is created)."""
-    from harness.store import SqliteStore, default_store_path
+    """The newest run on the Service, or None when no journal exists (none is created).
 
-    path = store_path or default_store_path()
-    if not path.is_file():
+    An existing file is checked like every command checks it (`harness.store.open_store`):
+    a damaged or foreign store is refused, never read past or written.
+    """
+    from harness.store import open_store
+    from harness.store import store_path as resolve
+
+    path = resolve(store_path)
+    if path is not None and not (path.exists() or path.is_symlink()):
         return None
-    return SqliteStore(path).last_run(namespace, service)
+    store = open_store(store_path)
+    try:
+        return store.last_run(namespace, service)
+    finally:
+        store.close()
 
 
 def _time(stamp: float | None) -> str | None:
@@ -149,13 +158,14 @@ def register(app: typer.Typer) -> None:
 
         require_dns_label(namespace, "namespace")
         require_dns_label(service, "service")
+        run = _last_run(store, namespace, service)  # the store is checked before the cluster
         backend = connect(kubeconfig, context, state_dir)
         try:
             state = backend.get_service(namespace, service)
             revisions = backend.list_revisions(namespace, service)
         finally:
             backend.close()
-        doc = status_document(state, revisions, _last_run(store, namespace, service))
+        doc = status_document(state, revisions, run)
         if output is OutputFormat.json:
             typer.echo(json.dumps(doc))
         else:

@@ -146,17 +146,9 @@ def open_history(location: str | Path | None) -> Store:
     Unlike `open_store`, never creates a file: a gate with no history has nothing to
     compare. A file that is not a harness store is ``BadInput`` (exit 2), left untouched.
     """
-    from harness.store import default_store_path
+    from harness.store import store_path
 
-    text = None if location is None else str(location)
-    if text is None:
-        path: Path | None = default_store_path()
-    elif text.startswith("sqlite://"):
-        path = Path(text.removeprefix("sqlite://"))
-    elif re.match(r"^[a-z][a-z0-9+.-]*://", text):
-        path = None  # another scheme: open_store says whether it knows it
-    else:
-        path = Path(text)
+    path = store_path(location)  # None: another scheme, which open_store refuses
     if path is not None and not (path.expanduser().exists() or path.expanduser().is_symlink()):
         raise Aborted(
             f"no history at {path}: save perf runs with `harness perf SERVICE --save` first"
