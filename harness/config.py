@@ -37,7 +37,10 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from harness.errors import BadInput
-from harness.knative.names import is_dns1035_label
+from harness.inputs import FastSafeLoader, InputError, load_yaml, read_text, yaml_error_text
+from harness.knative.names import is_dns1035_label, is_dns1123_label
+from harness.load.limits import MAX_TOTAL_RATE, MAX_TOTAL_USERS
+from harness.load.plan import MAX_USERS_PER_ARM
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -129,10 +132,30 @@ def _dns_label(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:  # 'http://[::1' (unclosed bracket), 'http://h:99999'
+        raise ValueError(f"must be an http:// or https:// URL with a host ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value.rstrip("/")
+
+
+def _namespace(value: str) -> str:
+    if not is_dns1123_label(value):
+        raise ValueError(
+            "must be a DNS-1123 label: lower-case letters, digits and '-', starting and "
+            "ending with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _not_bool(value: object) -> object:
+    # YAML reads `rate: true` as a bool, which pydantic would take as 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
 
 
 def _duration(value: object) -> float:
@@ -154,10 +177,13 @@ def _percent(value: int) -> int:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+NamespaceName = Annotated[str, AfterValidator(_namespace)]
+Number = Annotated[float, BeforeValidator(_not_bool)]
+WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Seconds = Annotated[float, BeforeValidator(_duration)]
 RunLabel = Annotated[str, AfterValidator(_label)]
-Percent = Annotated[int, AfterValidator(_percent)]
+Percent = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_percent)]
 MetricsProfileName = Literal["legacy", "otel", "kourier", "istio", "custom"]
 OnFailure = Literal["rollback", "hold"]
 
@@ -178,10 +204,10 @@ class Margins(_Strict):
     the pooled p99.
     """
 
-    error_ratio: float = Field(default=2.0, gt=1.0)
-    error_abs: float = Field(default=0.001, ge=0.0, le=1.0)
-    median_ratio: float = Field(default=1.05, gt=1.0)
-    p99_ratio: float = Field(default=2.0, gt=1.0)
+    error_ratio: Number = Field(default=2.0, gt=1.0)
+    error_abs: Number = Field(default=0.001, ge=0.0, le=1.0)
+    median_ratio: Number = Field(default=1.05, gt=1.0)
+    p99_ratio: Number = Field(default=2.0, gt=1.0)
 
 
 class Tolerances(_Strict):
@@ -192,16 +218,16 @@ class Tolerances(_Strict):
     nodes, reach promotion instead; larger regressions then take longer to detect.
     """
 
-    error_ratio: float = Field(default=1.0, ge=1.0)
-    median_ratio: float = Field(default=1.0, ge=1.0)
-    p99_ratio: float = Field(default=1.0, ge=1.0)
+    error_ratio: Number = Field(default=1.0, ge=1.0)
+    median_ratio: Number = Field(default=1.0, ge=1.0)
+    p99_ratio: Number = Field(default=1.0, ge=1.0)
 
 
 class Slos(_Strict):
     """Absolute objectives judged on upper confidence bounds; None means not checked."""
 
-    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
-    p99_ms: float | None = Field(default=None, gt=0.0)
+    error_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
+    p99_ms: Number | None = Field(default=None, gt=0.0)
 
 
 class CustomQueries(_Strict):
@@ -214,7 +240,7 @@ class CustomQueries(_Strict):
     requests: str
     errors: str
     latency_buckets: str
-    latency_unit_ms: float = Field(default=1.0, gt=0.0)
+    latency_unit_ms: Number = Field(default=1.0, gt=0.0)
 
     @field_validator("requests", "errors", "latency_buckets")
     @classmethod
@@ -232,14 +258,14 @@ class _RunSpec(_Strict):
     """Fields shared by canary and perf runs."""
 
     service: DnsLabel
-    namespace: DnsLabel = "default"
+    namespace: NamespaceName = "default"
     locustfile: Path | None = None
     ingress: HttpUrl | None = None
     prometheus: HttpUrl | None = None
     metrics_profile: MetricsProfileName = "legacy"
     queries: CustomQueries | None = None
-    rate: float | None = Field(default=None, gt=0.0)
-    users: int | None = Field(default=None, ge=1)
+    rate: Number | None = Field(default=None, gt=0.0)
+    users: WholeNumber | None = Field(default=None, ge=1)
     warmup: Seconds = 5.0
     report_dir: Path | None = None
     store: Path | None = None
@@ -248,6 +274,18 @@ class _RunSpec(_Strict):
     def _check_shared(self) -> _RunSpec:
         if self.rate is not None and self.users is not None:
             raise ValueError("rate, users: give one of them, not both")
+        arms = self._arms()
+        if self.rate is not None and (
+            not math.isfinite(self.rate) or self.rate * arms > MAX_TOTAL_RATE
+        ):
+            raise ValueError(
+                f"rate: at most {MAX_TOTAL_RATE // arms:,} requests per second per arm "
+                f"({arms} arm{'s' if arms > 1 else ''}, {MAX_TOTAL_RATE:,} in all)"
+            )
+        if self.users is not None and self.users > min(MAX_USERS_PER_ARM, MAX_TOTAL_USERS // arms):
+            raise ValueError(
+                f"users: at most {min(MAX_USERS_PER_ARM, MAX_TOTAL_USERS // arms):,} per arm"
+            )
         if self.metrics_profile == "custom" and self.queries is None:
             raise ValueError("queries: required when metrics_profile is custom")
         if self.metrics_profile != "custom" and self.queries is not None:
@@ -255,6 +293,10 @@ class _RunSpec(_Strict):
         if self.locustfile is not None and not self.locustfile.is_file():
             raise ValueError(f"locustfile: no such file: {self.locustfile}")
         return self
+
+    def _arms(self) -> int:
+        """How many arms share the load bounds (a canary has two)."""
+        return 1
 
 
 class CanarySpec(_RunSpec):
@@ -275,14 +317,14 @@ class CanarySpec(_RunSpec):
     baseline_tag: DnsLabel = "baseline"
     canary_tag: DnsLabel = "canary"
     steps: list[Percent] = Field(default_factory=lambda: list(DEFAULT_STEPS), min_length=1)
-    knative_steps: int = Field(default=KNATIVE_STEPS_DEFAULT, ge=1, le=99)
+    knative_steps: WholeNumber = Field(default=KNATIVE_STEPS_DEFAULT, ge=1, le=99)
     step_interval: Seconds = 10.0
     look_interval: Seconds = 2.0
     max_duration: Seconds = 600.0
     margins: Margins = Margins()
     tolerances: Tolerances = Tolerances()
     slos: Slos = Slos()
-    alpha: float = Field(default=0.05, gt=0.0, le=0.5)
+    alpha: Number = Field(default=0.05, gt=0.0, le=0.5)
     on_inconclusive: OnFailure = "rollback"
     on_abort: OnFailure = "rollback"
     dry_run: bool = False
@@ -352,6 +394,9 @@ class CanarySpec(_RunSpec):
         if self.apply is not None and not self.apply.is_file():
             raise ValueError(f"apply: no such file: {self.apply}")
         return self
+
+    def _arms(self) -> int:
+        return 2
 
     @property
     def requests_per_second(self) -> float | None:
@@ -429,21 +474,14 @@ def _load(
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    if not path.expanduser().exists():
+        raise BadInput(f"{what} {path}: no such file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{what} {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{what} {path}: cannot read: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise BadInput(f"{what} {path}: {where}{problem}") from None
+        data = load_yaml(read_text(path), _UniqueKeyLoader)
+    except InputError as exc:
+        raise BadInput(f"{what} {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise BadInput(f"{what} {path}: invalid YAML: {exc}") from None
+        raise BadInput(f"{what} {path}: {yaml_error_text(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -451,8 +489,8 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (PyYAML silently keeps the last one)."""
+class _UniqueKeyLoader(FastSafeLoader):
+    """The bounded safe loader, refusing a key given twice (PyYAML keeps the last one)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

@@ -527,9 +527,11 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
             else ""
         )
         raise BadInput(f"{spec.apply}{line}: {first.field}: {first.message}{more}")
+    from harness.inputs import InputError, read_text
+
     try:
-        documents = parse_manifests(spec.apply.read_text(encoding="utf-8"))
-    except (OSError, ManifestError) as exc:
+        documents = parse_manifests(read_text(spec.apply))
+    except (InputError, ManifestError) as exc:
         raise BadInput(f"{spec.apply}: {exc}") from None
     services = [
         d.obj

@@ -268,10 +268,12 @@ def _user_code(path: Path | None) -> UserCode | None:
 
     if path is None:
         return None
+    from harness.inputs import InputError, read_text
+
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"--locustfile {path}: cannot read it ({exc})") from None
+        source = read_text(path)
+    except InputError as exc:
+        raise BadInput(f"--locustfile {path}: {exc}") from None
     return UserCode(filename=path.name, source=source)
 
 

@@ -200,10 +200,12 @@ def _read_manifest(path: Path) -> list[dict[str, Any]]:
     from harness.knative.manifest import ManifestError, parse_manifests
     from harness.knative.validation import validate_object
 
+    from harness.inputs import InputError, read_text
+
     try:
-        documents = parse_manifests(path.read_text())
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
+        documents = parse_manifests(read_text(path))
+    except InputError as exc:
+        raise BadInput(f"{path}: {exc}") from None
     except ManifestError as exc:
         raise BadInput(f"{path}: {exc}") from exc
     if not documents:

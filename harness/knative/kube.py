@@ -49,13 +49,15 @@ class KubeBackend:
     def __init__(
         self, kubeconfig: Path, context: str | None = None, *, request_timeout: float = 10.0
     ) -> None:
+        from harness.knative.connect import read_kubeconfig
+
         try:
-            config = KubeConfig.from_file(kubeconfig)
+            config = KubeConfig.from_dict(read_kubeconfig(kubeconfig), fname=kubeconfig)
             single = config.get(context_name=context)
         except ConfigError as exc:
             raise BadInput(f"kubeconfig {kubeconfig}: {exc}") from exc
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"cannot read kubeconfig {kubeconfig}: {exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadInput(f"kubeconfig {kubeconfig} is not a usable kubeconfig: {exc!r}") from exc
         if single is None:
             raise BadInput(f"kubeconfig {kubeconfig} has no context {context!r}")
         self.server = single.cluster.server

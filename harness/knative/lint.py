@@ -8,12 +8,11 @@ first. Reports are plain values; rendering (human or JSON) is the command's job.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
 from harness.knative.field_error import FieldError
 from harness.knative.manifest import Document, ManifestError, parse_manifests
@@ -172,10 +171,9 @@ def lint_path(path: str, config: ClusterConfig | None = None) -> FileReport:
     with ``error`` set, never an exception."""
     name = "<stdin>" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return FileReport(name, error=FileError(f"cannot read file: {reason}"))
+        text = read_text(path)
+    except InputError as exc:
+        return FileReport(name, error=FileError(exc.message))
     return lint_text(text, name, config)
 
 

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from harness.inputs import (
+    FastSafeLoader,
+    InputError,
+    PySafeLoader,
+    check_yaml_bounds,
+    load_json,
+    yaml_error_text,
+)
 
 
 class ManifestError(Exception):
@@ -60,25 +70,35 @@ class Document:
         return self.lines[best] if best else self.line
 
 
-def _index_node(
-    node: Node, path: str, lines: dict[str, int], duplicates: list[tuple[str, int]]
-) -> None:
-    if isinstance(node, MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
-            child = f"{path}.{key}" if path else key
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                duplicates.append((child, line))
-            seen.add(key)
-            lines.setdefault(child, line)
-            _index_node(value_node, child, lines, duplicates)
-    elif isinstance(node, SequenceNode):
-        for i, item in enumerate(node.value):
-            child = f"{path}[{i}]"
-            lines[child] = item.start_mark.line + 1
-            _index_node(item, child, lines, duplicates)
+def _index_node(node: Node, lines: dict[str, int], duplicates: list[tuple[str, int]]) -> None:
+    """Record the line of every field path, visiting each node once: a node reached again
+    through an alias keeps the paths of its first place (an alias is not expanded), and
+    the walk keeps its own stack, so depth costs no recursion."""
+    visited: set[int] = set()
+    pending: list[tuple[Node, str]] = [(node, "")]
+    while pending:
+        current, path = pending.pop()
+        if id(current) in visited:
+            continue
+        visited.add(id(current))
+        children: list[tuple[Node, str]] = []
+        if isinstance(current, MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+                child = f"{path}.{key}" if path else key
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    duplicates.append((child, line))
+                seen.add(key)
+                lines.setdefault(child, line)
+                children.append((value_node, child))
+        elif isinstance(current, SequenceNode):
+            for i, item in enumerate(current.value):
+                child = f"{path}[{i}]"
+                lines[child] = item.start_mark.line + 1
+                children.append((item, child))
+        pending.extend(reversed(children))
 
 
 def _document(node: Node, loader: yaml.SafeLoader) -> list[Document]:
@@ -89,7 +109,7 @@ def _document(node: Node, loader: yaml.SafeLoader) -> list[Document]:
             return [d for item in items.value for d in _document(item, loader)]
     lines: dict[str, int] = {}
     duplicates: list[tuple[str, int]] = []
-    _index_node(node, "", lines, duplicates)
+    _index_node(node, lines, duplicates)
     return [Document(obj, node.start_mark.line + 1, lines, tuple(duplicates))]
 
 
@@ -103,10 +123,12 @@ def _is_list(obj: Any) -> bool:
 
 # libyaml's loader is ten times faster; the pure-Python one words errors better
 # ("found character '\t' ..."), so it re-reads a file only to explain an error.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Both refuse what breaks the bounds of harness.inputs (size, depth, alias expansion).
+_FAST_LOADER: type[Any] = FastSafeLoader
 
 
-def _load(text: str, loader_class: type[yaml.SafeLoader]) -> list[Document]:
+def _load(text: str, loader_class: type[Any]) -> list[Document]:
+    check_yaml_bounds(text, loader_class)
     loader = loader_class(text)
     documents: list[Document] = []
     try:
@@ -127,30 +149,43 @@ def _syntax_error(exc: yaml.MarkedYAMLError) -> ManifestError:
     message = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem:
         message = f"{exc.context}: {exc.problem}"
+    kind = "YAML error" if isinstance(exc, ConstructorError) else "YAML syntax error"
     return ManifestError(
-        f"YAML syntax error: {message}",
+        f"{kind}: {message}",
         mark.line + 1 if mark else None,
         mark.column + 1 if mark else None,
     )
 
 
+def _bound_error(exc: InputError) -> ManifestError:
+    return ManifestError(exc.message, exc.line, exc.column)
+
+
 def parse_manifests(text: str) -> list[Document]:
     """Every non-empty document of a YAML stream (JSON is YAML too), in order.
 
-    Raises ``ManifestError`` with the line and column of the first syntax error.
+    Raises ``ManifestError`` with the line and column of the first syntax error, or of
+    the first place that breaks a bound of `harness.inputs` (depth, alias expansion,
+    integer digits).
     """
     try:
         return _load(text, _FAST_LOADER)
+    except InputError as exc:
+        raise _bound_error(exc) from None
     except yaml.MarkedYAMLError as fast_error:
         if _looks_like_json(text):
             return _parse_json(text)
         try:
-            _load(text, yaml.SafeLoader)
+            _load(text, PySafeLoader)
+        except InputError as exc:
+            raise _bound_error(exc) from None
         except yaml.MarkedYAMLError as exc:
             raise _syntax_error(exc) from None
+        except yaml.YAMLError:
+            pass
         raise _syntax_error(fast_error) from None
     except yaml.YAMLError as exc:
-        raise ManifestError(f"YAML error: {exc}") from None
+        raise ManifestError(f"YAML error: {yaml_error_text(exc)}") from None
 
 
 def _looks_like_json(text: str) -> bool:
@@ -160,9 +195,11 @@ def _looks_like_json(text: str) -> bool:
 def _parse_json(text: str) -> list[Document]:
     # JSON YAML cannot read (tabs inside flow collections, for one): no per-field lines.
     try:
-        obj = json.loads(text)
+        obj = load_json(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"JSON syntax error: {exc.msg}", exc.lineno, exc.colno) from None
+    except InputError as exc:
+        raise _bound_error(exc) from None
     if _is_list(obj):
         return [Document(item, 1) for item in obj["items"]]
     return [Document(obj, 1)]

@@ -1,7 +1,9 @@
-"""Kubernetes/Knative name rules: DNS-1035 labels and revision name resolution.
+"""Kubernetes/Knative name rules: DNS labels and revision name resolution.
 
 Names that reach PromQL, URLs or paths are checked here first, so a name can never
-smuggle a quote, a slash or a regex into them.
+smuggle a quote, a slash or a regex into them. Service, revision, route and tag names
+follow Knative's DNS-1035 rule (they start with a letter); namespaces follow Kubernetes'
+DNS-1123 label rule (``1abc`` is a valid namespace).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _DNS1035_LABEL_ERROR = (
 
 
 _DNS1123_LABEL_FORMAT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL = re.compile(f"^{_DNS1123_LABEL_FORMAT}$")
 DNS1123_SUBDOMAIN_FORMAT = rf"{_DNS1123_LABEL_FORMAT}(\.{_DNS1123_LABEL_FORMAT})*"
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 _DNS1123_SUBDOMAIN = re.compile(f"^{DNS1123_SUBDOMAIN_FORMAT}$")
@@ -45,6 +48,12 @@ _QUALIFIED_NAME_ERROR = (
 def is_dns1035_label(value: str) -> bool:
     """True when ``value`` is a DNS-1035 label: ``[a-z]([-a-z0-9]*[a-z0-9])?``, at most 63 chars."""
     return len(value) <= DNS1035_LABEL_MAX_LENGTH and _DNS1035_LABEL.match(value) is not None
+
+
+def is_dns1123_label(value: str) -> bool:
+    """True when ``value`` is a DNS-1123 label, as namespace names are:
+    ``[a-z0-9]([-a-z0-9]*[a-z0-9])?``, at most 63 characters."""
+    return len(value) <= DNS1035_LABEL_MAX_LENGTH and _DNS1123_LABEL.match(value) is not None
 
 
 def dns1035_label_problems(value: str) -> list[str]:
@@ -94,11 +103,28 @@ def qualified_name_problems(value: str) -> list[str]:
 
 
 def require_dns_label(value: str, what: str) -> str:
-    """Return ``value`` if it is a DNS-1035 label, else raise ``BadInput`` naming ``what``."""
+    """Return ``value`` if it is a DNS-1035 label, else raise ``BadInput`` naming ``what``.
+
+    A ``what`` of ``"namespace"`` is checked as Kubernetes checks namespaces, as a DNS-1123
+    label (`require_namespace`).
+    """
+    if what == "namespace":
+        return require_namespace(value)
     if not isinstance(value, str) or not is_dns1035_label(value):
         raise BadInput(
             f"{what} {value!r} is not a valid name: use lower case letters, digits and '-', "
             f"starting with a letter, at most {DNS1035_LABEL_MAX_LENGTH} characters"
+        )
+    return value
+
+
+def require_namespace(value: str) -> str:
+    """Return ``value`` if it is a valid namespace name (a DNS-1123 label), else ``BadInput``."""
+    if not isinstance(value, str) or not is_dns1123_label(value):
+        raise BadInput(
+            f"namespace {value!r} is not a valid name: use lower case letters, digits and "
+            f"'-', starting and ending with a letter or digit, at most "
+            f"{DNS1035_LABEL_MAX_LENGTH} characters"
         )
     return value
 

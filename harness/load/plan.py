@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.errors import BadInput
 from harness.knative.names import require_dns_label
+from harness.load.limits import MAX_TOTAL_RATE, MAX_TOTAL_USERS, max_local_workers
 from harness.load.targets import Arm, is_host, parse_url
 
 SHAPES = ("steady", "ramp", "spike", "soak")
@@ -47,8 +48,16 @@ class Pacing:
     def open(cls, rate: float, users: int | None = None) -> Pacing:
         """Open model: ``rate`` requests/s per arm over ``users`` users (default: enough
         that each user has `OPEN_USER_BUDGET_S` per request)."""
-        if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
-            raise BadInput(f"--rate {rate!r} must be a positive number of requests per second")
+        if not (
+            isinstance(rate, int | float)
+            and not isinstance(rate, bool)
+            and math.isfinite(rate)
+            and 0 < rate <= MAX_TOTAL_RATE
+        ):
+            raise BadInput(
+                f"--rate {rate!r} must be a number of requests per second above 0 and at "
+                f"most {MAX_TOTAL_RATE:,}"
+            )
         if users is None:
             users = min(MAX_USERS_PER_ARM, max(1, math.ceil(rate * OPEN_USER_BUDGET_S)))
         pacing = cls(users=users, rate=float(rate))
@@ -101,6 +110,17 @@ class LoadPlan:
             if arm.host_header is not None and not is_host(arm.host_header):
                 raise BadInput(f"arm {arm.name!r}: invalid Host header {arm.host_header!r}")
         self.pacing.validate()
+        arms = len(self.arms)
+        if self.pacing.rate is not None and self.pacing.rate * arms > MAX_TOTAL_RATE:
+            raise BadInput(
+                f"--rate {self.pacing.rate:g} per arm over {arms} arms exceeds "
+                f"{MAX_TOTAL_RATE:,} requests per second in all"
+            )
+        if self.pacing.users * arms > MAX_TOTAL_USERS:
+            raise BadInput(
+                f"--users {self.pacing.users} per arm over {arms} arms exceeds "
+                f"{MAX_TOTAL_USERS:,} users in all"
+            )
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise BadInput(f"--duration {self.duration_s!r} must be a positive number of seconds")
         if self.max_requests is not None and self.max_requests < 1:
@@ -186,6 +206,11 @@ class Distribution:
         """Raise ``BadInput`` for negative counts, a bad port or a bad wait."""
         if self.local_workers < 0 or self.remote_workers < 0:
             raise BadInput("--workers and --expect-workers must not be negative")
+        if self.local_workers > (most := max_local_workers()):
+            raise BadInput(
+                f"--workers {self.local_workers} is more than this machine runs well: at "
+                f"most {most} (4 per CPU core); use --master with workers on other machines"
+            )
         if not 0 <= self.port < 65536:
             raise BadInput(f"--master-port {self.port!r} must be between 0 and 65535")
         if not (math.isfinite(self.wait_s) and self.wait_s > 0):

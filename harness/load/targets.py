@@ -55,7 +55,10 @@ def parse_url(url: str, what: str) -> SplitResult:
     Raises ``BadInput`` naming ``what`` for another scheme, credentials, a fragment, a bad
     port or a host that is neither an IP address nor a DNS name.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # 'http://[::1': an unclosed IPv6 bracket
+        raise BadInput(f"{what} {url!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise BadInput(f"{what} {url!r} must start with http:// or https://")
     if parts.username is not None or parts.password is not None:
