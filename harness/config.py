@@ -269,6 +269,7 @@ class _RunSpec(_Strict):
     warmup: Seconds = 5.0
     report_dir: Path | None = None
     store: Path | None = None
+    pushgateway: HttpUrl | None = None  # run status pushed there (harness.metrics.pushgateway)
 
     @model_validator(mode="after")
     def _check_shared(self) -> _RunSpec:
@@ -329,6 +330,7 @@ class CanarySpec(_RunSpec):
     on_abort: OnFailure = "rollback"
     dry_run: bool = False
     confirm: bool = False
+    gitops_check: Literal["warn", "fail", "off"] = "warn"  # harness.gitops
 
     @model_validator(mode="before")
     @classmethod

@@ -19,12 +19,14 @@ from harness.canary.controller import CanaryController, LookRecord, Outcome, Pla
 from harness.config import DEFAULT_RATE, CanarySpec
 from harness.errors import BadInput, HarnessError
 from harness.knative.backend import TrafficBackend
+from harness.knative.kn import KnEcho
 from harness.knative.model import RevisionState, ServiceState
 from harness.knative.names import resolve_revision_name
 from harness.knative.traffic import TrafficTarget, canary_split, tag_of, targets_from_list
 from harness.knative.urls import http_url, tag_host
 from harness.load.targets import Arm, check_reachable, url_arm
 from harness.metrics.profiles import MetricProfile, custom_profile, get_profile
+from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
 from harness.store import RunRecord, Store
 
@@ -376,6 +378,7 @@ def run_canary_command(
                 spec = apply_candidate(spec, cluster, say)
             prepared = preflight(spec, cluster, say)
             plan = prepared.plan
+            _teams_preflight(spec, plan, cluster.backend, say)
             resume_point = None
             if previous_run is not None:
                 run = previous_run
@@ -397,6 +400,7 @@ def run_canary_command(
                 )
                 say(f"run {run.id}: {plan.baseline} -> {plan.canary}, steps {list(plan.steps)}")
             view = LiveView(console, plan)
+            status = CanaryStatus(spec.pushgateway, plan, run.id, say)
             confirm = None
             if spec.confirm:
                 import typer
@@ -409,17 +413,19 @@ def run_canary_command(
                 outcome = run_controller(
                     prepared,
                     run.id,
-                    backend=cluster.backend,
+                    backend=KnEcho(cluster.backend, view.event),
                     store=store,
                     pacing=_pacing(spec),
-                    on_look=view.look,
+                    on_look=status.wrap(view.look),
                     say=view.event,
                     confirm=confirm,
                     resume=resume_point,
                     user_code=_user_code(spec),
                 )
+                status.finished(outcome)
             finally:
                 view.close()
+                status.close()
         root = spec.report_dir or report_dir_for(run.id, DEFAULT_REPORTS_ROOT)
         report = report_from_canary_journal(
             store.get_run(run.id), store.looks(run.id), store.actions(run.id)
@@ -436,6 +442,24 @@ def run_canary_command(
         return outcome.exit_code
     finally:
         store.close()
+
+
+def _teams_preflight(spec: CanarySpec, plan: Plan, backend: TrafficBackend, say: Say) -> None:
+    """GitOps check before the first change; `kn` lines of a dry run's plan."""
+    from harness.gitops import check
+    from harness.knative.kn import plan_lines
+
+    state = backend.get_service(plan.namespace, plan.service)
+    if not spec.dry_run:
+        check(plan.service, plan.namespace, state.labels, state.annotations, spec.gitops_check, say)
+        return
+    say("dry run: the plan as kn commands (none is run):")
+    try:
+        lines = plan_lines(plan, state)
+    except ValueError as exc:  # preflight checked the steps; a promotion may still not plan
+        lines = [f"(no kn line: {exc})"]
+    for line in lines:
+        say(f"  {line}")
 
 
 def _resumed_plan(plan: Plan, run: RunRecord) -> Plan:
@@ -476,7 +500,7 @@ def run_rollback_command(
                 f"no canary run recorded for {namespace}/{service} in {journal.location}"
             )
         original = original_traffic(run)
-        backend = connect(kubeconfig, context, state_dir)
+        backend = KnEcho(connect(kubeconfig, context, state_dir), print)
         try:
             if run.running:  # an interrupted run: journal the restore like its own actions
                 action = journal.begin_action(

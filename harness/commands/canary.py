@@ -101,6 +101,14 @@ def canary(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue an interrupted run by its id.")
     ] = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(help="Push the run's status to this Pushgateway (http://HOST:9091)."),
+    ] = None,
+    gitops_check: Annotated[
+        str | None,
+        typer.Option(help="Argo CD / Flux owning the Service: warn (default), fail or off."),
+    ] = None,
     namespace: Namespace = "default",
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -147,6 +155,8 @@ def canary(
         "confirm": confirm,
         "report_dir": report_dir,
         "store": store,
+        "pushgateway": pushgateway,
+        "gitops_check": gitops_check,
     }
     code = run_canary_command(
         config=config,

@@ -48,6 +48,10 @@ def gate(
     report_dir: Annotated[
         Path | None, typer.Option(help="Where to write the report (default reports/<gate-id>).")
     ] = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(help="Push the gate's result to this Pushgateway (http://HOST:9091)."),
+    ] = None,
     namespace: Namespace = "default",
     output: Format = OutputFormat.text,
 ) -> None:
@@ -56,6 +60,11 @@ def gate(
     Exit codes: 0 pass, 1 regression, 2 bad input, 3 not enough data.
     """
     from harness.gate.run import execute_gate, parse_share, tolerances
+    from harness.metrics.pushgateway import check_url
+    from harness.metrics.run_status import push_gate
+
+    if pushgateway is not None:
+        pushgateway = check_url(pushgateway)
 
     tol = tolerances(
         error_rate=parse_share(max_error_rate_increase, "--max-error-rate-increase", 1.0),
@@ -75,6 +84,7 @@ def gate(
         candidate_id=candidate,
         report_dir=report_dir,
     )
+    push_gate(pushgateway, result.outcome, lambda line: typer.echo(line, err=True))
     if output is OutputFormat.json:
         from harness.gate.report import gate_document
 

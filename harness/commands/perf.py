@@ -70,6 +70,10 @@ def perf(
     report_dir: Annotated[
         Path | None, typer.Option(help="Where to write the report (default reports/<run-id>).")
     ] = None,
+    pushgateway: Annotated[
+        str | None,
+        typer.Option(help="Push the run's status to this Pushgateway (http://HOST:9091)."),
+    ] = None,
     namespace: Namespace = "default",
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -102,6 +106,7 @@ def perf(
             "metrics_profile": metrics_profile,
             "store": store,
             "report_dir": report_dir,
+            "pushgateway": pushgateway,
         },
     )
     with _Progress(enabled=output is OutputFormat.text) as progress:
@@ -114,6 +119,9 @@ def perf(
             zero_timeout_s=zero_timeout,
             on_progress=progress.update,
         )
+    from harness.metrics.run_status import push_perf
+
+    push_perf(spec.pushgateway, result, lambda line: typer.echo(line, err=True))
     if output is OutputFormat.json:
         from harness.perf.outcome import perf_document
 

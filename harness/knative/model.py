@@ -87,6 +87,7 @@ class ServiceState:
     latest_created_revision: str | None = None
     latest_ready_revision: str | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> ServiceState:
@@ -117,6 +118,9 @@ class ServiceState:
             latest_created_revision=_str_or_none(status.get("latestCreatedRevisionName")),
             latest_ready_revision=_str_or_none(status.get("latestReadyRevisionName")),
             annotations={str(k): v for k, v in annotations.items() if isinstance(v, str)},
+            labels={
+                str(k): v for k, v in _mapping(meta.get("labels")).items() if isinstance(v, str)
+            },
         )
 
     @property
