@@ -25,7 +25,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from harness.knative.kpa import Decision, KpaModel, ScalingSettings
+from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa_settings import ScalingSettings
 from harness.local.autoscaler_gauges import RevisionGauges, render_gauges
 from harness.local.metrics import SCHEMAS, MetricsSchema
 from harness.local.prometheus import MetricsTarget
@@ -188,7 +189,8 @@ class Autoscaler:
                 if settings is None:
                     self._tracked.pop(key, None)
                     continue
-                self._tracked[key] = _Tracked(revision, KpaModel(settings))
+                model = KpaModel(settings, revision.ready_pods, self._clock())
+                self._tracked[key] = _Tracked(revision, model)
             else:
                 tracked.revision = revision
         await asyncio.gather(*(self._scrape(t) for t in self._tracked.values()))

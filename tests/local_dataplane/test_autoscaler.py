@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from harness.knative.kpa import Decision, KpaModel, ScalingSettings, WindowAverage
+from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa_settings import ScalingSettings
+from harness.knative.kpa_windows import WindowAverage
 from harness.local.autoscaler import dataplane_revisions, observed_value
 from harness.local.autoscaler_gauges import RevisionGauges, render_gauges
 from harness.local.prometheus import MetricsTarget

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from harness.knative.kpa import Decision, KpaModel, ScalingSettings, revision_scale
+from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa_settings import AutoscalerConfig, ScalingSettings, revision_scale
 from harness.local.autoscaler import Autoscaler, ScaledPod, ScaledRevision
 from harness.local.dataplane import RevisionSpec, scale_bounds
 from harness.local.revision import STATS_PATH
@@ -20,7 +21,10 @@ def test_revision_scale_reads_min_max_and_initial_scale_with_knative_defaults() 
     scaled = {A + "minScale": "2", A + "max-scale": "5", A + "initial-scale": "3"}
     assert revision_scale(scaled) == (2, 5, 3)
     assert revision_scale({A + "min-scale": "4", A + "max-scale": "2"}) == (4, 0, 1)  # invalid max
-    assert revision_scale({A + "initial-scale": "0"}) == (0, 0, 0)
+    # initial-scale 0 needs the cluster's allow-zero-initial-scale (GetInitialScale).
+    assert revision_scale({A + "initial-scale": "0"}) == (0, 0, 1)
+    allow_zero = AutoscalerConfig(allow_zero_initial_scale=True)
+    assert revision_scale({A + "initial-scale": "0"}, allow_zero) == (0, 0, 0)
 
 
 def test_scale_bounds_keep_at_least_one_pod_and_at_most_max_pods() -> None:
@@ -57,8 +61,9 @@ def test_scale_down_delay_holds_the_highest_count_decided_within_it() -> None:
     assert busy is not None and busy.desired_pods == 4
     for t in range(10, 20):
         model.record(t + 0.5, 0.0)
-    # Idle for a whole window, yet within the delay of the busy decision: still 4.
-    held = model.decide(19.6, 4)
+    # Idle for a whole window, yet within the delay of the busy decision: still 4. (The
+    # delay window counts 2 s buckets: 9.9 s is bucket 4, 17.6 s bucket 8, 4 < 10 s / 2 s.)
+    held = model.decide(17.6, 4)
     assert held is not None and held.stable == 0 and held.desired_pods == 4
     for t in range(20, 22):
         model.record(t + 0.5, 0.0)
