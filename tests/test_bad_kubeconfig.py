@@ -48,7 +48,8 @@ def _kubeconfig(name: str, folder: Path) -> Path:
 
 def _store_with_a_run(path: Path) -> None:
     """A canary run that changed traffic, so that `rollback` goes on to the cluster."""
-    with open_store(path) as store:
+    store = open_store(path)
+    try:
         run = store.create_run(
             "canary",
             "default",
@@ -59,6 +60,8 @@ def _store_with_a_run(path: Path) -> None:
         )
         action = store.begin_action(run.id, "set_traffic", {"percent": 5})
         store.complete_action(run.id, action.seq)
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("kubeconfig", sorted(KUBECONFIGS))
