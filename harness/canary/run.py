@@ -450,8 +450,8 @@ def _teams_preflight(spec: CanarySpec, plan: Plan, backend: TrafficBackend, say:
     from harness.knative.kn import plan_lines
 
     state = backend.get_service(plan.namespace, plan.service)
+    check(plan.service, plan.namespace, state.labels, state.annotations, spec.gitops_check, say)
     if not spec.dry_run:
-        check(plan.service, plan.namespace, state.labels, state.annotations, spec.gitops_check, say)
         return
     say("dry run: the plan as kn commands (none is run):")
     try:
