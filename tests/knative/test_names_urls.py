@@ -10,6 +10,7 @@ from harness.knative.names import (
     is_dns1035_label,
     qualified_name_problems,
     require_dns_label,
+    require_namespace,
     resolve_revision_name,
 )
 from harness.knative.urls import (
@@ -115,3 +116,20 @@ def test_domain_is_read_back_from_status_url() -> None:
     assert domain_from_url("https://hello.ns.apps.corp.io/", "hello", "ns") == "apps.corp.io"
     assert domain_from_url("http://hello-default.example.com", "hello", "default") is None
     assert domain_from_url("http://other.default.example.com", "hello", "default") is None
+
+
+@pytest.mark.parametrize("name", ["1abc", "default", "0", "a-1", "9" * 63])
+def test_namespaces_are_dns1123_labels(name: str) -> None:
+    assert require_namespace(name) == name
+    assert require_dns_label(name, "namespace") == name
+
+
+@pytest.mark.parametrize("name", ["", "-a", "a-", "A", "a.b", "a" * 64])
+def test_bad_namespaces_are_refused(name: str) -> None:
+    with pytest.raises(BadInput, match="namespace"):
+        require_namespace(name)
+
+
+def test_service_names_keep_the_dns1035_rule() -> None:
+    with pytest.raises(BadInput):
+        require_dns_label("1abc", "service")

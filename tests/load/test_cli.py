@@ -59,6 +59,14 @@ BAD_INPUTS = {
     "unreachable ingress": ["--url", "http://hello.example.com/", "--ingress", "http://127.0.0.1:{closed}"],
     "unreachable url": ["--url", "http://127.0.0.1:{closed}/"],
     "worker without master": ["--worker"],
+    "unclosed ipv6 url": ["--url", "http://[::1"],
+    "unclosed ipv6 named url": ["--url", "a=http://[::1"],
+    "unclosed ipv6 ingress": ["--url", "{url}", "--ingress", "http://[::1"],
+    "rate beyond a machine": ["--url", "{url}", "--rate", "1e12"],
+    "infinite rate": ["--url", "{url}", "--rate", "inf"],
+    "rate over two arms": ["--url", "a={url}", "--url", "b={url}", "--rate", "60000"],
+    "too many users": ["--url", "{url}", "--users", "10000000"],
+    "more workers than cores": ["--url", "{url}", "--workers", "1000", "--duration", "2s"],
 }  # fmt: skip
 
 
