@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,6 +60,11 @@ def load_trace(source: str, *, store: str | None = None, prometheus: str | None 
         return prometheus_trace(rest, prometheus)
     if sep and scheme == "csv":
         source = rest
+    elif sep and "/" not in scheme and not Path(source).exists():
+        raise BadInput(
+            f"trace {source}: unknown source {scheme + ':'!r} (use {', '.join(SHAPES)}, perf, "
+            "prometheus, csv: or a CSV file)"
+        )
     try:
         text = read_text(source, limit=MAX_CSV_BYTES)
     except InputError as exc:

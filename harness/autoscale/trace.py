@@ -178,7 +178,7 @@ def parse_csv(text: str, source: str) -> Trace:
     values = [0.0] * seconds
     index = 0
     for t in range(seconds):
-        while index + 1 < len(rows) and rows[index + 1][0] - start <= t + 1e-9:
+        while index + 1 < len(rows) and rows[index + 1][0] - start < t + 1:
             index += 1
         values[t] = rows[index][1]
     return Trace(source=source, kind=kind, values=values)

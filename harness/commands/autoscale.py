@@ -117,7 +117,9 @@ def simulate_command(
         raise BadInput("--pod-start must be between 0s and 1h")
     loaded = _load(target, namespace, cfg, kubeconfig, context, state_dir)
     chosen = build_variants(loaded.knobs, sets or [], variants or [], cfg)
-    url = prometheus or _emulator_prometheus(state_dir)
+    url = prometheus
+    if url is None and trace.startswith("prometheus:"):
+        url = _emulator_prometheus(state_dir)
     load = load_trace(trace, store=str(store) if store else None, prometheus=url)
     if service_time is not None:
         service_s = parse_seconds(service_time, "--service-time")

@@ -45,6 +45,9 @@ class PerfOutcome:
     server: dict[str, Any] | None = None
     cold_start: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    # Per-second rps and in-flight concurrency of the measured window
+    # (`harness.perf.load_series`), kept in the run's summary for `harness autoscale`.
+    load_series: dict[str, Any] | None = None
 
     @property
     def error_rate(self) -> float | None:

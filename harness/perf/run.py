@@ -147,6 +147,7 @@ def load_outcome(
     from harness.load.driver import LoadDriver
     from harness.load.plan import Pacing
     from harness.load.stats import ArmStats
+    from harness.perf.load_series import load_series
 
     pacing = Pacing.closed(spec.users) if spec.users else Pacing.open(spec.rate or DEFAULT_RATE)
     recorder = _server_recorder(spec, target)
@@ -154,6 +155,8 @@ def load_outcome(
     started = time.time()
     # The measured window opens when the warm-up ends: (elapsed seconds, cumulative arms).
     warm: tuple[float, dict[str, ArmStats]] | None = None
+    # (elapsed s, requests, latency sum ms) at every poll: the load per second.
+    samples: list[tuple[float, float, float]] = []
     if spec.warmup <= 0:
         warm = (0.0, {})
         if recorder is not None:
@@ -168,8 +171,10 @@ def load_outcome(
                 warm = (status.elapsed_s, status.arms)
                 if recorder is not None:
                     recorder.begin()
+            arm = status.arms.get(target.arm.name)
+            if arm is not None:
+                samples.append((status.elapsed_s, arm.requests, arm.latency.sum))
             if on_progress is not None:
-                arm = status.arms.get(target.arm.name)
                 done = f"{arm.requests:,} requests" if arm else ""
                 on_progress(min(status.elapsed_s, total), total, done)
             if status.finished:
@@ -226,6 +231,11 @@ def load_outcome(
         revisions_seen=revisions,
         server=server,
         notes=tuple(notes),
+        load_series=load_series(
+            [*samples, (final.elapsed_s, last.requests, last.latency.sum)],
+            warm[0],
+            final.elapsed_s,
+        ),
     )
 
 
@@ -337,6 +347,7 @@ def save_outcome(store: Store, run: RunRecord, outcome: PerfOutcome) -> RunRecor
             "explanation": outcome.explanation(),
             "profile": outcome.profile,
             "arm": outcome.arm,
+            "load_series": outcome.load_series,
         },
         finished=outcome.finished,
     )
