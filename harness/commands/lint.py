@@ -6,11 +6,22 @@ Exit codes: 0 no errors, 1 errors found, 2 a file could not be read or parsed.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from harness.commands.options import Format, OutputFormat
+
+
+def parse_features(assignments: list[str]) -> Any:
+    """``--feature KEY=VALUE`` flags as ``Features``; a bad one is ``BadInput`` (exit 2)."""
+    from harness.errors import BadInput
+    from harness.knative.features import Features
+
+    try:
+        return Features.parse(assignments)
+    except ValueError as exc:
+        raise BadInput(f"--feature: {exc}") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +78,23 @@ def lint(
             help="config-defaults max-revision-timeout-seconds.",
         ),
     ] = 600,
+    security_warnings: Annotated[
+        bool,
+        typer.Option(
+            "--security-warnings",
+            help="Also report Knative's warnings for securityContext fields left at "
+            "Kubernetes' insecure defaults (as infos).",
+        ),
+    ] = False,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feature",
+            metavar="KEY=VALUE",
+            help="A config-features flag, e.g. kubernetes.podspec-affinity=enabled "
+            "(repeatable; defaults are Knative's).",
+        ),
+    ] = None,
 ) -> None:
     """Check Knative Services, Routes and Configurations as Knative's webhook would, plus
     warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
@@ -74,6 +102,7 @@ def lint(
     from harness.knative.lint import LintSummary, lint_path
     from harness.knative.lint_output import print_human
 
+    features = parse_features(feature or [])
     config = ClusterConfig(
         allow_zero_initial_scale=allow_zero_initial_scale,
         pod_autoscaler_class=autoscaler_class,
@@ -81,8 +110,11 @@ def lint(
         allow_container_concurrency_zero=not disallow_container_concurrency_zero,
         container_concurrency_max_limit=container_concurrency_max_limit,
         max_revision_timeout_seconds=max_revision_timeout_seconds,
+        features=features,
     )
-    summary = LintSummary(tuple(lint_path(f, config) for f in files))
+    summary = LintSummary(
+        tuple(lint_path(f, config, security_warnings=security_warnings) for f in files)
+    )
     if output is OutputFormat.json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:

@@ -6,7 +6,9 @@ in knative/serving); a cluster may change them in its ConfigMaps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from harness.knative.features import Features
 
 KPA = "kpa.autoscaling.knative.dev"
 HPA = "hpa.autoscaling.knative.dev"
@@ -25,3 +27,5 @@ class ClusterConfig:
     allow_container_concurrency_zero: bool = True
     container_concurrency_max_limit: int = 1000
     max_revision_timeout_seconds: int = 600
+    # config-features (pod spec fields and the rules behind flags)
+    features: Features = field(default_factory=Features)

@@ -92,8 +92,27 @@ def _from_field_error(error: FieldError, document: Document) -> Finding:
     if match := _KEY_IN_MESSAGE.match(error.message):
         line_path = f"{field_path}.{match.group(1)}"
     rule = error.rule or "schema"
-    severity: Severity = "warning" if error.level == "warning" else RULES[rule].severity
+    severity: Severity = RULES[rule].severity
+    if error.level == "warning" and severity == "error":
+        severity = "warning"
     return Finding(severity, field_path, message, rule, document.line_of(line_path))
+
+
+def _merge_insecure_defaults(errors: list[FieldError]) -> list[FieldError]:
+    """Knative's insecure-default warnings (four per container) as one finding per
+    message, the way Knative merges them into one warning line."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    rest = []
+    for e in errors:
+        if e.rule == "insecure-default":
+            grouped.setdefault((e.message, e.details), []).extend(e.paths)
+        else:
+            rest.append(e)
+    merged = [
+        FieldError(message, tuple(sorted(paths)), details, "warning", "insecure-default")
+        for (message, details), paths in grouped.items()
+    ]
+    return rest + merged
 
 
 def _from_issue(issue: Issue, document: Document) -> Finding:
@@ -106,8 +125,11 @@ def _from_issue(issue: Issue, document: Document) -> Finding:
     )
 
 
-def lint_document(document: Document, config: ClusterConfig) -> list[Finding]:
-    """Every finding for one parsed document."""
+def lint_document(
+    document: Document, config: ClusterConfig, *, security_warnings: bool = False
+) -> list[Finding]:
+    """Every finding for one parsed document; Knative's insecure-default warnings only
+    with ``security_warnings`` (Knative gives them for nearly every container)."""
     obj = document.obj
     if not isinstance(obj, Mapping):
         return [
@@ -143,7 +165,12 @@ def lint_document(document: Document, config: ClusterConfig) -> list[Finding]:
             )
         )
         return findings
-    findings += [_from_field_error(e, document) for e in VALIDATORS[str(kind)](obj, config)]
+    errors = VALIDATORS[str(kind)](obj, config)
+    if security_warnings:
+        errors = _merge_insecure_defaults(errors)
+    else:
+        errors = [e for e in errors if e.rule != "insecure-default"]
+    findings += [_from_field_error(e, document) for e in errors]
     subject = Subject(obj, str(kind), config)
     findings += [_from_issue(issue, document) for check in CHECKS for issue in check(subject)]
     return findings
@@ -155,18 +182,24 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     )
 
 
-def lint_text(text: str, name: str, config: ClusterConfig | None = None) -> FileReport:
+def lint_text(
+    text: str, name: str, config: ClusterConfig | None = None, *, security_warnings: bool = False
+) -> FileReport:
     """Lint one file's text; ``name`` is what the report calls the file."""
     config = config or ClusterConfig()
     try:
         documents = parse_manifests(text)
     except ManifestError as exc:
         return FileReport(name, error=FileError(exc.message, exc.line, exc.column))
-    findings = [f for d in documents for f in lint_document(d, config)]
+    findings = [
+        f for d in documents for f in lint_document(d, config, security_warnings=security_warnings)
+    ]
     return FileReport(name, _ordered(findings))
 
 
-def lint_path(path: str, config: ClusterConfig | None = None) -> FileReport:
+def lint_path(
+    path: str, config: ClusterConfig | None = None, *, security_warnings: bool = False
+) -> FileReport:
     """Read ``path`` (``-`` is stdin) and lint it; an unreadable file gives a report
     with ``error`` set, never an exception."""
     name = "<stdin>" if path == "-" else path
@@ -174,7 +207,7 @@ def lint_path(path: str, config: ClusterConfig | None = None) -> FileReport:
         text = read_text(path)
     except InputError as exc:
         return FileReport(name, error=FileError(exc.message))
-    return lint_text(text, name, config)
+    return lint_text(text, name, config, security_warnings=security_warnings)
 
 
 @dataclass(frozen=True)

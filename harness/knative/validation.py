@@ -21,6 +21,7 @@ from typing import Any
 from harness.knative.autoscaling import GROUP as AUTOSCALING_GROUP
 from harness.knative.autoscaling import validate_autoscaling_annotations
 from harness.knative.cluster import ClusterConfig
+from harness.knative.defaults import default_revision_spec
 from harness.knative.field_error import (
     FieldError,
     admission_denial,
@@ -29,8 +30,9 @@ from harness.knative.field_error import (
     only_errors,
 )
 from harness.knative.goparse import SECOND, format_float, parse_duration, parse_float
-from harness.knative.images import image_reference_error, is_image_reference
+from harness.knative.k8s_validation import validate_pod_spec
 from harness.knative.names import dns1035_label_problems
+from harness.knative.quantity import is_quantity
 from harness.knative.traffic import JSON_FIELDS, TrafficTarget, json_type, validate_traffic
 
 __all__ = [
@@ -52,6 +54,12 @@ PROGRESS_DEADLINE = f"{SERVING_GROUP}/progress-deadline"
 QUEUE_RESOURCE_PERCENTAGE = (
     f"queue.sidecar.{SERVING_GROUP}/resource-percentage",
     f"queue.sidecar.{SERVING_GROUP}/resourcePercentage",
+)
+# knative/serving pkg/apis/serving/register.go: queue-proxy resources per revision.
+QUEUE_RESOURCES = tuple(
+    f"queue.sidecar.{SERVING_GROUP}/{what}-resource-{kind}"
+    for what in ("cpu", "memory", "ephemeral-storage")
+    for kind in ("request", "limit")
 )
 NETWORKING_GROUP = "networking.knative.dev"
 # knative/networking pkg/apis/networking/metadata_validation.go: the only
@@ -233,36 +241,8 @@ def _metadata(
     return meta, errors
 
 
-def _containers(spec: Mapping[str, Any]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    containers = spec.get("containers")
-    if containers is None or containers == []:
-        return [FieldError("missing field(s)", ("containers",), rule="containers")]
-    if not isinstance(containers, list):
-        return [_schema(f"expected array, got {json_type(containers)}", "containers")]
-    for i, container in enumerate(containers):
-        path = f"containers[{i}]"
-        c = _object(container, path, errors)
-        if not c:
-            errors.append(FieldError("missing field(s)", (path,), rule="containers"))
-            continue
-        image = _string(c.get("image"), f"{path}.image", errors)
-        if not image:
-            errors.append(FieldError("missing field(s)", (f"{path}.image",), rule="containers"))
-        elif not is_image_reference(image):
-            errors.append(
-                FieldError(
-                    "Failed to parse image reference",
-                    (f"{path}.image",),
-                    details=image_reference_error(image),
-                    rule="image-reference",
-                )
-            )
-    return errors
-
-
 def _revision_spec(spec: Mapping[str, Any], config: ClusterConfig) -> list[FieldError]:
-    errors = _containers(spec)
+    errors = validate_pod_spec(spec, config.features)
     timeout = _integer(spec.get("timeoutSeconds"), "timeoutSeconds", errors)
     if timeout and not 0 <= timeout <= config.max_revision_timeout_seconds:
         errors.append(
@@ -364,8 +344,23 @@ def _queue_resource_percentage(annotations: Mapping[str, str]) -> list[FieldErro
     return errors
 
 
+def _queue_resources(annotations: Mapping[str, str]) -> list[FieldError]:
+    # validateQueueSidecarResourceAnnotations: each value parses as a quantity.
+    return [
+        FieldError(
+            f"invalid value: {annotations[key]}", (f"[{key}]",), rule="queue-resource-annotation"
+        )
+        for key in QUEUE_RESOURCES
+        if key in annotations and not is_quantity(annotations[key])
+    ]
+
+
 def validate_template(
-    template: Mapping[str, Any], parent: Mapping[str, Any], config: ClusterConfig
+    template: Mapping[str, Any],
+    parent: Mapping[str, Any],
+    config: ClusterConfig,
+    *,
+    defaults: bool = True,
 ) -> list[FieldError]:
     """Knative's ``RevisionTemplateSpec.Validate``; paths relative to the template
     (``metadata.annotations.autoscaling.knative.dev/window``). ``parent`` is the owning
@@ -376,6 +371,8 @@ def validate_template(
     annotations = _string_map(meta.get("annotations"), "metadata.annotations", errors)
     name = _string(meta.get("name"), "metadata.name", errors)
     generate_name = _string(meta.get("generateName"), "metadata.generateName", errors)
+    if defaults:
+        spec = default_revision_spec(spec)
     errors += [e.via("spec") for e in _revision_spec(spec, config)]
     errors += [
         e.via("metadata.annotations") for e in validate_autoscaling_annotations(annotations, config)
@@ -383,6 +380,7 @@ def validate_template(
     errors += [e.via("metadata.annotations") for e in _networking_annotations(annotations)]
     errors += _revision_name(name, generate_name, parent)
     errors += [e.via("metadata.annotations") for e in _queue_resource_percentage(annotations)]
+    errors += [e.via("metadata.annotations") for e in _queue_resources(annotations)]
     errors += [
         e.via("metadata.annotations")
         for e in _second_precision_duration(
@@ -429,19 +427,23 @@ def _spec_traffic(spec: Mapping[str, Any], *, in_service: bool) -> list[FieldErr
 
 
 def validate_service(
-    obj: Mapping[str, Any], config: ClusterConfig | None = None
+    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
     """Every error (and warning) Knative's webhook gives for this Service on create."""
     config = config or ClusterConfig()
     meta, errors = _metadata(obj, rollout=True, owner_label=False)
     spec = _object(obj.get("spec"), "spec", errors)
     template = _object(spec.get("template"), "spec.template", errors)
-    errors += [e.via("spec.template") for e in validate_template(template, meta, config)]
+    errors += [
+        e.via("spec.template") for e in validate_template(template, meta, config, defaults=defaults)
+    ]
     errors += [e.via("spec") for e in _spec_traffic(spec, in_service=True)]
     return errors
 
 
-def validate_route(obj: Mapping[str, Any], config: ClusterConfig | None = None) -> list[FieldError]:
+def validate_route(
+    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
+) -> list[FieldError]:
     """Every error Knative's webhook gives for this Route on create."""
     _, errors = _metadata(obj, rollout=True, owner_label=True)
     spec = _object(obj.get("spec"), "spec", errors)
@@ -450,14 +452,16 @@ def validate_route(obj: Mapping[str, Any], config: ClusterConfig | None = None) 
 
 
 def validate_configuration(
-    obj: Mapping[str, Any], config: ClusterConfig | None = None
+    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
     """Every error (and warning) Knative's webhook gives for this Configuration on create."""
     config = config or ClusterConfig()
     meta, errors = _metadata(obj, rollout=False, owner_label=True)
     spec = _object(obj.get("spec"), "spec", errors)
     template = _object(spec.get("template"), "spec.template", errors)
-    errors += [e.via("spec.template") for e in validate_template(template, meta, config)]
+    errors += [
+        e.via("spec.template") for e in validate_template(template, meta, config, defaults=defaults)
+    ]
     return errors
 
 
@@ -469,13 +473,14 @@ VALIDATORS = {
 
 
 def validate_object(
-    obj: Mapping[str, Any], config: ClusterConfig | None = None
+    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
-    """Validate a ``serving.knative.dev/v1`` Service, Route or Configuration by its kind.
-    Raises ``ValueError`` for any other apiVersion/kind."""
+    """Validate a ``serving.knative.dev/v1`` Service, Route or Configuration by its kind,
+    after Knative's defaulting as the webhook does (``defaults=False``: validation alone,
+    as Knative's unit tests call it). Raises ``ValueError`` for any other apiVersion/kind."""
     kind = obj.get("kind")
     if obj.get("apiVersion") != API_VERSION or kind not in VALIDATORS:
         raise ValueError(
             f"not a {API_VERSION} Service, Route or Configuration: {obj.get('apiVersion')}/{kind}"
         )
-    return VALIDATORS[kind](obj, config)
+    return VALIDATORS[kind](obj, config, defaults=defaults)

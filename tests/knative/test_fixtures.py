@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.knative.cluster import ClusterConfig
+from harness.knative.field_error import only_errors
 from harness.knative.lint import lint_path
 from harness.knative.manifest import parse_manifests
 from harness.knative.validation import validate_object
@@ -58,7 +59,7 @@ def test_initial_scale_zero_passes_where_the_cluster_allows_it() -> None:
 
 def test_initial_scale_zero_message_is_knatives() -> None:
     (doc,) = parse_manifests((FIXTURES / "09-docs-initial-scale-zero.yaml").read_text())
-    (error,) = validate_object(doc.obj)
+    (error,) = only_errors(validate_object(doc.obj))
     assert str(error) == (
         "invalid value: 0: spec.template.metadata.annotations."
         "autoscaling.knative.dev/initial-scale=0 not allowed by cluster"
@@ -72,5 +73,5 @@ def test_camel_case_annotations_are_read() -> None:
     )
     anns = doc.obj["spec"]["template"]["metadata"]["annotations"]
     anns["autoscaling.knative.dev/maxScale"] = "10"
-    (error,) = validate_object(doc.obj)
+    (error,) = only_errors(validate_object(doc.obj))
     assert error.message == "max-scale=10 is less than min-scale=50"

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from harness.knative.cluster import ClusterConfig
+from harness.knative.features import Features
 from harness.knative.lint import lint_text
 from harness.knative.rules.catalogue import RULES
 
@@ -88,6 +89,7 @@ class Case:
     bad: dict[str, Any] | str
     good: dict[str, Any] | str
     config: ClusterConfig = field(default_factory=ClusterConfig)
+    security_warnings: bool = False
 
 
 def anns(**kv: str) -> dict[str, str]:
@@ -162,6 +164,74 @@ CASES = [
     Case("revision-name", service(revision="hello_v2"), service(revision="hello-v2")),
     Case("revision-name-prefix", service(revision="v2"), service(revision="hello-v2")),
     Case("containers", with_(S, "spec", "template", "spec", value={}), S),
+    Case("disallowed-field", service(nodeSelector={"disk": "ssd"}), S),
+    Case(
+        "serving-container",
+        service(containers=[{"image": "a", "ports": [{"containerPort": 8080}]}, {"image": "b"}]),
+        S,
+        config=ClusterConfig(features=Features.parse(["multi-container=disabled"])),
+    ),
+    Case(
+        "container-ports",
+        service(containers=[{"image": "a", "ports": [{"containerPort": 8012}]}]),
+        service(containers=[{"image": "a", "ports": [{"containerPort": 8080}]}]),
+    ),
+    Case(
+        "probes",
+        service(containers=[{"image": "a", "livenessProbe": {"periodSeconds": 5}}]),
+        service(containers=[{"image": "a", "livenessProbe": {"httpGet": {"path": "/"}}}]),
+    ),
+    Case("env", service(env={"PORT": "9000"}), service(env={"MY_PORT": "9000"})),
+    Case(
+        "volumes",
+        service(
+            containers=[{"image": "a", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+            volumes=[{"name": "v"}],
+        ),
+        service(
+            containers=[{"image": "a", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+            volumes=[{"name": "v", "secret": {"secretName": "s"}}],
+        ),
+    ),
+    Case(
+        "volume-mounts",
+        service(containers=[{"image": "a", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]),
+        S,
+    ),
+    Case("init-containers", service(initContainers=[{"image": "a"}]), S),
+    Case(
+        "security-context",
+        service(containers=[{"image": "a", "securityContext": {"runAsUser": -1}}]),
+        service(containers=[{"image": "a", "securityContext": {"runAsUser": 1000}}]),
+    ),
+    Case(
+        "service-account-name",
+        service(serviceAccountName="Bad_Name"),
+        service(serviceAccountName="builder"),
+    ),
+    Case(
+        "queue-resource-annotation",
+        service({"queue.sidecar.serving.knative.dev/cpu-resource-request": "lots"}),
+        service({"queue.sidecar.serving.knative.dev/cpu-resource-request": "250m"}),
+    ),
+    Case(
+        "insecure-default",
+        S,
+        service(
+            containers=[
+                {
+                    "image": "a",
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "allowPrivilegeEscalation": False,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ]
+        ),
+        security_warnings=True,
+    ),
     Case("image-reference", service(image="Docker.io/Me/App"), service(image="docker.io/me/app:1")),
     Case(
         "container-concurrency",
@@ -320,30 +390,34 @@ def _text(manifest: dict[str, Any] | str) -> str:
     return manifest if isinstance(manifest, str) else yaml.safe_dump(manifest, sort_keys=False)
 
 
-def _rules(manifest: dict[str, Any] | str, config: ClusterConfig) -> set[str]:
-    report = lint_text(_text(manifest), "m.yaml", config)
+def _rules(
+    manifest: dict[str, Any] | str, config: ClusterConfig, security_warnings: bool = False
+) -> set[str]:
+    report = lint_text(_text(manifest), "m.yaml", config, security_warnings=security_warnings)
     if report.error:
         return {"yaml-syntax"}
     return {f.rule for f in report.findings}
 
 
 def test_every_rule_has_cases() -> None:
-    assert sorted(c.rule for c in CASES) == sorted(RULES)
+    assert sorted({c.rule for c in CASES}) == sorted(RULES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
 def test_rule_fires_on_bad_manifest(case: Case) -> None:
-    assert case.rule in _rules(case.bad, case.config)
+    assert case.rule in _rules(case.bad, case.config, case.security_warnings)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
 def test_rule_silent_on_good_manifest(case: Case) -> None:
-    assert case.rule not in _rules(case.good, case.config)
+    assert case.rule not in _rules(case.good, case.config, case.security_warnings)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
 def test_finding_severity_matches_catalogue(case: Case) -> None:
-    report = lint_text(_text(case.bad), "m.yaml", case.config)
+    report = lint_text(
+        _text(case.bad), "m.yaml", case.config, security_warnings=case.security_warnings
+    )
     for finding in report.findings:
         if finding.rule == case.rule and case.rule != "queue-resource-percentage":
             assert finding.severity == RULES[case.rule].severity
@@ -399,6 +473,10 @@ def test_cluster_flags_change_outcomes() -> None:
     assert _rules(zero, ClusterConfig(allow_zero_initial_scale=True)) == set()
     hpa_default = ClusterConfig(pod_autoscaler_class="hpa.autoscaling.knative.dev")
     assert _rules(service(anns(metric="cpu")), hpa_default) == set()
+    selector = service(nodeSelector={"disk": "ssd"})
+    assert _rules(selector, ClusterConfig()) == {"disallowed-field"}
+    gate = Features.parse(["kubernetes.podspec-nodeselector=enabled"])
+    assert _rules(selector, ClusterConfig(features=gate)) == set()
 
 
 def test_non_knative_documents_do_not_stop_the_others() -> None:

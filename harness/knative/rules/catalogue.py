@@ -9,6 +9,7 @@ _VALIDATION = _S + "pkg/apis/serving/v1/route_validation.go"
 _AUTOSCALING = _S + "pkg/apis/autoscaling/annotation_validation.go"
 _REVISION = _S + "pkg/apis/serving/v1/revision_validation.go"
 _METADATA = _S + "pkg/apis/serving/metadata_validation.go"
+_K8S = _S + "pkg/apis/serving/k8s_validation.go"
 
 RULES: dict[str, Rule] = {
     r.id: r
@@ -103,8 +104,95 @@ RULES: dict[str, Rule] = {
         Rule(
             "containers",
             "error",
-            "the template has containers, each with an image",
-            _S + "pkg/apis/serving/k8s_validation.go",
+            "the template has containers, each with an image; names unique and not "
+            "queue-proxy; terminationMessagePolicy File or FallbackToLogsOnError",
+            _K8S,
+        ),
+        Rule(
+            "disallowed-field",
+            "error",
+            "pod spec, container, volume, probe, port, env and securityContext fields Knative "
+            "does not let through (lifecycle, hostPort, privileged, capabilities.add, "
+            "fieldRef, ...), or only behind a config-features flag (affinity, nodeSelector, "
+            "tolerations, pod securityContext, ...); see --feature",
+            _S + "pkg/apis/serving/fieldmask.go",
+        ),
+        Rule(
+            "serving-container",
+            "error",
+            "exactly one port across all containers names the serving container; several "
+            "containers need a port; multi-container can be switched off",
+            _K8S,
+        ),
+        Rule(
+            "container-ports",
+            "error",
+            "the serving port: not reserved (8008, 8012, 8013, 8022, 9090, 9091), within "
+            "0..65535, protocol TCP, name empty, h2c or http1",
+            _K8S,
+        ),
+        Rule(
+            "probes",
+            "error",
+            "one handler per probe; user-container probe ports match its port, sidecar probes "
+            "name one (multi-container-probing); readiness periodSeconds/thresholds/timeouts",
+            _K8S,
+        ),
+        Rule(
+            "env",
+            "error",
+            "env names set and not reserved (PORT, K_SERVICE, K_CONFIGURATION, K_REVISION); "
+            "each envFrom has exactly one of configMapRef and secretRef",
+            _K8S,
+        ),
+        Rule(
+            "volumes",
+            "error",
+            "volumes: named (DNS-1123 label), unique, mounted, exactly one source, enabled "
+            "kinds only (emptyDir, persistentVolumeClaim, hostPath, csi, ...), items with "
+            "key and path, projections complete",
+            _K8S,
+        ),
+        Rule(
+            "volume-mounts",
+            "error",
+            "mounts: a matching volume, an absolute, unique, unreserved mountPath, readOnly "
+            "unless emptyDir/PVC/ephemeral, mountPropagation only behind its flag",
+            _K8S,
+        ),
+        Rule(
+            "init-containers",
+            "error",
+            "init containers only with kubernetes.podspec-init-containers, without probes or "
+            "lifecycle, names distinct from the containers'",
+            _K8S,
+        ),
+        Rule(
+            "security-context",
+            "error",
+            "runAsUser, runAsGroup, fsGroup and supplementalGroups within 0..2147483647",
+            _K8S,
+        ),
+        Rule(
+            "service-account-name",
+            "error",
+            "serviceAccountName is a DNS-1123 subdomain",
+            _K8S,
+        ),
+        Rule(
+            "queue-resource-annotation",
+            "error",
+            "queue.sidecar.serving.knative.dev/{cpu,memory,ephemeral-storage}-resource-"
+            "{request,limit} values are Kubernetes quantities",
+            _REVISION,
+        ),
+        Rule(
+            "insecure-default",
+            "info",
+            "Knative's own warning for each container whose securityContext leaves "
+            "runAsNonRoot, allowPrivilegeEscalation, seccompProfile or capabilities.drop at "
+            "Kubernetes' insecure default (off with secure-pod-defaults)",
+            _K8S,
         ),
         Rule(
             "image-reference",

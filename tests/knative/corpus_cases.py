@@ -1,0 +1,95 @@
+"""The corpus translated from Knative's validation unit tests, and how we judge a case.
+
+Each file in ``tests/knative/corpus/`` holds the cases of one Knative test file (see
+``benchmarks/knative_validation_translate.py``). A case has a manifest, the
+``config-features`` flags its Go test sets, Knative's verdict, and (where the Go test
+states it) the error text Knative's ``FieldError.Error()`` prints, with paths from the
+manifest's root. ``scope`` is the part of the manifest the Go test validated (a single
+container, a volume): errors elsewhere in the surrounding manifest are not compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.knative.cluster import ClusterConfig
+from harness.knative.features import Features
+from harness.knative.field_error import FieldError, format_errors, only_errors
+from harness.knative.validation import validate_object
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@dataclass(frozen=True)
+class CorpusCase:
+    """One translated case (``skip`` says why a Go case has no manifest)."""
+
+    file: str
+    test: str
+    name: str
+    raw: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{Path(self.file).stem}::{self.test}::{self.name}"
+
+    @property
+    def skip(self) -> str:
+        return str(self.raw.get("skip", ""))
+
+
+def load_corpus() -> list[CorpusCase]:
+    """Every case of every corpus file, in file order."""
+    cases = []
+    for path in sorted(CORPUS.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for raw in doc["cases"]:
+            cases.append(CorpusCase(path.name, raw["test"], raw["name"], raw))
+    return cases
+
+
+def _in_scope(error: FieldError, scope: str) -> bool:
+    if not error.paths or not scope:
+        return True
+    # Knative reports the serving port's errors for all containers at containers[*].
+    scopes = (scope, scope.rsplit("[", 1)[0] + "[*]") if scope.endswith("]") else (scope,)
+    return any(p == s or p.startswith((f"{s}.", f"{s}[")) for p in error.paths for s in scopes)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What we say about a case, next to what Knative says."""
+
+    valid: bool
+    errors: str
+    want_valid: bool
+    want_errors: str | None
+
+    @property
+    def verdict_agrees(self) -> bool:
+        return self.valid == self.want_valid
+
+    @property
+    def text_agrees(self) -> bool:
+        return self.want_errors is None or self.errors == self.want_errors
+
+
+def judge(case: CorpusCase) -> Verdict:
+    """Run the case's manifest through ``validate_object`` with its features."""
+    raw = case.raw
+    config = ClusterConfig(features=Features.from_map(raw.get("features") or {}))
+    # Knative's unit tests call Validate without SetDefaults; so does the corpus.
+    results = validate_object(raw["manifest"], config, defaults=False)
+    level = raw.get("level", "error")
+    found = only_errors(results) if level == "error" else [e for e in results if e.level == level]
+    scoped = [e for e in found if _in_scope(e, raw.get("scope", ""))]
+    return Verdict(
+        valid=not scoped,
+        errors=format_errors(scoped),
+        want_valid=bool(raw["valid"]),
+        want_errors=raw.get("errors"),
+    )
