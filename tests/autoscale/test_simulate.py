@@ -16,7 +16,9 @@ A = "autoscaling.knative.dev/"
 FAST = SimulationOptions(pod_start_s=2.0, service_time_s=0.1)
 
 
-def settings(cc: int = 0, config: AutoscalerConfig | None = None, **anns: str) -> ScalingSettings:
+def settings(
+    cc: int = 0, config: AutoscalerConfig | None = None, /, **anns: str
+) -> ScalingSettings:
     resolved = ScalingSettings.from_revision({A + k: v for k, v in anns.items()}, cc, config)
     assert resolved is not None
     return resolved
@@ -70,7 +72,7 @@ def test_min_scale_and_disabled_scale_to_zero_keep_pods() -> None:
     kept = simulate("m", settings(**{"min-scale": "2"}), idle, FAST)
     assert min(kept.series.ready_pods[10:]) == 2
     no_zero = AutoscalerConfig(enable_scale_to_zero=False)
-    one = simulate("z", settings(config=no_zero), idle, FAST)
+    one = simulate("z", settings(0, no_zero), idle, FAST)
     assert min(one.series.desired_pods) == 1 and one.summary.pod_seconds == 400
 
 
@@ -111,7 +113,7 @@ def test_a_burst_panics_and_panic_never_scales_down() -> None:
 
 def test_container_concurrency_queues_what_the_pods_cannot_take() -> None:
     load = [0.0] * 5 + [400.0] * 30 + [0.0] * 60
-    run = simulate("b", settings(cc=10), trace(load), SimulationOptions(2.0, 0.1))
+    run = simulate("b", settings(10), trace(load), SimulationOptions(2.0, 0.1))
     # One pod takes 10 / 0.1 s = 100 requests/s; the rest wait until pods start.
     assert run.summary.delayed_requests > 0 and run.summary.p99_added_delay_ms > 100
     assert max(run.series.delay_ms) > 100
