@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 
 from harness.errors import BadInput, Unavailable
 from harness.local.state import ensure_state_dir, resolve_state_dir
+from harness.redact import redact_values
 
 __all__ = [
     "ACTION_KINDS",
@@ -51,6 +52,7 @@ __all__ = [
     "TrendPoint",
     "default_store_path",
     "is_run_id",
+    "new_run_id",
     "open_store",
     "store_path",
 ]
@@ -239,8 +241,10 @@ class Store(Protocol):
         spec: Mapping[str, Any] | None = None,
         original_traffic: Sequence[Mapping[str, Any]] | None = None,
         started: float | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
-        """Create a run in status ``running`` with a new sortable id (UTC time + 4 hex)."""
+        """Create a run in status ``running`` with a new sortable id (UTC time + 4 hex),
+        or ``run_id`` (from `new_run_id`, e.g. to name a lease first; BadInput if taken)."""
         ...
 
     def record_look(
@@ -548,8 +552,11 @@ class SqliteStore:
         spec: Mapping[str, Any] | None = None,
         original_traffic: Sequence[Mapping[str, Any]] | None = None,
         started: float | None = None,
+        run_id: str | None = None,
     ) -> RunRecord:
         """See `Store.create_run`."""
+        if run_id is not None and not is_run_id(run_id):
+            raise BadInput(f"{run_id!r} is not a run id (like 20261126-185501-ab12)")
         if kind not in RUN_KINDS:
             raise BadInput(f"run kind must be one of {', '.join(RUN_KINDS)}, not {kind!r}")
         started = time.time() if started is None else started
@@ -566,18 +573,20 @@ class SqliteStore:
         )
         with self._guard() as db:
             while True:
-                run_id = _new_run_id(started)
+                new_id = run_id or new_run_id(started)
                 try:
                     db.execute(
                         "INSERT INTO runs (id, kind, namespace, service, revisions, label, "
                         "started, status, spec, original_traffic) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, *row),
+                        (new_id, *row),
                     )
                     break
                 except sqlite3.IntegrityError:
+                    if run_id is not None:
+                        raise BadInput(f"run {run_id} already exists in {self.location}") from None
                     continue  # same second, same 16 random bits: draw again
-            return self._run(db, run_id)
+            return self._run(db, new_id)
 
     def finish_run(
         self,
@@ -898,13 +907,16 @@ def _next_seq(db: sqlite3.Connection, table: str, run_id: str) -> int:
     return 1 if row[0] is None else int(row[0]) + 1
 
 
-def _new_run_id(started: float) -> str:
+def new_run_id(started: float | None = None) -> str:
+    """A fresh run id for a run starting at ``started`` (now by default)."""
+    started = time.time() if started is None else started
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
 
 
 def _dumps(value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"))
+        # A password in a URL (--prometheus http://user:pass@...) is never recorded.
+        return json.dumps(redact_values(value), separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise BadInput(f"store: cannot keep a value that is not plain JSON: {exc}") from None
 

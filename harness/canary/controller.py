@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from analysis import ArmSnapshot, Decision, JudgeConfig, SequentialJudge, Verdict
+from harness.canary.lease import LeaseLost
 from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, Aborted, HarnessError
 from harness.knative.backend import TrafficBackend
 from harness.knative.model import ServiceState
@@ -186,6 +187,7 @@ class CanaryController:
         on_look: Callable[[LookRecord], None] = lambda look: None,
         on_event: Callable[[str], None] = lambda message: None,
         confirm: Callable[[int], bool] | None = None,
+        guard: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -198,6 +200,9 @@ class CanaryController:
         self.on_look = on_look
         self.on_event = on_event
         self.confirm = confirm
+        # Raises LeaseLost once another run holds the Service (checked before every
+        # look and every action).
+        self.guard = guard
         self.clock = clock
         self.sleep = sleep
         base = plan.judge or JudgeConfig(alpha=plan.alpha)
@@ -219,6 +224,8 @@ class CanaryController:
     # -- actions -------------------------------------------------------------------------
 
     def _act(self, kind: str, payload: Mapping[str, Any], fn: Callable[[], object]) -> None:
+        if self.guard is not None:
+            self.guard()
         action = self.journal.begin_action(self.run_id, kind, payload)
         fn()
         self.journal.complete_action(self.run_id, action.seq)
@@ -328,6 +335,8 @@ class CanaryController:
 
     def _look(self, step: int, percent: int) -> LookRecord:
         # Where a look's time goes, kept in the journal (benchmarks/canary_look.py reads it).
+        if self.guard is not None:
+            self.guard()
         t0 = time.perf_counter()
         client = self._client_snapshots()
         self._check_attribution()
@@ -460,6 +469,10 @@ class CanaryController:
             with interrupts_raise():
                 self._warm_up()
                 return self._steps(start_step, deadline)
+        except LeaseLost as exc:  # another run owns the Service now: never fight it
+            look = self.looks[-1] if self.looks else None
+            reason = f"{exc.message}; traffic left as it is (`harness rollback` restores it)"
+            return self._finish(RunStatus.ABORTED, reason, look)
         except Interrupted as exc:
             return self.abort(f"interrupted by {exc}")
         except HarnessError as exc:

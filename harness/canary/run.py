@@ -8,14 +8,17 @@ Preflight reads everything and changes nothing; any failure there is ``BadInput`
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analysis import ArmSnapshot, JudgeConfig
+from harness.canary.checks import check_promql, check_report_dir, check_user_code
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
+from harness.canary.lease import ServiceLease, holder_name
 from harness.config import DEFAULT_RATE, CanarySpec
 from harness.errors import BadInput, HarnessError
 from harness.knative.backend import TrafficBackend
@@ -28,9 +31,12 @@ from harness.load.targets import Arm, check_reachable, url_arm
 from harness.metrics.profiles import MetricProfile, custom_profile, get_profile
 from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
-from harness.store import RunRecord, Store
+from harness.store import RunRecord, Store, new_run_id
 
 Say = Callable[[str], None]
+
+# Users per arm for a --locustfile without --users (as `harness load`'s default).
+DEFAULT_LOCUST_USERS = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Cluster:
     ingress: str | None
     prometheus: str | None
     started_emulator: Path | None
+    # Run (last first) before the backend closes, e.g. releasing the run lease.
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
 
 
 @contextmanager
@@ -67,15 +75,20 @@ def open_cluster(
     running = Emulator.status(folder)
     on_emulator = running is not None and Path(running.kubeconfig).resolve() == path.resolve()
     backend = connect(path, context, state_dir)
+    cluster = Cluster(
+        backend=backend,
+        ingress=running.ingress if on_emulator and running else None,
+        prometheus=running.prometheus if on_emulator and running else None,
+        started_emulator=started,
+    )
     try:
-        yield Cluster(
-            backend=backend,
-            ingress=running.ingress if on_emulator and running else None,
-            prometheus=running.prometheus if on_emulator and running else None,
-            started_emulator=started,
-        )
+        yield cluster
     finally:
-        backend.close()
+        try:
+            for cleanup in reversed(cluster.cleanups):
+                cleanup()
+        finally:
+            backend.close()
         if started is not None:
             Emulator.stop(started)
             say("stopped the emulator started for this run")
@@ -281,6 +294,7 @@ def run_controller(
     confirm: Callable[[int], bool] | None,
     resume: tuple[int, Resume] | None = None,
     user_code: Any = None,
+    guard: Callable[[], None] | None = None,
 ) -> Outcome:
     """Tag the arms, start load, run the controller; load always stops."""
     from harness.load.driver import LoadDriver
@@ -295,6 +309,7 @@ def run_controller(
         on_look=on_look,
         on_event=say,
         confirm=confirm,
+        guard=guard,
     )
     start_step = 0
     if resume is not None:
@@ -319,6 +334,13 @@ def _pacing(spec: CanarySpec) -> Any:
 
     if spec.users is not None:
         return Pacing.closed(spec.users)
+    if spec.locustfile is not None:
+        if spec.rate is not None:
+            raise BadInput(
+                "--rate paces the built-in user only; a --locustfile sets its own wait_time "
+                "(give --users instead)"
+            )
+        return Pacing.closed(DEFAULT_LOCUST_USERS)
     return Pacing.open(spec.requests_per_second or DEFAULT_RATE)
 
 
@@ -373,12 +395,27 @@ def run_canary_command(
             spec = load_canary_spec(None, {**previous_run.spec.get("spec", {})})
         else:
             spec = load_canary_spec(config, overrides)
+        # Everything that can be checked without the cluster, before anything is written.
+        _pacing(spec)
+        user_code = _user_code(spec)
+        if user_code is not None:
+            check_user_code(user_code)
+        check_report_dir(spec.report_dir or DEFAULT_REPORTS_ROOT)
         with open_cluster(kubeconfig, context, state_dir, say) as cluster:
+            run_id = resume or new_run_id()
+            check_queries(spec, cluster)
+            lease: ServiceLease | None = None
             if spec.apply is not None and resume is None:
+                # Applying is the first write: it needs the Service to itself.
+                lease = take_service(spec, cluster, run_id, resume, say)
                 spec = apply_candidate(spec, cluster, say)
             prepared = preflight(spec, cluster, say)
             plan = prepared.plan
             _teams_preflight(spec, plan, cluster.backend, say)
+            if lease is None and not spec.dry_run:
+                lease = take_service(spec, cluster, run_id, resume, say)
+                prepared = _after_lease(prepared, spec, cluster, say)
+                plan = prepared.plan
             resume_point = None
             if previous_run is not None:
                 run = previous_run
@@ -397,6 +434,7 @@ def run_canary_command(
                         "plan": plan_record(plan),
                     },
                     original_traffic=[t.to_dict() for t in prepared.original],
+                    run_id=run_id,
                 )
                 say(f"run {run.id}: {plan.baseline} -> {plan.canary}, steps {list(plan.steps)}")
             view = LiveView(console, plan)
@@ -421,24 +459,30 @@ def run_canary_command(
                     confirm=confirm,
                     resume=resume_point,
                     user_code=_user_code(spec),
+                    guard=lease.check if lease is not None else None,
                 )
                 status.finished(outcome)
             finally:
                 view.close()
                 status.close()
         root = spec.report_dir or report_dir_for(run.id, DEFAULT_REPORTS_ROOT)
-        report = report_from_canary_journal(
-            store.get_run(run.id), store.looks(run.id), store.actions(run.id)
-        )
-        paths = write_report(report, root)
-        if spec.report_dir is None:
-            update_index(DEFAULT_REPORTS_ROOT)
+        try:
+            report = report_from_canary_journal(
+                store.get_run(run.id), store.looks(run.id), store.actions(run.id)
+            )
+            paths = write_report(report, root)
+            if spec.report_dir is None:
+                update_index(DEFAULT_REPORTS_ROOT)
+            where = f"report: {paths['html']}"
+        except (OSError, HarnessError) as exc:  # the decision and its exit code stand
+            why = exc.message if isinstance(exc, HarnessError) else (exc.strerror or str(exc))
+            where = f"report: not written to {root}: {why}"
         console.print(
             f"[bold]{outcome.status.value.replace('_', ' ')}[/]: {outcome.reason}", highlight=False
         )
         for line in outcome.explanations:
             console.print(f"  {line}", highlight=False, markup=False)
-        console.print(f"report: {paths['html']}", highlight=False, markup=False)
+        console.print(where, highlight=False, markup=False)
         return outcome.exit_code
     finally:
         store.close()
@@ -460,6 +504,46 @@ def _teams_preflight(spec: CanarySpec, plan: Plan, backend: TrafficBackend, say:
         lines = [f"(no kn line: {exc})"]
     for line in lines:
         say(f"  {line}")
+
+
+def check_queries(spec: CanarySpec, cluster: Cluster) -> None:
+    """Prometheus parses the metric profile's queries (a custom template's syntax error
+    would otherwise show only mid-run); reads only."""
+    prometheus = str(spec.prometheus) if spec.prometheus else cluster.prometheus
+    if not prometheus:
+        return
+    state = cluster.backend.get_service(spec.namespace, spec.service)
+    baseline = resolve_revision_name(spec.service, spec.baseline)
+    check_promql(
+        prometheus,
+        metric_profile(spec),
+        namespace=spec.namespace,
+        service=spec.service,
+        revision=baseline,
+        tag=tag_of(state.spec_traffic, baseline) or spec.baseline_tag,
+    )
+
+
+def take_service(
+    spec: CanarySpec, cluster: Cluster, run_id: str, resume: str | None, say: Say
+) -> ServiceLease:
+    """Take the run lease on the Service (`harness.canary.lease`), renewed until the
+    cluster closes, where it is released."""
+    lease = ServiceLease(
+        cluster.backend, spec.namespace, spec.service, holder_name(run_id), say=say
+    )
+    lease.acquire(take_over_run=resume)
+    cluster.cleanups.append(lease.release)
+    lease.start()
+    return lease
+
+
+def _after_lease(prepared: Prepared, spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
+    """Preflight again if the traffic changed between preflight and taking the lease."""
+    state = cluster.backend.get_service(spec.namespace, spec.service)
+    if tuple(state.spec_traffic) == prepared.original:
+        return prepared
+    return preflight(spec, cluster, say)
 
 
 def _resumed_plan(plan: Plan, run: RunRecord) -> Plan:
@@ -484,8 +568,11 @@ def run_rollback_command(
     context: str | None,
     state_dir: Path | None,
     store: Path | None,
+    force: bool = False,
 ) -> int:
-    """Restore the traffic block saved before the last canary run on a Service."""
+    """Restore the traffic block from before the first run of the newest chain of runs
+    on a Service (`harness.canary.chain`), holding the run lease while it does."""
+    from harness.canary.chain import rollback_chain
     from harness.knative.connect import connect
     from harness.knative.names import require_dns_label
     from harness.store import open_store
@@ -494,34 +581,53 @@ def run_rollback_command(
     require_dns_label(namespace, "namespace")
     journal = open_store(store)
     try:
-        run = journal.last_run(namespace, service, "canary")
-        if run is None:
+        chain = rollback_chain(journal, namespace, service)
+        if chain is None:
             raise BadInput(
-                f"no canary run recorded for {namespace}/{service} in {journal.location}"
+                f"no canary run that changed the traffic of {namespace}/{service} is recorded "
+                f"in {journal.location}"
             )
-        original = original_traffic(run)
-        backend = KnEcho(connect(kubeconfig, context, state_dir), print)
+        first = chain.first
+        original = original_traffic(first)
+        running = [run for run in chain.runs if run.running]
+        raw = connect(kubeconfig, context, state_dir)
+        backend = KnEcho(raw, print)
         try:
-            if run.running:  # an interrupted run: journal the restore like its own actions
-                action = journal.begin_action(
-                    run.id,
-                    "rollback",
-                    {"traffic": [t.to_dict() for t in original], "by": "harness rollback"},
-                )
+            lease = ServiceLease(raw, namespace, service, holder_name("rollback"), say=_stderr_line)
+            lease.acquire(force=force)
+            try:
+                # Interrupted runs get the restore journaled like their own actions; a
+                # finished run's journal is closed (undoing it is the user's own change).
+                payload = {"traffic": [t.to_dict() for t in original], "by": "harness rollback"}
+                begun = [
+                    (run, journal.begin_action(run.id, "rollback", payload)) for run in running
+                ]
                 backend.set_traffic(namespace, service, lambda _current: original)
-                journal.complete_action(run.id, action.seq)
-            else:  # a finished run's journal is closed; undoing it is the user's own change
-                backend.set_traffic(namespace, service, lambda _current: original)
+                for run, action in begun:
+                    journal.complete_action(run.id, action.seq)
+            finally:
+                lease.release()
         finally:
             backend.close()
-        if run.running:
+        for run in running:
             journal.finish_run(
                 run.id, "aborted", summary={"reason": "rolled back by `harness rollback`"}
             )
-        print(f"restored the traffic of {namespace}/{service} from before run {run.id}")
+        chained = ""
+        if len(chain.runs) > 1:
+            later = ", ".join(run.id for run in reversed(chain.runs[:-1]))
+            chained = (
+                f" (the first of {len(chain.runs)} runs in a row that left it changed; "
+                f"{later} followed)"
+            )
+        print(f"restored the traffic of {namespace}/{service} from before run {first.id}{chained}")
         return 0
     finally:
         journal.close()
+
+
+def _stderr_line(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
@@ -533,6 +639,7 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
     """
     from dataclasses import replace
 
+    from harness.canary.checks import wait_for_revision
     from harness.knative.lint import lint_path
     from harness.knative.manifest import ManifestError, parse_manifests
 
@@ -586,7 +693,7 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
     manifest["metadata"] = {**(manifest.get("metadata") or {}), "namespace": spec.namespace}
     manifest["spec"] = {**(manifest.get("spec") or {}), "traffic": pinned}
     backend.apply(manifest)
-    after = backend.wait_ready(spec.namespace, spec.service, timeout=120.0)
+    after = wait_for_revision(backend, spec.namespace, spec.service, before, timeout=120.0)
     created = after.latest_created_revision
     if not created or created == before:
         raise BadInput(f"{spec.apply} does not change spec.template, so it creates no new revision")

@@ -176,8 +176,19 @@ def rollback(
     context: Context = None,
     state_dir: StateDir = None,
     store: StorePath = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Take the run lease even from a run that looks alive elsewhere."
+        ),
+    ] = False,
 ) -> None:
-    """Restore the traffic block saved before the last canary run on SERVICE."""
+    """Restore the traffic block from before the first of the last runs on SERVICE.
+
+    That is the block before the newest canary run that changed traffic or, when earlier
+    runs had left traffic changed when it started (killed, held), before the first of
+    them. Exit codes: 0 restored, 2 nothing to restore or the Service is in use.
+    """
     from harness.canary.run import run_rollback_command
 
     raise typer.Exit(
@@ -188,6 +199,7 @@ def rollback(
             context=context,
             state_dir=state_dir,
             store=store,
+            force=force,
         )
     )
 

@@ -8,12 +8,16 @@ cluster and the local emulator alike, through a kubeconfig. Plain values cross t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from harness.knative.model import RevisionState, ServiceState
 from harness.knative.traffic import TrafficTarget
 
 TrafficCompute = Callable[[ServiceState], Sequence[TrafficTarget]]
+
+
+class StaleWrite(Exception):
+    """A write carried a ``resourceVersion`` the object no longer has (HTTP 409): re-read."""
 
 
 class TrafficBackend(Protocol):
@@ -57,4 +61,25 @@ class TrafficBackend(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AnnotationBackend(Protocol):
+    """A backend that can also hold the run lease (``KubeBackend`` does)."""
+
+    def get_service(self, namespace: str, name: str) -> ServiceState:
+        """As ``TrafficBackend.get_service``."""
+        ...
+
+    def patch_annotations(
+        self,
+        namespace: str,
+        name: str,
+        annotations: dict[str, str | None],
+        *,
+        resource_version: str | None,
+    ) -> ServiceState:
+        """Merge-patch the Service's annotations (None removes one) only if it is still at
+        ``resource_version``; ``StaleWrite`` on a 409."""
         ...

@@ -8,6 +8,7 @@ of being overwritten; the backend then re-reads and recomputes.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
 from harness.errors import Aborted, BadInput, Unavailable
-from harness.knative.backend import TrafficCompute
+from harness.knative.backend import StaleWrite, TrafficCompute
 from harness.knative.model import RevisionState, ServiceState
 from harness.knative.names import require_dns_label
 from harness.knative.traffic import traffic_merge_patch
@@ -69,6 +70,9 @@ class KubeBackend:
             timeout=lk_exceptions.httpx.Timeout(request_timeout),
             lazy=False,
         )
+        # Writes of one process go one at a time (a lease renewal and a traffic change of
+        # the same run would otherwise make each other's resourceVersion stale).
+        self._write_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -122,18 +126,19 @@ class KubeBackend:
         """Merge-patch ``spec.traffic`` with optimistic concurrency, then wait for Ready."""
         deadline = time.monotonic() + timeout
         for _ in range(CONFLICT_RETRIES):
-            current = self.get_service(namespace, name)
-            patch = traffic_merge_patch(list(compute(current)))
-            patch["metadata"] = {"resourceVersion": current.resource_version}
             try:
-                with self._errors(f"service {namespace}/{name}"):
-                    patched = self._client.patch(
-                        KService,
-                        name,
-                        patch,
-                        namespace=namespace,
-                        patch_type=PatchType.MERGE,
-                    )
+                with self._write_lock:
+                    current = self.get_service(namespace, name)
+                    patch = traffic_merge_patch(list(compute(current)))
+                    patch["metadata"] = {"resourceVersion": current.resource_version}
+                    with self._errors(f"service {namespace}/{name}"):
+                        patched = self._client.patch(
+                            KService,
+                            name,
+                            patch,
+                            namespace=namespace,
+                            patch_type=PatchType.MERGE,
+                        )
             except _Conflict:
                 continue
             generation = ServiceState.from_object(_dict(patched)).generation or 0
@@ -164,6 +169,28 @@ class KubeBackend:
                 )
             time.sleep(POLL_INTERVAL)
 
+    def patch_annotations(
+        self,
+        namespace: str,
+        name: str,
+        annotations: dict[str, str | None],
+        *,
+        resource_version: str | None,
+    ) -> ServiceState:
+        """Merge-patch ``metadata.annotations`` (None removes a key) if the Service is still
+        at ``resource_version``; ``StaleWrite`` when it changed since (a 409)."""
+        require_dns_label(namespace, "namespace")
+        require_dns_label(name, "service")
+        patch = {"metadata": {"resourceVersion": resource_version, "annotations": annotations}}
+        try:
+            with self._write_lock, self._errors(f"service {namespace}/{name}"):
+                patched = self._client.patch(
+                    KService, name, patch, namespace=namespace, patch_type=PatchType.MERGE
+                )
+        except _Conflict as exc:
+            raise StaleWrite(str(exc)) from None
+        return ServiceState.from_object(_dict(patched))
+
     def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create a Knative Service, or replace its spec when it exists (409s retried)."""
         if obj.get("apiVersion") != API_VERSION or obj.get("kind") != "Service":
@@ -185,7 +212,7 @@ class KubeBackend:
                 return _dict(created)
             body = _replacement(existing, obj)
             try:
-                with self._errors(f"service {namespace}/{name}"):
+                with self._write_lock, self._errors(f"service {namespace}/{name}"):
                     replaced = self._client.replace(KService.from_dict(body))
             except _Conflict:
                 continue

@@ -1,0 +1,351 @@
+"""One run per Service (the lease), and `harness rollback` finds the true original block.
+
+Real CLI processes against the real emulator: two canaries at once, a stale lease, a
+chain of killed runs, and a crash followed by a rejected run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.canary.lease import LEASE_ANNOTATION
+from harness.knative.kube import KubeBackend
+from harness.store import SqliteStore
+from tests.canary.conftest import (
+    harness_env,
+    percent_of,
+    run_canary,
+    service,
+    spec_traffic,
+    wait_for,
+)
+from tests.canary.test_canary_e2e import spawn_canary
+from tests.conftest import RunningEmulator
+
+# A run that stays at its first step long enough to act on it.
+SLOW = [
+    "--step-interval",
+    "60s",
+    "--look-interval",
+    "1s",
+    "--warmup",
+    "1s",
+    "--rate",
+    "40",
+    "--max-duration",
+    "150s",
+]
+
+
+def _lease(emu: RunningEmulator) -> dict[str, Any] | None:
+    annotations = service(emu)["metadata"].get("annotations") or {}
+    text = annotations.get(LEASE_ANNOTATION)
+    return None if text is None else json.loads(text)
+
+
+def _set_lease(emu: RunningEmulator, value: dict[str, Any] | None) -> None:
+    backend = KubeBackend(emu.kubeconfig)
+    try:
+        state = backend.get_service("default", "hello")
+        backend.patch_annotations(
+            "default",
+            "hello",
+            {LEASE_ANNOTATION: None if value is None else json.dumps(value)},
+            resource_version=state.resource_version,
+        )
+    finally:
+        backend.close()
+
+
+def _stamp(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _rollback(emu: RunningEmulator, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "rollback",
+            "hello",
+            "--kubeconfig",
+            str(emu.kubeconfig),
+            "--store",
+            str(store),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=harness_env(),
+        timeout=90,
+        check=False,
+    )
+
+
+def _new_run_with_a_look(
+    store: Path, proc: subprocess.Popen[str], known: set[str], timeout: float = 60
+) -> str:
+    found: list[str] = []
+
+    def has_look() -> bool:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"harness exited {proc.returncode} before a look: {err}")
+        if not store.exists():
+            return False
+        with SqliteStore(store) as s:
+            for run in s.list_runs(service="hello", kind="canary"):
+                if run.id not in known and s.looks(run.id):
+                    found.append(run.id)
+                    return True
+        return False
+
+    wait_for(has_look, timeout, "the new run's first look in the journal")
+    return found[0]
+
+
+def _kill_at(
+    emu: RunningEmulator,
+    proc: subprocess.Popen[str],
+    store: Path,
+    percent: int,
+    known: frozenset[str] = frozenset(),
+) -> str:
+    """Wait for the new run's first look at ``percent``% for hello-v2, then SIGKILL it."""
+    try:
+        run_id = _new_run_with_a_look(store, proc, set(known))
+        wait_for(lambda: percent_of(spec_traffic(emu), "hello-v2") == percent, 30, f"{percent}%")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    return run_id
+
+
+def test_a_second_canary_is_refused_naming_the_holder(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    first = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "10,100",
+        *SLOW,
+        "--report-dir",
+        str(tmp_path / "r1"),
+    )
+    try:
+        run_id = _new_run_with_a_look(store, first, set())
+        lease = _lease(fresh_emulator)
+        assert lease is not None and lease["holder"].startswith(f"{run_id}@")
+        assert lease["holder"].endswith(f":{first.pid}")
+        second = run_canary(
+            fresh_emulator,
+            store,
+            tmp_path / "r2",
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "50,100",
+            *SLOW,
+            timeout=90,
+        )
+        assert second.returncode == 2, second.stderr
+        assert "Traceback" not in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert f"in use by canary run {run_id}@" in second.stderr
+        # The refused run wrote nothing: no record, and the first run's step stands.
+        with SqliteStore(store) as s:
+            assert [r.id for r in s.list_runs(service="hello")] == [run_id]
+        assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 10
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=90)
+    finally:
+        first.kill()
+    assert first.returncode == 3, err
+    assert spec_traffic(fresh_emulator) == before
+    assert _lease(fresh_emulator) is None  # released on the way out
+
+
+def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    now = time.time()
+    holder = "20260101-000000-abcd@build-7.example:4242"
+    _set_lease(
+        fresh_emulator,
+        {"holder": holder, "renewed": _stamp(now), "expires": _stamp(now + 300)},
+    )
+    before = service(fresh_emulator)
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "r",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "10,100",
+        *SLOW,
+        timeout=90,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert holder in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    after = service(fresh_emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    # `harness rollback` respects it too, unless forced.
+    store = tmp_path / "h.sqlite"
+    with SqliteStore(store) as s:
+        assert s.list_runs() == []
+        run = s.create_run("canary", "default", "hello", original_traffic=before["spec"]["traffic"])
+        s.begin_action(run.id, "set_traffic", {"percent": 10})
+    refused = _rollback(fresh_emulator, store)
+    assert refused.returncode == 2, refused.stderr
+    assert holder in refused.stderr
+    forced = _rollback(fresh_emulator, store, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _lease(fresh_emulator) is None
+
+
+def test_a_stale_lease_is_taken_over_with_a_message(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    stale = "20260101-000000-abcd@build-7.example:4242"
+    past = time.time() - 600
+    _set_lease(
+        fresh_emulator, {"holder": stale, "renewed": _stamp(past), "expires": _stamp(past + 60)}
+    )
+    proc = run_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        tmp_path / "r",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "10,100",
+        "--step-interval",
+        "2s",
+        "--look-interval",
+        "1s",
+        "--warmup",
+        "1s",
+        "--rate",
+        "40",
+        "--max-duration",
+        "6s",
+        timeout=120,
+    )
+    # rolled back or inconclusive at the time cap: either way the block is restored
+    assert proc.returncode in (1, 3), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"taking over the stale lease on default/hello of {stale}" in proc.stderr
+    assert "expired" in proc.stderr
+    assert spec_traffic(fresh_emulator) == before
+    assert _lease(fresh_emulator) is None
+
+
+def test_rollback_after_a_chain_of_killed_runs_restores_the_first_original(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    args = ["hello", "--from", "v1", "--to", "v2", *SLOW]
+    first = spawn_canary(
+        fresh_emulator, store, *args, "--steps", "20,100", "--report-dir", str(tmp_path / "r1")
+    )
+    first_id = _kill_at(fresh_emulator, first, store, 20)
+    # The killed run's lease is still there, held by a process that is gone.
+    lease = _lease(fresh_emulator)
+    assert lease is not None and lease["holder"].startswith(first_id)
+    second = spawn_canary(
+        fresh_emulator, store, *args, "--steps", "50,100", "--report-dir", str(tmp_path / "r2")
+    )
+    second_id = _kill_at(fresh_emulator, second, store, 50, known=frozenset({first_id}))
+    assert second_id != first_id
+    with SqliteStore(store) as s:
+        assert s.get_run(second_id).original_traffic != before  # it started from 80/20
+    rollback = _rollback(fresh_emulator, store)
+    assert rollback.returncode == 0, rollback.stderr
+    assert f"from before run {first_id}" in rollback.stdout
+    assert spec_traffic(fresh_emulator) == before
+    assert _lease(fresh_emulator) is None
+    with SqliteStore(store) as s:
+        assert s.get_run(first_id).status == "aborted"
+        assert s.get_run(second_id).status == "aborted"
+
+
+def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    crashed = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--steps",
+        "10,100",
+        *SLOW,
+        "--report-dir",
+        str(tmp_path / "r1"),
+    )
+    crashed_id = _kill_at(fresh_emulator, crashed, store, 10)
+    locustfile = tmp_path / "broken.py"
+    locustfile.write_text("this is not python\n")
+    for bad in (("--rate", "inf"), ("--users", "10000000"), ("--locustfile", str(locustfile))):
+        flags = [f for f in SLOW if f not in ("--rate", "40")]
+        rejected = run_canary(
+            fresh_emulator,
+            store,
+            tmp_path / "r2",
+            "hello",
+            "--from",
+            "v1",
+            "--to",
+            "v2",
+            "--steps",
+            "10,100",
+            *flags,
+            *bad,
+            timeout=120,
+        )
+        assert rejected.returncode == 2, (bad, rejected.stderr)
+        assert bad[0].lstrip("-") in rejected.stderr, rejected.stderr
+        assert "Traceback" not in rejected.stderr
+        assert len(rejected.stderr.strip().splitlines()) == 1, rejected.stderr
+    with SqliteStore(store) as s:
+        assert [r.id for r in s.list_runs(service="hello")] == [crashed_id]
+    assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 10
+    rollback = _rollback(fresh_emulator, store)
+    assert rollback.returncode == 0, rollback.stderr
+    assert f"from before run {crashed_id}" in rollback.stdout
+    assert spec_traffic(fresh_emulator) == before
