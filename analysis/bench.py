@@ -8,7 +8,7 @@ binned into each arm's cumulative fine histogram with ``record_many`` and fed to
   runs that reach PROMOTE within 20,000 requests per arm (bar: >= 90%), and, beside
   it, a naive two-sided Mann–Whitney test repeated at the same looks.
 * Regressions: canary requests to ROLLBACK (median, p80), against the fixed-n oracle
-  sample sizes of docs (statistics.md; bar: median <= 2x oracle), and the detection
+  sample sizes (docs/judge.md, "Benchmark"; bar: median <= 2x oracle), and the detection
   probability within 10x the oracle (bar: >= 90%).
 * Cost: one update on histograms of 10 million requests per arm (bar: <= 20 ms), and
   the judge's state size as the request count grows.
@@ -135,7 +135,7 @@ class Scenario:
     baseline_errors: float
     canary_errors: float
     horizon: int = HORIZON
-    oracle: float | None = None  # statistics.md, requests per arm
+    oracle: float | None = None  # fixed-n oracle, requests per arm (docs/judge.md)
     oracle_note: str = ""
 
     @property
@@ -395,7 +395,7 @@ def report_detection(
             f"  {bars}"
         )
     lines.append("promoted: runs that reached PROMOTE before ROLLBACK (the regression shipped).")
-    lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8 (statistics.md):")
+    lines.append("oracle: fixed-n test knowing the effect, alpha 0.05, power 0.8:")
     lines.extend(f"  {s.name}: {s.oracle:,.0f} ({s.oracle_note})" for s in scenarios if s.oracle)
     return lines
 

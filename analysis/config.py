@@ -37,7 +37,7 @@ class JudgeConfig:
     increase ``error_abs_margin`` (either suffices); ratio of geometric-mean latency
     ``median_ratio_margin``; ratio of the canary's to the baseline's share of requests
     above the pooled ``tail_margin_quantile`` ``tail_ratio_margin``. The two ratios of
-    rare events default to 2, not statistics.md's 1.5: with 0.5% errors and 20,000
+    rare events default to 2, not the design notes' 1.5: with 0.5% errors and 20,000
     requests per arm (100 errors each) even the best fixed-n test shows a ratio under 1.5
     in only 88% of identical runs, so no anytime-valid rule could promote 90% of them
     (docs/judge.md, "Margins").

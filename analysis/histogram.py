@@ -41,7 +41,7 @@ _LOG_GAMMA = math.log(_GAMMA)
 # DDSketch: the harmonic mean of a bucket's bounds is within (gamma-1)/(gamma+1) of any value.
 FINE_RELATIVE_ERROR = (_GAMMA - 1.0) / (_GAMMA + 1.0)
 
-# knative-reference.md, "Prometheus metrics": queue-proxy buckets (ms), Knative <= 1.18.
+# docs/emulator-dataplane.md, "Metrics": queue-proxy buckets (ms), Knative <= 1.18.
 KNATIVE_BOUNDS_MS: tuple[float, ...] = (
     5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500,
     600, 700, 800, 900, 1000, 2000, 5000, 10000, 20000, 50000, 100000,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes of the CLI contract (DESIGN.md).
+# Exit codes of the CLI contract (README.md, "CLI contract").
 EXIT_OK = 0
 EXIT_FAILED = 1  # rolled back, regression found, lint errors
 EXIT_BAD_INPUT = 2  # nothing was changed

@@ -50,7 +50,7 @@ class AppKnobs:
     def from_env(cls, env: Mapping[str, str]) -> AppKnobs:
         """Read ``TARGET``, ``K_REVISION`` and the ``SIM_*`` knobs; ``KnobError`` if one is invalid.
 
-        Unset or empty knobs take their defaults (DESIGN.md, "Sample app").
+        Unset or empty knobs take their defaults (docs/emulator-dataplane.md, "Sample app").
         """
         default = cls()
         seed_text = env.get("SIM_SEED", "").strip()

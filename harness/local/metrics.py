@@ -1,6 +1,6 @@
 """Queue-proxy-style request metrics of one revision process, in Prometheus text format.
 
-Two schemas, as Knative exposes them (knative-reference.md, "Prometheus metrics"):
+Two schemas, as Knative exposes them (docs/emulator-dataplane.md, "Metrics"):
 
 - ``legacy`` (Knative <= 1.18, OpenCensus, ``pkg/queue/request_metric.go``):
   ``revision_request_count`` and ``revision_request_latencies_*`` (milliseconds, truncated

@@ -61,7 +61,7 @@ def _check_template(field: str, template: str) -> None:
 
 _LEGACY_SEL = 'namespace_name="{namespace}",revision_name="{revision}"'
 # Knative >= 1.19 puts the revision on the target_info resource series only
-# (knative-reference.md, "Prometheus metrics"), so queries join on the scrape target.
+# (docs/emulator-dataplane.md, "Metrics"), so queries join on the scrape target.
 _OTEL_JOIN = (
     " * on(job, instance) group_left() "
     'target_info{k8s_namespace_name="{namespace}",kn_revision_name="{revision}"}'

@@ -4,8 +4,8 @@ Requests, errors and the latency histogram come from `harness.metrics` (a
 `PrometheusSource` with the run's metric profile), read when the measured window opens
 and again after it closes. The autoscaler's gauges are sampled over the window with
 ``query_range`` and kept as a compact series (at most `MAX_POINTS` points per gauge).
-Knative names them differently by version (knative-reference.md, "Prometheus
-metrics"), so both schemas are tried, legacy first:
+Knative names them differently by version (docs/emulator-dataplane.md, "Autoscaler"),
+so both schemas are tried, legacy first:
 
 | gauge        | Knative <= 1.18 (legacy)  | Knative >= 1.19 (OpenTelemetry) |
 |--------------|---------------------------|---------------------------------|
