@@ -196,11 +196,16 @@ def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float
     per_second: list[float] = [0.0] * n
     samples: list[tuple[float, float]] = []
     delayed = 0.0
+    on_time = 0.0  # requests served in the second they arrived, behind no queue
     before = 0.0  # cumulative arrivals before this second
     j = 0  # the second whose service reaches the request
     for t in range(n):
         a = arrivals[t]
         if a <= 0:
+            continue
+        if cum_served[t] >= before - 1e-9 and cum_served[t + 1] >= before + a - 1e-9:
+            on_time += a  # no wait: skip the points (the common case)
+            before += a
             continue
         weight = a / _POINTS
         total = 0.0
@@ -221,16 +226,19 @@ def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float
                 delayed += weight
         per_second[t] = total / _POINTS
         before += a
-    return per_second, _weighted_quantile(samples, 0.99), delayed
+    return per_second, _weighted_quantile(samples, 0.99, on_time), delayed
 
 
-def _weighted_quantile(samples: list[tuple[float, float]], q: float) -> float:
+def _weighted_quantile(samples: list[tuple[float, float]], q: float, zeros: float = 0.0) -> float:
+    """The q-quantile of weighted values, ``zeros`` more weight sitting at 0."""
     if not samples:
         return 0.0
     samples.sort()
-    total = sum(w for _, w in samples)
+    total = sum(w for _, w in samples) + zeros
     goal = q * total
-    seen = 0.0
+    seen = zeros
+    if seen >= goal:
+        return 0.0
     for value, weight in samples:
         seen += weight
         if seen >= goal:
