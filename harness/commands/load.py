@@ -195,16 +195,43 @@ def manifests(
     ] = None,
     master_port: MasterPort = 5557,
     image: Annotated[
-        str, typer.Option("--image", help="An image with knative-harness installed.")
-    ] = "knative-harness:0.1.0",
+        str | None,
+        typer.Option(
+            "--image",
+            help="Image (default knative-harness:0.1.0; with --operator locustio/locust:VERSION).",
+        ),
+    ] = None,
+    operator: Annotated[
+        bool,
+        typer.Option("--operator", help="One LocustTest for the Locust Kubernetes operator."),
+    ] = False,
     namespace: Namespace = "default",
 ) -> None:
     """Print Kubernetes manifests: N worker pods connecting to a master (a Job, or --master-host).
 
     Apply them with `kubectl apply -f -`; the master Job prints its summary as JSON in
-    its log (`kubectl logs job/harness-load-master`).
+    its log (`kubectl logs job/harness-load-master`). With --operator: a LocustTest
+    (locust.io/v1) that the official Locust operator runs in plain Locust.
     """
-    from harness.load.manifests import render_manifests
+    from harness.load.manifests import operator_image, render_locust_test, render_manifests
+
+    if operator:
+        if master_host is not None:
+            raise BadInput("--master-host: the Locust operator runs its own master")
+        if not url:
+            raise BadInput("give the targets (--url) for the LocustTest")
+        typer.echo(
+            render_locust_test(
+                arms=_arms(None, [], url, ingress, "default", None, None, None, resolve=False),
+                pacing=_pacing(users, rate, 0.0),
+                duration_s=_duration(duration),
+                workers=workers,
+                namespace=namespace,
+                image=image or operator_image(),
+            ),
+            nl=False,
+        )
+        return
 
     load_args: list[str] = []
     for value in url or []:
@@ -226,7 +253,7 @@ def manifests(
         render_manifests(
             workers=workers,
             namespace=namespace,
-            image=image,
+            image=image or "knative-harness:0.1.0",
             master_host=master_host,
             master_port=master_port,
             load_args=load_args,

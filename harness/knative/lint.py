@@ -77,6 +77,7 @@ class FileReport:
 
 
 _KEY_IN_MESSAGE = re.compile(r'^invalid key name "([^"]+)"$')
+_ARRAY_VALUE = re.compile(r"^(.*traffic)\.(tag)(\[\d+\])$")
 
 
 def _from_field_error(error: FieldError, document: Document) -> Finding:
@@ -91,6 +92,8 @@ def _from_field_error(error: FieldError, document: Document) -> Finding:
     # "invalid key name" errors point at the annotations map; the key's own line is better.
     if match := _KEY_IN_MESSAGE.match(error.message):
         line_path = f"{field_path}.{match.group(1)}"
+    # Knative names a bad tag spec.traffic.tag[0]; its line is spec.traffic[0].tag's.
+    line_path = _ARRAY_VALUE.sub(r"\1\3.\2", line_path)
     rule = error.rule or "schema"
     severity: Severity = RULES[rule].severity
     if error.level == "warning" and severity == "error":

@@ -16,11 +16,12 @@ DNS1035_LABEL_MAX_LENGTH = 63
 _DNS1035_LABEL_FORMAT = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _DNS1035_LABEL = re.compile(f"^{_DNS1035_LABEL_FORMAT}$")
 
-# Kubernetes' wording (k8s.io/apimachinery pkg/util/validation), which Knative's webhook
-# embeds in its own messages.
+# Kubernetes' wording (k8s.io/apimachinery pkg/util/validation RegexError, v0.35: each
+# example is followed by ", " and joined with " or ", hence the double space), which
+# Knative's webhook embeds in its own messages.
 _DNS1035_LABEL_ERROR = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
-    "with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name' "
+    "with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  "
     f"or 'abc-123', regex used for validation is '{_DNS1035_LABEL_FORMAT}')"
 )
 
@@ -40,7 +41,7 @@ _QUALIFIED_NAME_FORMAT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _QUALIFIED_NAME = re.compile(f"^{_QUALIFIED_NAME_FORMAT}$")
 _QUALIFIED_NAME_ERROR = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
-    "an alphanumeric character (e.g. 'MyName' or 'my.name' or '123-abc', regex used for "
+    "an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
     f"validation is '{_QUALIFIED_NAME_FORMAT}')"
 )
 

@@ -221,7 +221,8 @@ def validate_traffic(
             errors.append(
                 FieldError(
                     f"invalid value: not a DNS 1035 label: {_go_list(problems)}",
-                    (f"{path}[{i}].tag",),
+                    # Knative's ErrInvalidArrayValue(..., "tag", i): spec.traffic.tag[0]
+                    (f"{path}.tag[{i}]",),
                     rule="traffic-tag-name",
                 )
             )

@@ -40,7 +40,7 @@ def test_dns1035_problem_text_is_kubernetes_wording() -> None:
     assert dns1035_label_problems("A") == [
         "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
         "with an alphabetic character, and end with an alphanumeric character (e.g. "
-        "'my-name' or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        "'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
     ]
     assert dns1035_label_problems("a" * 64)[0] == "must be no more than 63 characters"
 

@@ -83,7 +83,7 @@ def test_tag_must_be_dns_label_and_unique() -> None:
     text = format_errors(validate_traffic(targets))
     assert 'Multiple definitions for "x": spec.traffic[1].tag, spec.traffic[2].tag' in text
     assert "invalid value: not a DNS 1035 label: [a DNS-1035 label must" in text
-    assert text.splitlines()[-1].endswith(": spec.traffic[0].tag")
+    assert text.splitlines()[-1].endswith(": spec.traffic.tag[0]")
 
 
 def test_latest_revision_sense_must_match() -> None:
