@@ -30,7 +30,9 @@ from aiohttp import web
 
 from harness.knative.kube import KubeBackend
 from harness.knative.traffic import TrafficTarget
+from harness.local.api_client import api_client
 from harness.local.launcher import Emulator
+from harness.local.state import EmulatorInfo
 
 SERVICE = "/apis/serving.knative.dev/v1/namespaces/default/services/hello"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -91,10 +93,10 @@ def bare_server(body: bytes, tmp: Path) -> tuple[str, subprocess.Popen[str]]:
     return f"http://127.0.0.1:{port}", process
 
 
-def watch_latency(api: str, count: int) -> list[float]:
+def watch_latency(info: EmulatorInfo, count: int) -> list[float]:
     """Milliseconds from a PATCH's response to its MODIFIED event on an open watch."""
     out = []
-    with httpx.Client(base_url=api, timeout=10) as client:
+    with api_client(info) as client:
         for i in range(count):
             since = client.get(SERVICE).json()["metadata"]["resourceVersion"]
             params = {
@@ -129,7 +131,7 @@ def main() -> None:
         info = Emulator.start(state, demo=True)
         started_ms = (time.perf_counter() - start) * 1000
         try:
-            with httpx.Client(base_url=info.api, timeout=10) as client:
+            with api_client(info) as client:
                 body = client.get(SERVICE).content
                 bare_url, bare_process = bare_server(body, state)
                 with httpx.Client(base_url=bare_url, timeout=10) as bare:
@@ -182,7 +184,7 @@ def main() -> None:
                         summary(timings(raw_patch, max(20, n // 10))) + "  (raw PATCH, no wait)",
                     )
                 )
-            rows.append(("watch event after PATCH (ms)", summary(watch_latency(info.api, 30)), "-"))
+            rows.append(("watch event after PATCH (ms)", summary(watch_latency(info, 30)), "-"))
         finally:
             start = time.perf_counter()
             Emulator.stop(state)

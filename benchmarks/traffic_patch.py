@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from harness.local.api_client import api_client
 from harness.local.dataplane import DataPlane, HostRoute, RevisionSpec, RouteBackend
 from harness.local.launcher import Emulator
 
@@ -108,7 +109,7 @@ def whole_emulator() -> Iterator[RoutingPath]:
     with tempfile.TemporaryDirectory(prefix="bench-patch-") as state:
         info = Emulator.start(Path(state), demo=True)
         try:
-            with httpx.Client(base_url=info.api, timeout=TIMEOUT_S) as api:
+            with api_client(info, timeout=TIMEOUT_S) as api:
 
                 def change(target: str) -> None:
                     other = "hello-v1" if target == "hello-v2" else "hello-v2"

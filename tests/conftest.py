@@ -19,9 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from harness.local.api_client import client_options, credentials
 from harness.local.launcher import Emulator, alive, descendants
 from harness.local.state import EmulatorInfo
 
@@ -37,6 +40,12 @@ class RunningEmulator:
     state_dir: Path
     pid: int
     domain: str
+    # `headers` (the bearer token) and `verify` (the emulator's CA) for httpx.
+    api_options: dict[str, Any]
+
+    def api_client(self, timeout: float = 10.0) -> httpx.Client:
+        """An httpx client of the API, authenticated as the kubeconfig is."""
+        return httpx.Client(base_url=self.api, timeout=timeout, **self.api_options)
 
     def host(self, route: str, namespace: str = "default", tag: str | None = None) -> str:
         """The Host header for a route (or one of its tags): `v2-hello.default.example.com`."""
@@ -53,6 +62,7 @@ def _running(info: EmulatorInfo, state_dir: Path) -> RunningEmulator:
         state_dir=state_dir,
         pid=info.pid,
         domain=info.domain,
+        api_options=client_options(credentials(info)),
     )
 
 

@@ -12,6 +12,8 @@ kubectl and lightkube talk to it as to a cluster:
   can be deleted; a Service's Route and configurations are read-only (405);
 - `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gets a `Table` (kubectl get).
 
+Every request passes `api_guard` first (loopback Host, no foreign Origin, the bearer
+token of the kubeconfig); bodies are read through it (content types, size, depth).
 Every failure is a Kubernetes `Status` body with its code; an unexpected error is a 500
 with the same shape, logged, and the daemon keeps serving.
 """
@@ -26,11 +28,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from harness.local import discovery
+from harness.local.api_guard import guard, read_body
 from harness.local.controller import Controller
+from harness.local.objects import being_deleted
 from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.patches import PatchError, json_patch, merge_patch
 
@@ -87,16 +90,6 @@ def _namespace(request: web.Request) -> str:
     if not _DNS1123_LABEL.match(namespace) or len(namespace) > 63:
         raise ApiError(400, "BadRequest", f'invalid namespace name "{namespace}"')
     return namespace
-
-
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        if request.content_type in ("application/yaml", "application/x-yaml"):
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
 
 
 def _reject_dry_run(request: web.Request) -> None:
@@ -263,7 +256,7 @@ class Api:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "create")
         _reject_dry_run(request)
-        body = await _body(request)
+        body = await read_body(request)
         if resource == "routes":
             return _json(self.controller.create_route(namespace, body), 201)
         return _json(self.controller.create_service(namespace, body), 201)
@@ -272,7 +265,7 @@ class Api:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "update")
         _reject_dry_run(request)
-        body = await _body(request)
+        body = await read_body(request)
         return _json(self._replace(resource, namespace, request.match_info["name"], body))
 
     def _replace(self, resource: str, namespace: str, name: str, body: Any) -> JSON:
@@ -286,14 +279,7 @@ class Api:
         _reject_dry_run(request)
         name = request.match_info["name"]
         kind = request.content_type
-        if kind not in (MERGE_PATCH, JSON_PATCH):
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types "
-                f"include: {JSON_PATCH}, {MERGE_PATCH}",
-            )
-        patch = await _body(request)
+        patch = await read_body(request, (JSON_PATCH, MERGE_PATCH))
         if resource == "routes":
             self.controller.check_route_writable(namespace, name, "patch")
         current = self.store.get(resource, namespace, name)
@@ -310,7 +296,9 @@ class Api:
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         _reject_dry_run(request)
-        return _json(self.controller.delete(resource, namespace, request.match_info["name"]))
+        gone = self.controller.delete(resource, namespace, request.match_info["name"])
+        # 202 Accepted: marked for deletion, waiting for its finalizers (as Kubernetes).
+        return _json(gone, 202 if being_deleted(gone) else 200)
 
     # ----- discovery and the few core endpoints kubectl touches -----
 
@@ -367,10 +355,10 @@ class Api:
         raise _not_served()
 
 
-def make_app(controller: Controller) -> web.Application:
-    """The aiohttp application serving the API for `controller`."""
+def make_app(controller: Controller, token: str) -> web.Application:
+    """The aiohttp application serving the API for `controller` to holders of `token`."""
     api = Api(controller)
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[guard(token), _errors])
     one = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}/{{name}}"
     many = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}"
     app.router.add_get("/version", api.version)

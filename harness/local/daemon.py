@@ -27,6 +27,7 @@ from aiohttp import web
 
 from harness.knative.kpa import STABLE_WINDOW_S, Decision, ScalingSettings, revision_scale
 from harness.knative.traffic import TrafficTarget
+from harness.local import api_tls
 from harness.local.api import make_app
 from harness.local.autoscaler import Autoscaler, dataplane_revisions
 from harness.local.controller import Controller, RevisionWorkload
@@ -47,6 +48,7 @@ from harness.local.prometheus import (
 from harness.local.state import (
     EmulatorInfo,
     ensure_state_dir,
+    new_token,
     remove_info,
     write_info,
     write_kubeconfig,
@@ -229,19 +231,22 @@ async def serve(args: argparse.Namespace) -> None:
             store, DataPlaneRuntime(dataplane, revision_annotations), domain=args.domain
         )
         controller_ref.append(controller)
-        runner = web.AppRunner(make_app(controller), handle_signals=False, access_log=None)
+        # A new token and certificates at every start; only the kubeconfig holds them.
+        token, certificates = new_token(), api_tls.generate()
+        runner = web.AppRunner(make_app(controller, token), handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.api_port)
+        tls = certificates.server_context(state_dir)
+        site = web.TCPSite(runner, "127.0.0.1", args.api_port, ssl_context=tls)
         await site.start()
         api_port = runner.addresses[0][1]
-        api_url = f"http://127.0.0.1:{api_port}"
+        api_url = f"https://127.0.0.1:{api_port}"
         log.info("API on %s, ingress on 127.0.0.1:%d", api_url, ingress_port)
         autoscaler_address = await autoscaler.start("127.0.0.1")
         autoscaler_started = True
         write_autoscaler_target(autoscaler_targets_path(state_dir), autoscaler_address)
         log.info("autoscaler metrics on http://%s/metrics", autoscaler_address)
         prometheus = await start_prometheus(state_dir)
-        kubeconfig = write_kubeconfig(state_dir, api_url)
+        kubeconfig = write_kubeconfig(state_dir, api_url, token, certificates.ca_pem)
         if args.demo:
             await create_demo(controller)
         controller_task = asyncio.create_task(controller.run())

@@ -20,6 +20,7 @@ import httpx
 
 import harness
 from harness.errors import BadInput, Unavailable
+from harness.local.api_client import api_client
 from harness.local.state import (
     LOG_FILE,
     EmulatorInfo,
@@ -104,10 +105,11 @@ def _last_log_line(state_dir: Path) -> str:
     return lines[-1] if lines else "no log written"
 
 
-def _api_answers(url: str) -> bool:
+def _api_answers(info: EmulatorInfo) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
+        with api_client(info, timeout=2.0) as client:
+            return client.get("/healthz").status_code == 200
+    except (httpx.HTTPError, Unavailable):
         return False
 
 
@@ -209,7 +211,7 @@ class Emulator:
                     f"(log: {state_dir / LOG_FILE})"
                 )
             info = read_info(state_dir)
-            if info is not None and info.pid == process.pid and _api_answers(info.api):
+            if info is not None and info.pid == process.pid and _api_answers(info):
                 return info
             time.sleep(0.05)
         Emulator.stop(state_dir)

@@ -21,6 +21,9 @@ LABEL_ROUTING_STATE = f"{GROUP}/routingState"
 DEFAULT_CONTAINER_NAME = "user-container"
 DEFAULT_TIMEOUT_SECONDS = 300
 CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
+# Set only by a DELETE of an object with finalizers (ObjectMeta; rest.BeforeCreate and
+# rest.BeforeUpdate in k8s.io/apiserver keep clients from writing them).
+DELETION_FIELDS = ("deletionTimestamp", "deletionGracePeriodSeconds")
 ROLLOUT_IN_PROGRESS = "A gradual rollout of the latest revision(s) is in progress."
 
 
@@ -118,3 +121,13 @@ def owner_reference(obj: JSON) -> JSON:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def finalizers_of(obj: JSON) -> list[str]:
+    """`metadata.finalizers` (empty when absent)."""
+    return list(obj["metadata"].get("finalizers") or [])
+
+
+def being_deleted(obj: JSON) -> bool:
+    """Whether a DELETE marked `obj` and it waits for its finalizers to go."""
+    return "deletionTimestamp" in obj["metadata"]

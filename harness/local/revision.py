@@ -6,9 +6,11 @@ then 503), answers the readiness probes and exposes the request metrics. Here bo
 in one asyncio process, so a request costs one hop instead of two; the app is the very
 :class:`~harness.local.app.SampleApp` that ``python -m harness.local.app`` serves.
 
-Started by :mod:`harness.local.supervisor` as ``python -m harness.local.revision`` with the
-revision's env (``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, the user's ``TARGET``
-and ``SIM_*``) plus the queue-proxy settings below. It binds the serving and metrics ports
+Started by :mod:`harness.local.supervisor` under ``python -I`` with an allow-listed
+environment: ``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION`` and the queue-proxy
+settings below (`HARNESS_KEYS`). The Service's own env (``TARGET``, ``SIM_*``, whatever
+else a manifest holds) comes as one JSON object on stdin and goes only into the app's
+knobs: the interpreter never sees it. It binds the serving and metrics ports
 on free ports, writes one JSON line ``{"port": P, "metrics_port": M}`` to stdout (the
 handshake), then sends stdout to stderr, which the supervisor keeps as the revision's log.
 
@@ -27,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import IO
 
 from aiohttp import web
 
@@ -47,6 +50,19 @@ ENV_POD = "SERVING_POD"
 ENV_CONTAINER_CONCURRENCY = "CONTAINER_CONCURRENCY"
 ENV_METRICS_SCHEMA = "HARNESS_METRICS_SCHEMA"
 ENV_BIND_HOST = "HARNESS_BIND_HOST"
+# Everything the supervisor sets; the Service's env cannot override these.
+HARNESS_KEYS = (
+    "K_REVISION",
+    "K_SERVICE",
+    "K_CONFIGURATION",
+    "PORT",
+    ENV_NAMESPACE,
+    ENV_POD,
+    ENV_CONTAINER_CONCURRENCY,
+    ENV_METRICS_SCHEMA,
+    ENV_BIND_HOST,
+)
+MAX_USER_ENV = 1024 * 1024
 
 PROBE_HEADER = "K-Network-Probe"
 PROBE_VALUE = "queue"
@@ -237,10 +253,34 @@ async def run(env: Mapping[str, str]) -> None:
     metrics.close()
 
 
-def main() -> None:
-    """Entry point of ``python -m harness.local.revision``: bad settings exit 2 with one line."""
+def read_user_env(stream: IO[bytes]) -> dict[str, str]:
+    """The Service's env, a JSON object of strings on `stream` (at most `MAX_USER_ENV`
+    bytes; empty input is no env); KnobError otherwise."""
+    raw = stream.read(MAX_USER_ENV + 1)
+    if len(raw) > MAX_USER_ENV:
+        raise KnobError(f"the revision's env is larger than {MAX_USER_ENV} bytes")
     try:
-        asyncio.run(run(os.environ))
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise KnobError(f"the revision's env is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise KnobError("the revision's env must be a JSON object of strings")
+    return data
+
+
+def settings_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The harness's settings in `environ` (`HARNESS_KEYS`), nothing else."""
+    return {key: environ[key] for key in HARNESS_KEYS if key in environ}
+
+
+def main() -> None:
+    """Entry point of the revision process: the user's env from stdin, the harness's
+    settings from the environment (they win); bad settings exit 2 with one line."""
+    try:
+        env = {**read_user_env(sys.stdin.buffer), **settings_env(os.environ)}
+        asyncio.run(run(env))
     except KnobError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

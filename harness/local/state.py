@@ -4,12 +4,18 @@ The folder is chosen as the CLI contract says: an explicit `--state-dir`, else t
 `HARNESS_STATE_DIR` environment variable, else `$XDG_STATE_HOME/knative-harness`, else
 `~/.local/state/knative-harness`. It holds `emulator.json` (written last by a daemon that
 answers, removed when it stops), `kubeconfig`, `daemon.log` and Prometheus data.
+
+The folder is the user's alone (mode 0700), and `kubeconfig` and `emulator.json` are
+0600: the kubeconfig holds the API's bearer token, a new random one at every start.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,13 +75,19 @@ def resolve_state_dir(explicit: Path | str | None = None) -> Path:
 
 
 def ensure_state_dir(state_dir: Path) -> Path:
-    """Create the state folder (private to the user) or raise BadInput if that is impossible."""
+    """Create the state folder, private to the user (0700; an existing one of the user's
+    is made so), or raise BadInput if that is impossible or it belongs to someone else."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = state_dir.stat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise BadInput(f"state folder {state_dir} is not a directory")
+        if info.st_uid != os.getuid():
+            raise BadInput(f"state folder {state_dir} belongs to another user")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            state_dir.chmod(0o700)
     except OSError as exc:
         raise BadInput(f"cannot create state folder {state_dir}: {exc.strerror}") from exc
-    if not state_dir.is_dir():
-        raise BadInput(f"state folder {state_dir} is not a directory")
     return state_dir
 
 
@@ -98,13 +110,24 @@ def remove_info(state_dir: Path) -> None:
     (state_dir / INFO_FILE).unlink(missing_ok=True)
 
 
-def kubeconfig_document(api_url: str, namespace: str = "default") -> dict[str, Any]:
-    """A kubeconfig with one plain-HTTP cluster, a dummy token and context `harness-local`."""
+def new_token() -> str:
+    """A fresh API bearer token (256 random bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def kubeconfig_document(
+    api_url: str, token: str, ca_pem: bytes | None = None, namespace: str = "default"
+) -> dict[str, Any]:
+    """A kubeconfig with one cluster (trusting `ca_pem`, the emulator's own CA, when
+    given), the API's bearer token and context `harness-local`."""
+    cluster: dict[str, Any] = {"server": api_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode("ascii")
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT_NAME, "cluster": {"server": api_url}}],
-        "users": [{"name": CONTEXT_NAME, "user": {"token": "harness-local"}}],
+        "clusters": [{"name": CONTEXT_NAME, "cluster": cluster}],
+        "users": [{"name": CONTEXT_NAME, "user": {"token": token}}],
         "contexts": [
             {
                 "name": CONTEXT_NAME,
@@ -120,15 +143,47 @@ def kubeconfig_document(api_url: str, namespace: str = "default") -> dict[str, A
     }
 
 
-def write_kubeconfig(state_dir: Path, api_url: str) -> Path:
-    """Write the emulator's kubeconfig into `state_dir` and return its path."""
+def write_kubeconfig(state_dir: Path, api_url: str, token: str, ca_pem: bytes) -> Path:
+    """Write the emulator's kubeconfig (mode 0600) into `state_dir` and return its path."""
     path = state_dir / KUBECONFIG_FILE
-    _write_atomic(path, yaml.safe_dump(kubeconfig_document(api_url), sort_keys=False))
+    document = kubeconfig_document(api_url, token, ca_pem)
+    _write_atomic(path, yaml.safe_dump(document, sort_keys=False))
     return path
 
 
+@dataclass(frozen=True)
+class ApiCredentials:
+    """What a client needs to call the emulator's API: its bearer token and its CA."""
+
+    token: str
+    ca_pem: bytes | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def read_credentials(kubeconfig: Path | str) -> ApiCredentials | None:
+    """The token and CA of the emulator's kubeconfig (its `harness-local` user and
+    cluster), or None when the file cannot be read or has no token."""
+    try:
+        with open(kubeconfig, "rb") as stream:
+            data = yaml.safe_load(stream.read(1024 * 1024))
+        token = next(u["user"]["token"] for u in data["users"] if u["name"] == CONTEXT_NAME)
+        cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == CONTEXT_NAME)
+        ca = cluster.get("certificate-authority-data")
+        ca_pem = base64.b64decode(ca) if isinstance(ca, str) else None
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, StopIteration):
+        return None
+    return ApiCredentials(token, ca_pem) if isinstance(token, str) else None
+
+
 def _write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file created 0600 (never readable by
+    others, not even for a moment), then renamed over `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o600)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as stream:
+        stream.write(text)
     os.replace(tmp, path)

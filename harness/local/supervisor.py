@@ -2,8 +2,12 @@
 
 Like a kubelet running one pod of a revision's Deployment (the data plane runs one
 supervisor per pod: one by default, more with ``harness local up --max-pods N``): the
-process gets the revision's env
-(``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, ``PORT``, the user's env); it is
+process runs ``python -I`` (isolated: no ``PYTHON*`` variable, no user site, no current
+folder on the path) with an allow-listed environment (``PATH``, ``HOME``, ``LANG``,
+``TZ``, ``K_REVISION``, ``K_SERVICE``, ``K_CONFIGURATION``, ``PORT`` and the queue-proxy
+settings); the Service's own env reaches only the app, as one JSON object on the
+process's stdin, so ``LD_PRELOAD``, ``PYTHONSTARTUP``, ``BROWSER`` and the like in a
+manifest change nothing on the host (docs/emulator.md, "Threat model"). It is
 Ready once queue-proxy's probe (``K-Network-Probe: queue``) answers 200; when it exits it
 is NotReady (reason ``ExitCode<n>``, message the last line it wrote to stderr) and is
 started again after a back-off, like a CrashLoopBackOff but in tenths of a second.
@@ -47,8 +51,13 @@ FIRST_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 10.0
 HEALTHY_RESET_S = 10.0  # a process that stayed ready this long resets the back-off
 STOP_GRACE_S = 3.0
-# Passed from the daemon's own env so the child finds the same interpreter and packages.
-_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV")
+# The only variables of the daemon's own env a revision process gets.
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "TZ")
+# The package root, put on the isolated interpreter's path by the bootstrap below.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from harness.local.revision import main; main()"
+)
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -257,22 +266,29 @@ class RevisionSupervisor:
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         with self.log_path.open("ab") as log:
-            return await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "harness.local.revision",
+                "-I",
+                "-c",
+                _BOOTSTRAP,
+                _PACKAGE_ROOT,
                 env=self._child_env(),
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 start_new_session=True,
                 preexec_fn=die_with_parent_preexec(),
             )
+        assert proc.stdin is not None
+        with contextlib.suppress(ConnectionError):  # it died at once: the exit says why
+            proc.stdin.write(json.dumps(dict(self.spec.env)).encode())
+            await proc.stdin.drain()
+        proc.stdin.close()
+        return proc
 
     def _child_env(self) -> dict[str, str]:
         spec = self.spec
         env = {k: os.environ[k] for k in _INHERITED_ENV if k in os.environ}
-        env.update(spec.env)
         env.update(
             {
                 "K_REVISION": spec.name,

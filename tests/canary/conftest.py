@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness.knative.kube import KubeBackend
 from tests.conftest import RunningEmulator
 
@@ -68,7 +66,9 @@ def run_canary(
 
 
 def service(emu: RunningEmulator, name: str = "hello") -> dict[str, Any]:
-    r = httpx.get(f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/{name}")
+    r = emu.api_client().get(
+        f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/{name}"
+    )
     r.raise_for_status()
     data: dict[str, Any] = r.json()
     return data
@@ -138,7 +138,7 @@ def identical_pair(emu: RunningEmulator) -> tuple[str, str]:
     """Revisions hello-a (100%, tag a) and hello-b (0%, tag b) with the same env."""
     add_revision(emu, "hello-a", {"TARGET": "a", **IDENTICAL_ENV})
     add_revision(emu, "hello-b", {"TARGET": "b", **IDENTICAL_ENV})
-    r = httpx.patch(
+    r = emu.api_client().patch(
         f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
         json={
             "spec": {

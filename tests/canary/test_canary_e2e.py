@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from harness.store import SqliteStore
@@ -438,7 +437,7 @@ def test_annotation_added_during_run_survives(
     )
     try:
         _wait_for_look(store, proc)
-        r = httpx.patch(
+        r = fresh_emulator.api_client().patch(
             f"{fresh_emulator.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
             json={"metadata": {"annotations": {"team.example.com/owner": "sre"}}},
             headers={"Content-Type": "application/merge-patch+json"},

@@ -92,7 +92,7 @@ def test_a_concurrent_write_forces_a_reread_and_survives(
         calls.append(current)
         if len(calls) == 1:
             # Someone else edits the Service between our read and our patch.
-            httpx.patch(
+            emulator.api_client().patch(
                 f"{emulator.api}{SERVICE_URL}/hello",
                 json={"metadata": {"annotations": {"owner": "someone-else"}}},
                 headers={"Content-Type": "application/merge-patch+json"},
@@ -107,7 +107,7 @@ def test_a_concurrent_write_forces_a_reread_and_survives(
     assert calls[1].annotations.get("owner") == "someone-else"
     assert state.annotations.get("owner") == "someone-else"
     assert [t.percent for t in state.spec_traffic] == [90, 10]
-    httpx.patch(
+    emulator.api_client().patch(
         f"{emulator.api}{SERVICE_URL}/hello",
         json={"metadata": {"annotations": None}},
         headers={"Content-Type": "application/merge-patch+json"},
@@ -131,7 +131,7 @@ def test_unreachable_cluster_is_unavailable(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = tmp_path / "kubeconfig"
-    config.write_text(yaml.safe_dump(kubeconfig_document(f"http://127.0.0.1:{port}")))
+    config.write_text(yaml.safe_dump(kubeconfig_document(f"http://127.0.0.1:{port}", "t" * 43)))
     with KubeBackend(config) as kube, pytest.raises(Unavailable, match=f"127.0.0.1:{port}"):
         kube.get_service("default", "hello")
 
@@ -167,7 +167,7 @@ def test_apply_keeps_annotations_others_added(
         "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}},
     }
     backend.apply(manifest)
-    httpx.patch(
+    emulator.api_client().patch(
         f"{emulator.api}{SERVICE_URL}/applied",
         json={"metadata": {"annotations": {"theirs": "2"}}},
         headers={"Content-Type": "application/merge-patch+json"},

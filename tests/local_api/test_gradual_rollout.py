@@ -30,7 +30,7 @@ def latest(revision: str, percent: int, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.api, timeout=10.0) as client:
+    with emulator.api_client() as client:
         yield client
 
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
+from harness.local.api_client import api_client
 from harness.local.launcher import alive, descendants
+from harness.local.state import EmulatorInfo
 from harness.store import SqliteStore
 from tests.conftest import RunningEmulator
 
@@ -81,7 +81,8 @@ def test_up_twice_is_refused_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert "Traceback" not in again.stderr
         status = harness("local", "status", "-o", "json", env={"HARNESS_STATE_DIR": str(state)})
         assert json.loads(status.stdout) == info
-        assert httpx.get(f"{info['api']}/healthz").status_code == 200
+        with api_client(EmulatorInfo.from_dict(info)) as client:
+            assert client.get("/healthz").status_code == 200
     finally:
         down = harness("local", "down", "--state-dir", str(state))
     assert down.returncode == 0
@@ -120,13 +121,13 @@ def test_apply_creates_updates_and_rejects_what_knative_rejects(
     second = harness("local", "apply", "-f", str(manifest), "--state-dir", state, "-o", "json")
     assert json.loads(second.stdout)["applied"][0]["generation"] == 2
     url = f"{emulator.api}/apis/serving.knative.dev/v1/namespaces/default/services/greeter"
-    before = httpx.get(url).json()
+    before = emulator.api_client().get(url).json()
     manifest.write_text(INVALID)
     rejected = harness("local", "apply", "-f", str(manifest), "--state-dir", state)
     assert rejected.returncode == 2
     assert "Traffic targets sum to 60, want 100" in rejected.stderr
     assert "Traceback" not in rejected.stderr
-    after = httpx.get(url).json()
+    after = emulator.api_client().get(url).json()
     # The controller may still be writing status; the spec is what must not move.
     assert after["spec"] == before["spec"]
     assert after["metadata"]["generation"] == before["metadata"]["generation"] == 2

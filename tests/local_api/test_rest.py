@@ -60,7 +60,7 @@ def ready(api: httpx.Client, name: str) -> dict[str, Any] | None:
 
 @pytest.fixture(scope="module")
 def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.api, timeout=10.0) as client:
+    with emulator.api_client() as client:
         yield client
 
 
@@ -388,14 +388,23 @@ def test_client_vanishing_mid_request_leaves_api_serving(
     api: httpx.Client, emulator: RunningEmulator
 ) -> None:
     address = urlsplit(emulator.api)
+    tls = emulator.api_options["verify"]
+    auth = emulator.api_options["headers"]["Authorization"]
+    head = f"Host: {address.netloc}\r\nAuthorization: {auth}\r\n"
     for _ in range(3):
-        with socket.create_connection((address.hostname, address.port)) as sock:
+        with (
+            socket.create_connection((address.hostname, address.port)) as raw,
+            tls.wrap_socket(raw, server_hostname=address.hostname) as sock,
+        ):
             sock.sendall(
-                f"POST {NS_PATH}/services HTTP/1.1\r\nHost: x\r\n"
+                f"POST {NS_PATH}/services HTTP/1.1\r\n{head}"
                 'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"api'.encode()
             )
-        with socket.create_connection((address.hostname, address.port)) as sock:
-            sock.sendall(f"GET {NS_PATH}/services?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        with (
+            socket.create_connection((address.hostname, address.port)) as raw,
+            tls.wrap_socket(raw, server_hostname=address.hostname) as sock,
+        ):
+            sock.sendall(f"GET {NS_PATH}/services?watch=1 HTTP/1.1\r\n{head}\r\n".encode())
             sock.recv(100)
     assert api.get(f"{NS_PATH}/services/hello").status_code == 200
     assert "internal error" not in (emulator.state_dir / "daemon.log").read_text()
@@ -412,10 +421,11 @@ def test_prometheus_scrapes_the_revisions_series(emulator: RunningEmulator) -> N
             f"{emulator.prometheus}/api/v1/query",
             params={"query": 'revision_request_count{revision_name="hello-v2"}'},
         )
-        return response.json()["data"]["result"] if response.status_code == 200 else []
+        found = response.json()["data"]["result"] if response.status_code == 200 else []
+        # A scrape may land between the requests: wait for one that counts all five.
+        return found if sum(float(s["value"][1]) for s in found) >= 5 else []
 
     found = wait_for(series, timeout=30)
     labels = found[0]["metric"]
     assert labels["namespace_name"] == "default"
     assert labels["service_name"] == "hello"
-    assert sum(float(s["value"][1]) for s in found) >= 5

@@ -59,7 +59,7 @@ def revisions_answering(emulator: RunningEmulator, host: str, requests: int) -> 
 
 @pytest.fixture(scope="module")
 def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.api, timeout=10.0) as client:
+    with emulator.api_client() as client:
         yield client
 
 

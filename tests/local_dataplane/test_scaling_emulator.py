@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 import pytest
 
+from harness.local.api_client import api_client
 from harness.local.launcher import Emulator, alive, descendants
 from harness.local.state import EmulatorInfo
 from tests.manifests import apply_ready, service_manifest
@@ -53,7 +54,8 @@ def pod_pids(info: EmulatorInfo, revision: str) -> list[int]:
 
 def replicas(info: EmulatorInfo, revision: str) -> tuple[int, int]:
     """The Revision's ``status.actualReplicas`` and ``status.desiredReplicas``."""
-    status = httpx.get(info.api + REVISIONS + revision).json()["status"]
+    with api_client(info) as api:
+        status = api.get(REVISIONS + revision).json()["status"]
     return status["actualReplicas"], status["desiredReplicas"]
 
 
@@ -225,9 +227,8 @@ def test_scale_to_zero_stops_an_idle_revision_and_a_request_wakes_it(tmp_path: P
             20,
             "zero pods",
         )
-        service = httpx.get(
-            info.api + "/apis/serving.knative.dev/v1/namespaces/default/services/sleepy"
-        )
+        with api_client(info) as api:
+            service = api.get("/apis/serving.knative.dev/v1/namespaces/default/services/sleepy")
         ready = {c["type"]: c["status"] for c in service.json()["status"]["conditions"]}
         assert ready["Ready"] == "True"  # scaled to zero is not broken
 

@@ -89,8 +89,12 @@ def test_child_env_carries_the_knative_variables(fresh: PlaneThread) -> None:
     assert environ["K_REVISION"] == "hello-env"
     assert environ["K_SERVICE"] == "hello"
     assert environ["K_CONFIGURATION"] == "hello"
-    assert environ["TARGET"] == "env"
     assert "PORT" in environ
+    # The Service's env reaches the app (on stdin), never the process's environment.
+    assert "TARGET" not in environ
+    assert "SIM_LATENCY_MS" not in environ
+    address = fresh.revision("hello-env").address
+    assert "env" in httpx.get(f"http://{address}/", timeout=10).text
 
 
 def test_close_leaves_no_revision_process(tmp_path: Path) -> None:
