@@ -19,8 +19,10 @@ from harness.local.objects import (
     API_VERSION,
     DEFAULT_CONTAINER_NAME,
     DEFAULT_TIMEOUT_SECONDS,
+    DELETION_FIELDS,
     GROUP,
     already_exists,
+    finalizers_of,
     now,
     owned_route_error,
     owning_service,
@@ -155,6 +157,9 @@ class Admission:
             generation=1,
         )
         meta.pop("resourceVersion", None)
+        # rest.BeforeCreate: a new object is never being deleted, whatever the body says.
+        for key in DELETION_FIELDS:
+            meta.pop(key, None)
         obj["status"] = {}
         return self.store.put(resource, obj)
 
@@ -179,6 +184,15 @@ class Admission:
         _DEFAULTS[resource](obj)
         self._validate(obj, old)
         old_meta = old["metadata"]
+        # rest.BeforeUpdate: only a DELETE sets the deletion fields; an update keeps the
+        # old ones, and may not add a finalizer to an object being deleted.
+        for key in DELETION_FIELDS:
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        if "deletionTimestamp" in old_meta:
+            _refuse_new_finalizers(obj, old)
         spec_changed = obj["spec"] != old["spec"]
         meta.update(
             name=name,
@@ -231,6 +245,52 @@ def _byo_name_errors(obj: JSON, old: JSON) -> list[FieldError]:
     return []
 
 
+def _refuse_new_finalizers(obj: JSON, old: JSON) -> None:
+    """422 for finalizers added to an object being deleted (as the API server's
+    generic registry refuses them)."""
+    added = sorted(set(finalizers_of(obj)) - set(finalizers_of(old)))
+    if not added:
+        return
+    name = obj["metadata"].get("name", "")
+    message = (
+        "no new finalizers can be added if the object is being deleted, found new "
+        f"finalizers {added}"
+    )
+    raise ApiError(
+        422,
+        "Invalid",
+        f'{obj["kind"]}.{GROUP} "{name}" is invalid: metadata.finalizers: Forbidden: {message}',
+        details={
+            "name": name,
+            "group": GROUP,
+            "kind": obj["kind"],
+            "causes": [
+                {
+                    "reason": "FieldValueForbidden",
+                    "message": message,
+                    "field": "metadata.finalizers",
+                }
+            ],
+        },
+    )
+
+
+def _check_finalizers(meta: JSON, kind: str) -> None:
+    finalizers = meta.get("finalizers")
+    if finalizers is None:
+        meta.pop("finalizers", None)
+        return
+    if not isinstance(finalizers, list) or not all(
+        isinstance(f, str) and f and len(f) <= 316 for f in finalizers
+    ):
+        raise ApiError(
+            422,
+            "Invalid",
+            f"{kind}.{GROUP} is invalid: metadata.finalizers: Invalid value: "
+            "must be a list of finalizer names",
+        )
+
+
 def _check_body(body: Any, namespace: str, kind: str) -> JSON:
     """The body as an object of `kind` in `namespace` (400 for the wrong shape)."""
     if not isinstance(body, dict):
@@ -259,6 +319,7 @@ def _check_body(body: Any, namespace: str, kind: str) -> JSON:
         )
     meta["namespace"] = namespace
     meta.pop("managedFields", None)
+    _check_finalizers(meta, kind)
     if not isinstance(obj.get("spec", {}), dict):
         raise ApiError(400, "BadRequest", "spec must be an object")
     return obj

@@ -45,7 +45,9 @@ from harness.local.objects import (
     LABEL_SERVICE,
     LABEL_SERVICE_UID,
     ROLLOUT_IN_PROGRESS,
+    being_deleted,
     condition,
+    finalizers_of,
     happy,
     merge_conditions,
     now,
@@ -89,6 +91,8 @@ class ServicePass:
     resolved: list[TrafficTarget] | None  # None: some target cannot be served yet
     all_traffic_assigned: JSON
     rolling: bool
+    # The template's revision name when another Revision holds it (RevisionNameTaken).
+    name_taken: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,8 @@ class Controller:
     def replace_service(self, namespace: str, name: str, body: JSON) -> JSON:
         """Admit a full replacement (PUT, or a patch's result); status in `body` is ignored."""
         stored, spec_changed = self.admission.replace("services", namespace, name, body)
+        if being_deleted(stored):
+            return self._finish_deletion("services", stored)
         if spec_changed:
             self._mark(namespace, name)
         return stored
@@ -189,9 +195,31 @@ class Controller:
         """Admit a full replacement of a standalone Route; 405 for a Service's Route."""
         self.check_route_writable(namespace, name, "update")
         stored, spec_changed = self.admission.replace("routes", namespace, name, body)
+        if being_deleted(stored):
+            return self._finish_deletion("routes", stored)
         if spec_changed:
             self._mark_route(namespace, name)
         return stored
+
+    def _finish_deletion(self, resource: str, stored: JSON) -> JSON:
+        """An update of an object being deleted: it goes once its last finalizer has."""
+        if finalizers_of(stored):
+            return stored
+        meta = stored["metadata"]
+        return self.delete(resource, meta["namespace"], meta["name"])
+
+    def _mark_deleted(self, resource: str, current: JSON) -> JSON:
+        """A DELETE of an object with finalizers: it stays, marked with deletionTimestamp
+        (and a new generation), until an update removes its last finalizer; nothing
+        reconciles it meanwhile (Knative's reconcilers skip an object being deleted)."""
+        if being_deleted(current):
+            return current
+        marked = copy.deepcopy(current)
+        meta = marked["metadata"]
+        meta["deletionTimestamp"] = now()
+        meta["deletionGracePeriodSeconds"] = 0
+        meta["generation"] += 1
+        return self.store.put(resource, marked)
 
     def check_route_writable(self, namespace: str, name: str, verb: str) -> None:
         """404 if the Route does not exist, 405 if a Service owns it."""
@@ -199,7 +227,18 @@ class Controller:
 
     def delete(self, resource: str, namespace: str, name: str) -> JSON:
         """Delete a Service (with its Configuration, Route and Revisions), a standalone
-        Route (its hosts go from the ingress) or one Revision."""
+        Route (its hosts go from the ingress) or one Revision.
+
+        An object with finalizers is only marked (`_mark_deleted`), as by the API server.
+        """
+        if resource in ("services", "routes"):
+            current = self.store.peek(resource, namespace, name)
+            if current is None:
+                raise not_found(resource, name)
+            if resource == "routes":
+                self.check_route_writable(namespace, name, "delete")
+            if finalizers_of(current):
+                return self._mark_deleted(resource, current)
         if resource == "services":
             gone = self.store.delete("services", namespace, name)
             if gone is None:
@@ -312,12 +351,18 @@ class Controller:
         starts: list[RevisionWorkload] = []
         for namespace, name in sorted(dirty):
             svc = self.store.peek("services", namespace, name)
-            if svc is None:
+            if svc is None or being_deleted(svc):
                 continue
             generation = svc["metadata"]["generation"]
-            config, new_workload = self._reconcile_configuration(svc)
+            config, new_workload, taken = self._reconcile_configuration(svc)
             if new_workload is not None:
                 starts.append(new_workload)
+            if taken is not None:
+                # service.go: the Route is left as it is, so no traffic moves to a
+                # Revision that is not this template's.
+                empty = condition("AllTrafficAssigned", "Unknown")
+                services.append(ServicePass(svc, generation, None, None, empty, False, taken))
+                continue
             route, resolved, route_ready = self._resolve_route(svc, config)
             rolling = False
             if route is not None:
@@ -332,7 +377,7 @@ class Controller:
         routes: list[RoutePass] = []
         for namespace, name in sorted(dirty_routes):
             route = self.store.get("routes", namespace, name)
-            if route is None or owning_service(route) is not None:
+            if route is None or owning_service(route) is not None or being_deleted(route):
                 continue
             before = _names(self._programmed.get((namespace, name), []))
             resolved, assigned = self._resolve_traffic(
@@ -363,7 +408,12 @@ class Controller:
                         meta["namespace"],
                         self._revisions_of_service(meta["namespace"], meta["name"]),
                     )
-            self._write_service_status(current, done.generation, route_owned=done.route is not None)
+            self._write_service_status(
+                current,
+                done.generation,
+                route_owned=done.route is not None or done.name_taken is not None,
+                name_taken=done.name_taken,
+            )
         for rdone in routes:
             meta = rdone.route["metadata"]
             current = self.store.peek("routes", meta["namespace"], meta["name"])
@@ -446,9 +496,13 @@ class Controller:
             self._programmed[(namespace, route)] = resolved
             self._routes_changed = True
 
-    def _reconcile_configuration(self, svc: JSON) -> tuple[JSON, RevisionWorkload | None]:
+    def _reconcile_configuration(
+        self, svc: JSON
+    ) -> tuple[JSON, RevisionWorkload | None, str | None]:
         """Make the Service's Configuration match its template; create the Revision of its
-        generation when missing. Returns the Configuration and a revision to start."""
+        generation when missing. Returns the Configuration, a revision to start, and the
+        template's revision name when another Revision holds it (the Configuration then
+        fails as Knative's reconciler fails it, and nothing is created)."""
         meta = svc["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         template = copy.deepcopy(svc["spec"]["template"])
@@ -474,7 +528,16 @@ class Controller:
             config["metadata"]["generation"] += 1
         cmeta = config["metadata"]
         config_generation = cmeta["generation"]
-        revision = self._revision_of_generation(namespace, name, config_generation)
+        byo_name = template.get("metadata", {}).get("name")
+        revision = None
+        if byo_name:
+            existing = self.store.peek("revisions", namespace, byo_name)
+            if existing is not None:
+                if not _may_reuse(existing, config, template):
+                    return self._fail_name_taken(config, byo_name), None, byo_name
+                revision = existing
+        if revision is None:
+            revision = self._revision_of_generation(namespace, name, config_generation)
         workload = None
         if revision is None:
             rev_name = template.get("metadata", {}).get("name") or f"{name}-{config_generation:05d}"
@@ -495,8 +558,13 @@ class Controller:
                 revision = self.store.peek("revisions", namespace, rev_name)
         assert revision is not None
         latest_created = revision["metadata"]["name"]
-        latest_ready = self._latest_ready(namespace, name)
         created_ready = ready_of(revision)
+        if byo_name == latest_created and created_ready["status"] == "True":
+            # getSortedCreatedRevisions puts the template's named revision first, so a
+            # return to an older (ready) revision by name makes it the latest ready.
+            latest_ready: str | None = latest_created
+        else:
+            latest_ready = self._latest_ready(namespace, name)
         if created_ready["status"] == "True":
             ready = condition("Ready", "True")
         elif created_ready["status"] == "False":
@@ -519,7 +587,28 @@ class Controller:
         if config.get("status") != status or "resourceVersion" not in cmeta:
             config["status"] = status
             config = self.store.put("configurations", config)
-        return config, workload
+        return config, workload, None
+
+    def _fail_name_taken(self, config: JSON, rev_name: str) -> JSON:
+        """The Configuration's status when its template's revision name is taken:
+        `MarkRevisionCreationFailed` with the AlreadyExists error, the latest created and
+        ready revisions unchanged (configuration.go)."""
+        old = config.get("status", {})
+        error = f'revisions.serving.knative.dev "{rev_name}" already exists'
+        ready = condition(
+            "Ready", "False", "RevisionFailed", f"Revision creation failed with message: {error}."
+        )
+        status: JSON = {
+            "observedGeneration": config["metadata"]["generation"],
+            "conditions": merge_conditions(old.get("conditions"), [ready]),
+        }
+        for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
+            if key in old:
+                status[key] = old[key]
+        if config.get("status") != status or "resourceVersion" not in config["metadata"]:
+            config["status"] = status
+            config = self.store.put("configurations", config)
+        return config
 
     def _revision_of_generation(self, namespace: str, config: str, generation: int) -> JSON | None:
         for rev in self.store.iter("revisions", namespace):
@@ -816,7 +905,9 @@ class Controller:
                 updated["metadata"].setdefault("labels", {})[LABEL_ROUTING_STATE] = state
                 self.store.put("revisions", updated)
 
-    def _write_service_status(self, stored: JSON, generation: int, *, route_owned: bool) -> None:
+    def _write_service_status(
+        self, stored: JSON, generation: int, *, route_owned: bool, name_taken: str | None = None
+    ) -> None:
         meta = stored["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         config = self.store.peek("configurations", namespace, name)
@@ -847,11 +938,22 @@ class Controller:
                 f'There is an existing Route "{name}" that we do not own.',
             )
         )
+        dependents = [configs, routes]
+        if name_taken is not None:
+            # MarkRevisionNameTaken, marked last: Ready takes its reason.
+            routes = condition(
+                "RoutesReady",
+                "False",
+                "RevisionNameTaken",
+                f'The revision name "{name_taken}" is taken by a conflicting Revision, so '
+                "traffic will not be migrated",
+            )
+            dependents = [routes, configs]
         status: JSON = {
             "observedGeneration": generation,
             "conditions": merge_conditions(
                 stored.get("status", {}).get("conditions"),
-                [configs, routes, happy([configs, routes])],
+                [configs, routes, happy(dependents)],
             ),
         }
         for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
@@ -864,6 +966,25 @@ class Controller:
             svc = copy.deepcopy(stored)
             svc["status"] = status
             self.store.put("services", svc)
+
+
+def _may_reuse(revision: JSON, config: JSON, template: JSON) -> bool:
+    """Whether a Configuration may take the existing Revision its template names:
+    `CheckNameAvailability` in knative/serving pkg/reconciler/configuration/configuration.go
+    (commit 98e5ef90aa7033797aa0a61ef97f3ff7e49a3944): the Configuration controls it, and
+    it is of the Configuration's generation or has the template's spec."""
+    controlled = any(
+        isinstance(ref, dict)
+        and ref.get("controller")
+        and ref.get("uid") == config["metadata"].get("uid")
+        for ref in revision["metadata"].get("ownerReferences") or []
+    )
+    if not controlled:
+        return False
+    labels = revision["metadata"].get("labels") or {}
+    if labels.get(LABEL_CONFIGURATION_GENERATION) == str(config["metadata"]["generation"]):
+        return True
+    return bool(revision.get("spec") == template.get("spec", {}))
 
 
 def _rollout_key(target: JSON) -> RolloutKey | None:
