@@ -18,6 +18,8 @@ from rich.markup import escape
 
 from harness import __version__
 from harness.errors import EXIT_ABORTED, EXIT_BAD_INPUT, HarnessError
+from harness.printable import printable
+from harness.redact import redact_text
 
 app = typer.Typer(
     name="harness",
@@ -62,7 +64,7 @@ def main() -> None:
     try:
         result = app(standalone_mode=False)
     except HarnessError as exc:
-        stderr.print(f"[bold red]error:[/] {escape(exc.message)}")
+        stderr.print(f"[bold red]error:[/] {escape(_one_line(exc.message))}")
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value
         _usage_error(exc)
@@ -70,6 +72,11 @@ def main() -> None:
         stderr.print("interrupted")
         sys.exit(EXIT_ABORTED)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    """An error line as printed: passwords in URLs masked, control characters escaped."""
+    return printable(redact_text(message))
 
 
 def _usage_error(exc: typer.TyperException) -> None:
@@ -83,7 +90,7 @@ def _usage_error(exc: typer.TyperException) -> None:
     text = format_message() if callable(format_message) else str(exc)
     message = " ".join(str(text).split())
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    stderr.print(f"[bold red]error:[/] {escape(message)}{escape(where)}")
+    stderr.print(f"[bold red]error:[/] {escape(_one_line(message + where))}")
     sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
 
 

@@ -30,6 +30,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
@@ -41,6 +42,7 @@ from harness.inputs import FastSafeLoader, InputError, load_yaml, read_text, yam
 from harness.knative.names import is_dns1035_label, is_dns1123_label
 from harness.load.limits import MAX_TOTAL_RATE, MAX_TOTAL_USERS
 from harness.load.plan import MAX_USERS_PER_ARM
+from harness.redact import redact_url
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -180,7 +182,8 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 NamespaceName = Annotated[str, AfterValidator(_namespace)]
 Number = Annotated[float, BeforeValidator(_not_bool)]
 WholeNumber = Annotated[int, BeforeValidator(_not_bool)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# Used as given to connect; printed and recorded with its password masked.
+HttpUrl = Annotated[str, AfterValidator(_http_url), PlainSerializer(redact_url)]
 Seconds = Annotated[float, BeforeValidator(_duration)]
 RunLabel = Annotated[str, AfterValidator(_label)]
 Percent = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_percent)]

@@ -392,7 +392,7 @@ def run_canary_command(
                 raise BadInput(f"run {resume} is a {previous_run.kind} run, not a canary")
             if not previous_run.running:
                 raise BadInput(f"run {resume} already finished ({previous_run.status})")
-            spec = load_canary_spec(None, {**previous_run.spec.get("spec", {})})
+            spec = load_canary_spec(None, _with_secrets(previous_run, overrides))
         else:
             spec = load_canary_spec(config, overrides)
         # Everything that can be checked without the cluster, before anything is written.
@@ -699,3 +699,20 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
         raise BadInput(f"{spec.apply} does not change spec.template, so it creates no new revision")
     say(f"applied {spec.apply}: new revision {created} at 0% of traffic")
     return spec.model_copy(update={"candidate": created})
+
+
+def _with_secrets(run: RunRecord, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The recorded spec of ``run`` to resume, with URLs whose password was masked when it
+    was recorded (harness.redact) taken from the flags given again."""
+    from harness.redact import is_redacted
+
+    stored = dict(run.spec.get("spec", {}))
+    for key in ("ingress", "prometheus", "pushgateway"):
+        if is_redacted(stored.get(key)):
+            if not overrides.get(key):
+                raise BadInput(
+                    f"run {run.id} was recorded without the password of its {key} URL "
+                    f"({stored[key]}): give --{key} again to resume it"
+                )
+            stored[key] = overrides[key]
+    return stored

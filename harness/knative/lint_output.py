@@ -7,18 +7,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.knative.lint import FileReport, LintSummary
+from harness.printable import printable
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def format_report(report: FileReport) -> list[str]:
-    """Plain lines for one file (no markup)."""
+    """Plain lines for one file (no markup), control characters from the manifest escaped
+    (`harness.printable`), so a finding cannot carry a terminal escape sequence."""
     if report.error:
         e = report.error
         where = f"{report.file}:{e.line}:{e.column}" if e.line else report.file
-        return [f"{where}: error: {e.message}"]
+        return [printable(f"{where}: error: {e.message}")]
     return [
-        f"{report.file}:{f.line or 1}: {f.severity} {f.field}: {f.message}" for f in report.findings
+        printable(f"{report.file}:{f.line or 1}: {f.severity} {f.field}: {f.message}")
+        for f in report.findings
     ]
 
 
