@@ -65,13 +65,14 @@ class JudgeConfig:
     alpha: float = 0.05
     promote_alpha: float | None = None
     min_requests_per_arm: int = 1000
+    min_block_requests: int = 20
     error_ratio_margin: float = 2.0
     error_abs_margin: float = 0.001
     median_ratio_margin: float = 1.05
     tail_ratio_margin: float = 2.0
     tail_margin_quantile: float = 0.99
-    error_rollback_ratio: float = 1.0
-    median_rollback_ratio: float = 1.0
+    error_rollback_ratio: float = 1.1
+    median_rollback_ratio: float = 1.02
     tail_rollback_ratio: float = 1.0
     tail_quantiles: tuple[float, ...] = (0.98, 0.99, 0.995, 0.999)
     tail_weights: tuple[float, ...] = (0.25, 0.25, 0.25, 0.25)
@@ -105,6 +106,8 @@ class JudgeConfig:
             problems.append("error_abs_margin must be > 0")
         if self.min_requests_per_arm < 0:
             problems.append("min_requests_per_arm must be >= 0")
+        if self.min_block_requests < 1:
+            problems.append("min_block_requests must be >= 1")
         if len(self.tail_quantiles) != len(self.tail_weights) or not self.tail_quantiles:
             problems.append("tail_quantiles and tail_weights need the same, non-zero length")
         if any(not 0.0 < q < 1.0 for q in self.tail_quantiles):

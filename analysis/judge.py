@@ -33,12 +33,9 @@ from analysis.config import (
     Direction,
     JudgeConfig,
 )
-from analysis.eprocess import (
-    LogShiftEProcess,
-    ProportionBounds,
-    ProportionEProcess,
-    RateRatioEProcess,
-)
+from analysis.eprocess import ProportionBounds, ProportionEProcess
+from analysis.eprocess.block_rate import BlockRateRatioEProcess
+from analysis.eprocess.block_shift import BlockShiftEProcess
 from analysis.eprocess.log_shift import BatchMoments
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
@@ -64,6 +61,7 @@ class _LatencyLayout:
     bounds: FloatArray
     log_values: FloatArray
     finite_top: int  # index of the largest finite bound
+    spread: FloatArray  # variance of a value spread evenly over its bucket (log units)
 
 
 @dataclass
@@ -82,20 +80,20 @@ class SequentialJudge:
         cfg = self.config
         self._arms = {"baseline": _ArmState(), "canary": _ArmState()}
         self._layout: _LatencyLayout | None = None
-        self._errors = RateRatioEProcess(
+        self._errors = BlockRateRatioEProcess(
             rollback_scale=cfg.rate_prior_scale,
             margin=cfg.error_ratio_margin,
             bound_width=cfg.bound_prior_width,
             tolerance=cfg.error_rollback_ratio,
         )
-        self._shift = LogShiftEProcess(
+        self._shift = BlockShiftEProcess(
             rollback_scale=cfg.shift_prior_scale,
             margin=cfg.median_ratio_margin,
             bound_width=cfg.bound_prior_width,
             tolerance=cfg.median_rollback_ratio,
         )
         self._tail = [
-            RateRatioEProcess(
+            BlockRateRatioEProcess(
                 rollback_scale=cfg.rate_prior_scale,
                 margin=cfg.tail_ratio_margin,
                 bound_width=cfg.bound_prior_width,
@@ -104,6 +102,7 @@ class SequentialJudge:
             for _ in cfg.tail_quantiles
         ]
         self._tail_thresholds: list[int | None] = [None] * len(cfg.tail_quantiles)
+        self._pending: dict[str, IntArray] | None = None  # latency not yet in a block
         self._slo_error = (
             None if cfg.slo_error_rate is None else ProportionEProcess(cfg.slo_error_rate)
         )
@@ -193,7 +192,9 @@ class SequentialJudge:
         if self._layout is None:
             bounds = hist.upper_bounds.copy()
             values = np.log(np.maximum(hist.representative_values(), 1e-6))
-            self._layout = _LatencyLayout(bounds, values, finite_top=len(bounds) - 2)
+            self._layout = _LatencyLayout(
+                bounds, values, finite_top=len(bounds) - 2, spread=_bucket_spread(bounds)
+            )
             return hist.counts
         if len(hist.upper_bounds) == len(self._layout.bounds) and np.array_equal(
             hist.upper_bounds, self._layout.bounds
@@ -228,10 +229,24 @@ class SequentialJudge:
         if self._slo_error is not None:
             self._slo_error.update(deltas.errors["canary"], deltas.requests["canary"])
 
-    def _update_latency(self, latency: dict[str, IntArray]) -> None:
+    def _update_latency(self, new: dict[str, IntArray]) -> None:
+        """Add a look's latency; a block is judged once both arms have enough requests.
+
+        Looks with fewer than ``min_block_requests`` requests in an arm are merged with
+        the next ones (a mean of a handful of requests is not near-normal).
+        """
+        if self._pending is None:
+            self._pending = {name: counts.copy() for name, counts in new.items()}
+        else:
+            for name, counts in new.items():
+                self._pending[name] = self._pending[name] + counts
+        if min(int(c.sum()) for c in self._pending.values()) < self.config.min_block_requests:
+            return
+        latency, self._pending = self._pending, None
         assert self._layout is not None
         log_values = self._layout.log_values
-        moments = {name: _moments(counts, log_values) for name, counts in latency.items()}
+        spread = self._layout.spread
+        moments = {name: _moments(counts, log_values, spread) for name, counts in latency.items()}
         if self.config.direction(LATENCY_MEDIAN) is Direction.LOWER_IS_WORSE:
             self._shift.update(moments["canary"], moments["baseline"])
         else:
@@ -242,13 +257,31 @@ class SequentialJudge:
         ref_n, test_n = int(ref.sum()), int(test.sum())
         for process, index in zip(self._tail, self._tail_thresholds, strict=True):
             if index is not None:
+                raised = self._raised_index(index)
                 process.update(
-                    int(ref[index + 1 :].sum()), int(test[index + 1 :].sum()), ref_n, test_n
+                    int(ref[index + 1 :].sum()), int(test[raised + 1 :].sum()), ref_n, test_n
                 )
         if self._slo_latency is not None:
             index = self._slo_index()
             canary = latency["canary"]
             self._slo_latency.update(int(canary[index + 1 :].sum()), int(canary.sum()))
+
+    def _raised_index(self, index: int) -> int:
+        """Index of the smallest bound >= the latency tolerance x bound ``index``.
+
+        The tested arm's tail threshold is raised by ``median_rollback_ratio``, so that
+        a canary uniformly that much slower has no more requests above its threshold
+        than the baseline above the pooled one: the latency tolerance applies to the
+        whole distribution. With coarse buckets the next bound may be far above: the
+        bucket width bounds what can be said.
+        """
+        assert self._layout is not None
+        tolerance = self.config.median_rollback_ratio
+        if tolerance <= 1.0:
+            return index
+        target = float(self._layout.bounds[index]) * tolerance * (1 - 1e-9)
+        raised = int(np.searchsorted(self._layout.bounds, target, side="left"))
+        return min(raised, self._layout.finite_top)
 
     def _tail_arms(self) -> tuple[str, str]:
         if self.config.direction(LATENCY_TAIL) is Direction.LOWER_IS_WORSE:
@@ -605,13 +638,34 @@ class SequentialJudge:
         )
 
 
-def _moments(counts: IntArray, log_values: FloatArray) -> BatchMoments:
+def _moments(counts: IntArray, log_values: FloatArray, spread: FloatArray) -> BatchMoments:
+    """Mean and variance of log-latency from bucket counts.
+
+    The variance adds each bucket's own spread (a value anywhere in its bucket), so a
+    block whose requests all fall in one coarse bucket does not claim certainty.
+    """
     n = int(counts.sum())
     if n == 0:
         return BatchMoments(0, 0.0, 0.0)
     mean = float(np.dot(counts, log_values)) / n
-    variance = float(np.dot(counts, (log_values - mean) ** 2)) / n
+    variance = float(np.dot(counts, (log_values - mean) ** 2 + spread)) / n
     return BatchMoments(n, mean, variance)
+
+
+def _bucket_spread(bounds: FloatArray) -> FloatArray:
+    """Variance of log(value) spread uniformly over each bucket's log-width.
+
+    The first bucket counts from half its bound, the +inf bucket is as wide as the one
+    below it (as `Histogram.representative_values` places them).
+    """
+    finite = bounds[np.isfinite(bounds)]
+    lower = np.empty_like(finite)
+    lower[0] = finite[0] / 2.0
+    lower[1:] = finite[:-1]
+    widths = np.log(np.maximum(finite, 1e-9) / np.maximum(lower, 1e-9))
+    if len(finite) < len(bounds):
+        widths = np.append(widths, widths[-1] if len(widths) else 0.0)
+    return np.asarray(widths**2 / 12.0, dtype=np.float64)
 
 
 def _exp(log_value: float) -> float:

@@ -296,7 +296,7 @@ def test_identical_arms_with_rare_errors_promote_within_20000_requests() -> None
 
 def test_rollback_tolerances_let_small_real_differences_through() -> None:
     # Two builds of the same code can differ for real: 2% slower, 1.2x the errors. With
-    # looks of 20,000 requests (a busy service) the default (any provable regression)
+    # looks of 20,000 requests (a busy service) "any provable regression" (tolerances 1)
     # rolls that back at the first look allowed to decide; with tolerances it is promoted
     # (every bound is under its margin), while a 10% slowdown is still rolled back.
     rng = np.random.default_rng(22)
@@ -309,7 +309,8 @@ def test_rollback_tolerances_let_small_real_differences_through() -> None:
         arms = Arm(base, 0.01), Arm(canary, 0.012)
         return run(rng, *arms, 10, judge, per_look=20_000)[0]
 
-    strict = [decide(None) for _ in range(8)]
+    any_regression = JudgeConfig(error_rollback_ratio=1.0, median_rollback_ratio=1.0)
+    strict = [decide(SequentialJudge(any_regression)) for _ in range(8)]
     relaxed = [decide(SequentialJudge(tolerant)) for _ in range(8)]
     assert strict.count(Decision.ROLLBACK) == 8
     assert relaxed.count(Decision.PROMOTE) == 8

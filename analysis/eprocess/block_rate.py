@@ -1,0 +1,174 @@
+"""Ratio of two event rates, one time block (look) at a time.
+
+Given the ``k`` events (errors, or requests above a latency threshold) of a block, the
+canary's count ``c`` has mean ``k pi(rho)`` with ``pi = rho s / (rho s + 1 - s)``, where
+``s`` is the canary's share of the block's requests and ``rho`` the ratio of the
+canary's event rate to the baseline's; the baseline rate cancels (Lindon & Malek,
+NeurIPS 2022, arXiv 2011.03567, condition on each event's arm). Events of one block are
+not assumed independent: an error burst puts many events in one arm at once. So the
+block's excess ``c - k pi`` is clipped at `blocks.CLIP` standard deviations
+(``sqrt(k pi (1 - pi))`` times the estimated dispersion) and the blocks are combined
+with the normal mixture of `analysis.eprocess.blocks.BlockGrid` over the per-event
+drift of the canary's share. Under identically distributed arms the block's
+canary/baseline split is exchangeable, so its excess is symmetric about 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from analysis.eprocess.blocks import BlockGrid, BlockPriors, FloatArray
+
+_LOW, _HIGH, _STEP = -4.0, 4.0, 0.025
+EVENT_CAP = 2.0
+_PSEUDO_EVENTS = 4.0  # blocks with more than this many times the usual events weigh less
+
+
+class BlockRateRatioEProcess:
+    """Block-level e-process for ``H0: rho <= tolerance`` and bounds on ``rho``.
+
+    ``rollback_scale``: scale of the alternatives above the null, in log-ratio units
+    (converted to the per-event drift of the canary's share at the first block's split).
+    ``margin``: non-inferiority margin on ``rho``; the upper bound's prior sits
+    ``log(margin)`` below each tested value with relative spread ``bound_width``.
+    """
+
+    def __init__(
+        self,
+        *,
+        rollback_scale: float = 1.0,
+        margin: float = 1.5,
+        bound_width: float = 0.25,
+        tolerance: float = 1.0,
+    ) -> None:
+        """An empty process."""
+        if margin <= 1.0:
+            raise ValueError("the margin on a rate ratio must be > 1")
+        if not 1.0 <= tolerance < math.exp(_HIGH):
+            raise ValueError("the rollback tolerance on a rate ratio must be >= 1")
+        first = math.ceil(_LOW / _STEP - 1e-9)
+        self.theta: FloatArray = _STEP * np.arange(
+            first, math.floor(_HIGH / _STEP + 1e-9) + 1, dtype=np.float64
+        )
+        self._null_index = -first + math.ceil(math.log(tolerance) / _STEP - 1e-9)
+        self._scale = rollback_scale
+        self._margin = margin
+        self._bound_width = bound_width
+        self.grid: BlockGrid | None = None
+        self._blocks = 0
+        self._events_c = 0
+        self._events_k = 0
+        self._share_sum = 0.0
+        self._block_events = 0
+        self.baseline_events = 0
+        self.canary_events = 0
+        self.baseline_trials = 0
+        self.canary_trials = 0
+
+    def _share(self, theta: FloatArray, s: float) -> FloatArray:
+        return np.asarray(1.0 / (1.0 + np.exp(-theta) * (1.0 - s) / s), dtype=np.float64)
+
+    def _make_grid(self, s: float) -> BlockGrid:
+        # Priors in units of the canary's share per event, fixed at the first block.
+        slope = s * (1.0 - s)
+        center = self._share(self.theta - math.log(self._margin), s) - self._share(self.theta, s)
+        center = np.minimum(center, -1e-6)
+        return BlockGrid(
+            self.theta,
+            BlockPriors(
+                rollback_scale=self._scale * slope,
+                bound_center=center,
+                bound_width=self._bound_width * np.abs(center),
+            ),
+        )
+
+    def update(
+        self, baseline_events: int, canary_events: int, baseline_trials: int, canary_trials: int
+    ) -> None:
+        """Add one block's new events and new trials (requests) per arm."""
+        if min(baseline_events, canary_events, baseline_trials, canary_trials) < 0:
+            raise ValueError("event and trial counts must be non-negative")
+        if baseline_events > baseline_trials or canary_events > canary_trials:
+            raise ValueError("more events than trials")
+        self.baseline_events += baseline_events
+        self.canary_events += canary_events
+        self.baseline_trials += baseline_trials
+        self.canary_trials += canary_trials
+        events = baseline_events + canary_events
+        if baseline_trials == 0 or canary_trials == 0:
+            return
+        self._blocks += 1
+        self._block_events += events
+        if events == 0:
+            return
+        s = canary_trials / (baseline_trials + canary_trials)
+        if self.grid is None:
+            self.grid = self._make_grid(s)
+        pi = self._share(self.theta, s)
+        self.grid.update(
+            canary_events - events * pi,
+            events * pi * (1.0 - pi),
+            np.full(len(self.theta), self._exposure(events)),
+            self._residual(canary_events, events, s),
+        )
+        self._events_c += canary_events
+        self._events_k += events
+        self._share_sum += events * s
+
+    def _residual(self, canary_events: int, events: int, s: float) -> float | None:
+        """Pearson residual of the canary's count around its share in earlier blocks.
+
+        The earlier share is shrunk towards the requests' share with `_PSEUDO_EVENTS`,
+        and the residual is scaled for that estimate's own error.
+        """
+        if self._events_k == 0:
+            return None
+        prior = _PSEUDO_EVENTS * (self._share_sum / self._events_k)
+        known = self._events_k + _PSEUDO_EVENTS
+        share = (self._events_c + prior) / known
+        share = min(max(share, 1e-3), 1 - 1e-3)
+        shrink = math.sqrt(known / (known + events))
+        spread = math.sqrt(events * share * (1.0 - share))
+        return shrink * (canary_events - events * share) / spread
+
+    def _exposure(self, events: int) -> float:
+        """A block's weight: its events, but at most ``sqrt(cap x events)``.
+
+        ``cap`` is `EVENT_CAP` times the mean events of earlier blocks (predictable;
+        blocks without events count): a burst of errors in one arm is one occurrence,
+        not hundreds of independent ones. Independent events rarely reach the cap.
+        """
+        mean = (self._block_events - events) / max(self._blocks - 1, 1)
+        cap = EVENT_CAP * max(mean, 1.0)
+        return float(min(events, math.sqrt(cap * events)))
+
+    @property
+    def dispersion(self) -> float:
+        """The dispersion factor the next block will use (1: as independent events)."""
+        return 1.0 if self.grid is None else self.grid.dispersion.factor
+
+    @property
+    def log_e_value(self) -> float:
+        """Log e-value against ``rho <= tolerance``."""
+        return 0.0 if self.grid is None else self.grid.log_e_value_at(self._null_index)
+
+    @property
+    def estimate(self) -> float:
+        """Ratio of observed rates (canary / baseline); nan without trials, inf if 0/x."""
+        if self.baseline_trials == 0 or self.canary_trials == 0:
+            return math.nan
+        rate_b = self.baseline_events / self.baseline_trials
+        rate_c = self.canary_events / self.canary_trials
+        if rate_b == 0:
+            return math.nan if rate_c == 0 else math.inf
+        return rate_c / rate_b
+
+    def upper_bound(self, alpha: float) -> float:
+        """Anytime-valid upper confidence bound on ``rho`` at level ``alpha``."""
+        return math.inf if self.grid is None else math.exp(self.grid.upper_bound(alpha))
+
+    def lower_bound(self, alpha: float) -> float:
+        """Anytime-valid lower confidence bound on ``rho`` at level ``alpha``."""
+        return 0.0 if self.grid is None else math.exp(self.grid.lower_bound(alpha))
