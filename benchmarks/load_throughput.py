@@ -13,7 +13,7 @@ runs one after another (never at once, they would share the CPU):
 Same users and spawn rate; each is measured from 1 s in (users spawned) for ``--seconds``.
 Prints one table: requests/s (median of the rounds, and every round) and requests per
 CPU-second of the load-generating process, which the other tenants of a shared machine
-disturb much less than requests/s; then the harness/plain ratios (target >= 90%).
+disturb much less than requests/s; then the harness-to-plain ratios (target >= 90%).
 """
 
 from __future__ import annotations

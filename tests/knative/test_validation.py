@@ -19,7 +19,7 @@ from harness.knative.validation import (
 
 def _without_insecure_defaults(fn: Any) -> Any:
     # Knative warns about insecure securityContext defaults for every container; these
-    # tests are about the other rules (tests/knative/test_k8s_validation.py has those).
+    # tests are about the other rules (tests/knative/test_knative_corpus.py has those).
     def wrapped(*args: Any, **kwargs: Any) -> list[FieldError]:
         return [e for e in fn(*args, **kwargs) if e.rule != "insecure-default"]
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from harness.knative.cluster import ClusterConfig
 
+__all__ = ["Check", "Issue", "Rule", "Severity", "Subject"]
+
 Severity = Literal["error", "warning", "info"]
 
 

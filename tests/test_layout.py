@@ -1,0 +1,199 @@
+"""The repository's shape: what each package exports, which files docs name, which way
+imports point. Pure source reading (ast, tokenize); no process.
+
+* Exported members (as encode/httpx tests/test_exported_members.py): a package that
+  binds public names in its ``__init__`` lists exactly those in ``__all__``, and each one
+  resolves; a package that binds none stays empty (its docstring says "import from the
+  submodules").
+* References: a path into this repository (under ``harness/``, ``docs/`` or another
+  top-level folder) written in a Markdown file, a comment or a docstring names a file or
+  folder that exists, and so does a bare Markdown file name.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import io
+import re
+import subprocess
+import tokenize
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIRS = ("harness", "analysis", "locustfiles")
+
+
+def _tracked_files() -> list[str]:
+    """Files git knows or would add (tracked plus untracked, ignoring .gitignore'd ones)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if (ROOT / line).is_file()]
+
+
+FILES = _tracked_files()
+
+
+# ------------------------------------------------------------------ exported members
+
+
+def _packages() -> list[Path]:
+    return sorted(
+        path
+        for top in SOURCE_DIRS
+        for path in (ROOT / top).rglob("__init__.py")
+        if "__pycache__" not in path.parts
+    )
+
+
+def _package_name(init: Path) -> str:
+    return ".".join(init.parent.relative_to(ROOT).parts)
+
+
+def _bound_public_names(init: Path) -> tuple[set[str], list[str] | None]:
+    """Public names an ``__init__`` defines or imports from its own package (also under
+    ``if TYPE_CHECKING``, for lazily loaded ones), and its ``__all__`` (None if absent)."""
+    package = _package_name(init)
+    tree = ast.parse(init.read_text())
+    names: set[str] = set()
+    exported: list[str] | None = None
+
+    def visit(body: list[ast.stmt]) -> None:
+        nonlocal exported
+        for node in body:
+            if isinstance(node, ast.If):  # `if TYPE_CHECKING:` imports
+                visit(node.body)
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level or module == package or module.startswith(package + "."):
+                    names.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        if target.id == "__all__" and node.value is not None:
+                            exported = list(ast.literal_eval(node.value))
+                        else:
+                            names.add(target.id)
+
+    visit(tree.body)
+    return {n for n in names if not n.startswith("_")}, exported
+
+
+PACKAGES = _packages()
+
+
+@pytest.mark.parametrize("init", PACKAGES, ids=_package_name)
+def test_all_lists_exactly_the_public_members(init: Path) -> None:
+    public, exported = _bound_public_names(init)
+    package = _package_name(init)
+    if not public:
+        assert not exported, f"{package}.__all__ lists names its __init__ does not bind"
+        return
+    assert exported is not None, f"{package} binds {sorted(public)} but has no __all__"
+    assert set(exported) == public, (
+        f"{package}.__all__ differs from its public members: "
+        f"missing {sorted(public - set(exported))}, extra {sorted(set(exported) - public)}"
+    )
+
+
+# Importing locustfiles monkey-patches this process with gevent: read it, never import it.
+IMPORTABLE = [init for init in PACKAGES if not _package_name(init).startswith("locustfiles")]
+
+
+@pytest.mark.parametrize("init", IMPORTABLE, ids=_package_name)
+def test_every_exported_name_resolves(init: Path) -> None:
+    module = importlib.import_module(_package_name(init))
+    for name in getattr(module, "__all__", []):
+        assert getattr(module, name, None) is not None, f"{module.__name__}.{name} is missing"
+
+
+# ------------------------------------------------------------------ references to files
+
+TOP_LEVEL = ("harness", "analysis", "tests", "docs", "benchmarks", "locustfiles", "examples", ".ci")
+_TOPS = "|".join(re.escape(t) for t in TOP_LEVEL)
+REPO_PATH = re.compile(r"(?<![\w./:@-])((?:" + _TOPS + r")/[\w./-]*\w)")
+MD_NAME = re.compile(r"(?<![\w./:@-])([\w-]+\.md)\b")
+# A path right after an upstream repository (``knative/client docs/cmd/...``) is theirs.
+UPSTREAM = re.compile(r"\b(?:knative|kubernetes|locustio|prometheus|encode)/[\w.-]+\s*$")
+# Files the harness writes (a report's `summary.md`), named in docs without a folder.
+GENERATED = {"summary.md"}
+
+
+def _texts(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text) of a Markdown file, or of a Python file's comments and docstrings."""
+    source = path.read_text()
+    if path.suffix == ".md":
+        yield 1, source
+        return
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.start[0], token.string
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            doc = ast.get_docstring(node, clean=False)
+            if doc:
+                yield node.body[0].lineno, doc
+
+
+def _documents() -> list[str]:
+    return [
+        f
+        for f in FILES
+        if f.endswith((".md", ".py"))
+        # Upstream material kept verbatim (fixtures, translated test corpora) is not ours.
+        and not any(part in ("fixtures", "corpus") for part in Path(f).parts)
+    ]
+
+
+def broken_references(files: list[str]) -> list[str]:
+    """``file:line: reference`` for every repo path or ``.md`` name that does not exist."""
+    md_names = {Path(f).name for f in FILES if f.endswith(".md")} | GENERATED
+    broken = []
+    for name in files:
+        for line, text in _texts(ROOT / name):
+            for match in REPO_PATH.finditer(text):
+                ref = match.group(1).rstrip(".")
+                before = " ".join(text[max(0, match.start() - 80) : match.start()].split())
+                if UPSTREAM.search(before + " "):
+                    continue
+                if not (ROOT / ref).exists():
+                    at = line + text.count("\n", 0, match.start())
+                    broken.append(f"{name}:{at}: {ref}")
+            for match in MD_NAME.finditer(text):
+                if match.group(1) not in md_names:
+                    at = line + text.count("\n", 0, match.start())
+                    broken.append(f"{name}:{at}: {match.group(1)}")
+    return broken
+
+
+def test_docs_and_comments_name_only_files_that_exist() -> None:
+    broken = broken_references(_documents())
+    assert not broken, "references to files not in the repository:\n" + "\n".join(broken)
+
+
+def test_the_reference_check_finds_a_missing_file(tmp_path: Path) -> None:
+    # The check itself: a doc naming a missing module or note fails, an upstream path not.
+    doc = ROOT / "docs" / "contracts.md"
+    assert broken_references([str(doc.relative_to(ROOT))]) == []
+    fake = tmp_path / "note.py"
+    fake.write_text(
+        '"""See harness/canary/nothing.py and DESIGN.md; knative/client docs/cmd/x.md."""\n'
+        "# docs/contracts.md is real, docs/missing.md is not\n"
+    )
+    found = broken_references([str(fake)])
+    assert sorted(f.split(": ", 1)[1] for f in found) == [
+        "DESIGN.md",
+        "docs/missing.md",
+        "harness/canary/nothing.py",
+    ]
