@@ -179,12 +179,12 @@ class ServiceLease:
         )
 
     # -- taking it
-    def acquire(self, *, take_over_run: str | None = None, force: bool = False) -> None:
+    def acquire(self, *, force: bool = False) -> None:
         """Take the lease, or ``BadInput`` naming the live holder.
 
-        A stale lease (expired, or its holder's process gone on this host) is taken over
-        with a message. ``take_over_run``: also take it from that run when its process is
-        gone (``--resume``). ``force``: take it from a live holder (``rollback --force``).
+        A stale lease (expired, or its holder's process gone on this host, as after a
+        crash before ``--resume`` or ``harness rollback``) is taken over with a message.
+        ``force``: take it from a live holder too (``rollback --force``).
         """
         for _ in range(_RETRIES):
             state = self.backend.get_service(self.namespace, self.service)

@@ -407,13 +407,13 @@ def run_canary_command(
             lease: ServiceLease | None = None
             if spec.apply is not None and resume is None:
                 # Applying is the first write: it needs the Service to itself.
-                lease = take_service(spec, cluster, run_id, resume, say)
+                lease = take_service(spec, cluster, run_id, say)
                 spec = apply_candidate(spec, cluster, say)
             prepared = preflight(spec, cluster, say)
             plan = prepared.plan
             _teams_preflight(spec, plan, cluster.backend, say)
             if lease is None and not spec.dry_run:
-                lease = take_service(spec, cluster, run_id, resume, say)
+                lease = take_service(spec, cluster, run_id, say)
                 prepared = _after_lease(prepared, spec, cluster, say)
                 plan = prepared.plan
             resume_point = None
@@ -524,15 +524,13 @@ def check_queries(spec: CanarySpec, cluster: Cluster) -> None:
     )
 
 
-def take_service(
-    spec: CanarySpec, cluster: Cluster, run_id: str, resume: str | None, say: Say
-) -> ServiceLease:
+def take_service(spec: CanarySpec, cluster: Cluster, run_id: str, say: Say) -> ServiceLease:
     """Take the run lease on the Service (`harness.canary.lease`), renewed until the
     cluster closes, where it is released."""
     lease = ServiceLease(
         cluster.backend, spec.namespace, spec.service, holder_name(run_id), say=say
     )
-    lease.acquire(take_over_run=resume)
+    lease.acquire()
     cluster.cleanups.append(lease.release)
     lease.start()
     return lease

@@ -1,0 +1,216 @@
+"""Failures a canary used to find only after it started, now found before its first write.
+
+Real CLI against the real emulator (and its Prometheus): a PromQL syntax error, an
+unwritable report folder (before and during the run), an --apply revision that crashes
+at once, and a --locustfile without --users.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.canary.lease import LEASE_ANNOTATION
+from harness.store import SqliteStore
+from tests.canary.conftest import run_canary, service, spec_traffic
+from tests.canary.test_canary_e2e import _manifest, _wait_for_look, spawn_canary
+from tests.conftest import RunningEmulator
+
+QUICK = [
+    "--steps",
+    "10,100",
+    "--step-interval",
+    "2s",
+    "--look-interval",
+    "1s",
+    "--warmup",
+    "1s",
+    "--max-duration",
+    "6s",
+]
+
+
+def _no_runs(store: Path) -> bool:
+    if not store.exists():
+        return True
+    with SqliteStore(store) as s:
+        return s.list_runs() == []
+
+
+def test_a_promql_syntax_error_is_found_in_preflight(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    if emulator.prometheus is None:
+        pytest.skip("prometheus is not installed here (CI installs it)")
+    spec = tmp_path / "canary.yaml"
+    selector = 'namespace_name="{namespace}",revision_name="{revision}"'
+    spec.write_text(
+        "metrics_profile: custom\n"
+        "queries:\n"
+        f"  requests: 'revision_request_count{{{selector}}}'\n"
+        f"  errors: 'revision_request_count{{{selector},response_code_class=\"5xx\"}} +'\n"
+        f"  latency_buckets: 'revision_request_latencies_bucket{{{selector}}}'\n"
+    )
+    before = service(emulator)
+    store = tmp_path / "h.sqlite"
+    proc = run_canary(
+        emulator,
+        store,
+        tmp_path / "r",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        "--config",
+        str(spec),
+        *QUICK,
+        timeout=90,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "errors query is not valid PromQL" in proc.stderr
+    after = service(emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert _no_runs(store)
+
+
+def test_an_unwritable_report_dir_is_refused_before_anything(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    before = service(emulator)
+    store = tmp_path / "h.sqlite"
+    proc = run_canary(
+        emulator,
+        store,
+        blocker / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        *QUICK,
+        timeout=90,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--report-dir" in proc.stderr and "cannot write" in proc.stderr
+    after = service(emulator)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert _no_runs(store)
+
+
+def test_a_report_that_cannot_be_written_keeps_the_decisions_exit_code(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    report = tmp_path / "report"
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        *QUICK,
+        "--rate",
+        "40",
+        "--report-dir",
+        str(report),
+    )
+    try:
+        run_id = _wait_for_look(store, proc)
+        if report.is_dir():  # (made by the report-folder check before the run)
+            shutil.rmtree(report)
+        report.write_text("the folder became a file mid-run\n")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    with SqliteStore(store) as s:
+        status = s.get_run(run_id).status
+    expected = {"rolled_back": 1, "inconclusive": 3, "promoted": 0}[status]
+    assert proc.returncode == expected, err
+    assert "Traceback" not in err
+    assert f"report: not written to {report}" in err
+    if status != "promoted":
+        assert spec_traffic(fresh_emulator) == before
+
+
+def test_an_applied_revision_that_crashes_is_reported_at_once(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    before = spec_traffic(fresh_emulator)
+    manifest = _manifest(tmp_path, {"SIM_SEED": "not-a-number"}, name="hello-v7")
+    store = tmp_path / "h.sqlite"
+    started = time.monotonic()
+    proc = run_canary(
+        fresh_emulator,
+        store,
+        tmp_path / "r",
+        "hello",
+        "--from",
+        "v1",
+        "--apply",
+        str(manifest),
+        *QUICK,
+        timeout=150,
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "hello-v7" in proc.stderr and "failed" in proc.stderr
+    assert "SIM_SEED" in proc.stderr  # Knative's message carries the container's last line
+    assert elapsed < 60, f"took {elapsed:.0f}s: waited for the timeout instead"
+    assert spec_traffic(fresh_emulator) == before
+    annotations = service(fresh_emulator)["metadata"].get("annotations") or {}
+    assert LEASE_ANNOTATION not in annotations
+    assert _no_runs(store)
+
+
+LOCUSTFILE = """
+from locust import HttpUser, constant, task
+
+
+class Visitor(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def home(self):
+        self.client.get("/")
+"""
+
+
+def test_a_locustfile_runs_without_users(fresh_emulator: RunningEmulator, tmp_path: Path) -> None:
+    locustfile = tmp_path / "visitor.py"
+    locustfile.write_text(LOCUSTFILE)
+    store = tmp_path / "h.sqlite"
+    proc = run_canary(
+        fresh_emulator,
+        store,
+        tmp_path / "r",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v2",
+        *QUICK,
+        "--locustfile",
+        str(locustfile),
+        timeout=150,
+    )
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    assert "Traceback" not in proc.stderr
+    with SqliteStore(store) as s:
+        (run,) = s.list_runs()
+        looks = s.looks(run.id)
+    assert looks, proc.stderr
+    last = looks[-1].arms
+    assert last["baseline"]["requests"] > 0 and last["canary"]["requests"] > 0
