@@ -5,6 +5,9 @@
 attributes its responses too). The ``SIM_*`` knobs let a manifest describe a bad revision:
 latency is a lognormal draw slept with ``asyncio.sleep`` (concurrent requests overlap, like
 an I/O-bound service), a share of requests fail with 500 and a share are made slower.
+Time-correlated faults act on whole seconds of one pod (one app process): a stall delays
+every request of that second, an error burst fails a share of them; each pod also has
+its own speed factor (node heterogeneity).
 
 Run alone with ``python -m harness.local.app --port P`` (or env ``PORT``, as Knative's
 containers read it). Inside the emulator the revision process serves the same
@@ -19,6 +22,7 @@ import math
 import os
 import random
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -44,6 +48,12 @@ class AppKnobs:
     tail_rate: float = 0.0
     tail_multiplier: float = 10.0
     cold_start_ms: float = 0.0
+    stall_rate: float = 0.0
+    stall_ms: float = 0.0
+    error_burst_rate: float = 0.0
+    error_burst_errors: float = 0.2
+    pod_speed_sd: float = 0.0
+    pod: str = ""
     seed: int | None = None
 
     @classmethod
@@ -67,6 +77,16 @@ class AppKnobs:
                 env, "SIM_TAIL_MULTIPLIER", default.tail_multiplier, 1.0, math.inf
             ),
             cold_start_ms=_number(env, "SIM_COLD_START_MS", default.cold_start_ms, 0.0, math.inf),
+            stall_rate=_number(env, "SIM_STALL_RATE", default.stall_rate, 0.0, 1.0),
+            stall_ms=_number(env, "SIM_STALL_MS", default.stall_ms, 0.0, math.inf),
+            error_burst_rate=_number(
+                env, "SIM_ERROR_BURST_RATE", default.error_burst_rate, 0.0, 1.0
+            ),
+            error_burst_errors=_number(
+                env, "SIM_ERROR_BURST_ERRORS", default.error_burst_errors, 0.0, 1.0
+            ),
+            pod_speed_sd=_number(env, "SIM_POD_SPEED_SD", default.pod_speed_sd, 0.0, 1.0),
+            pod=env.get("SERVING_POD", ""),
             seed=int(seed_text) if seed_text else None,
         )
 
@@ -88,23 +108,52 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
 class SampleApp:
     """The request behaviour of the sample app, independent of any HTTP server."""
 
-    def __init__(self, knobs: AppKnobs) -> None:
+    def __init__(self, knobs: AppKnobs, clock: Callable[[], float] = time.monotonic) -> None:
         self.knobs = knobs
         self.body = f"Hello {knobs.target}!\n".encode()
         self._random = random.Random(knobs.seed)
         self._mu = math.log(knobs.latency_ms) if knobs.latency_ms > 0 else -math.inf
+        # The pod's own draws (speed, stalls, bursts): seeded per revision and pod, so that
+        # two revisions (or pods) with the same SIM_SEED do not stall in lockstep.
+        self._faults = random.Random(
+            None if knobs.seed is None else f"{knobs.seed}:{knobs.revision}:{knobs.pod}"
+        )
+        self.speed = (
+            math.exp(self._faults.gauss(0.0, knobs.pod_speed_sd)) if knobs.pod_speed_sd else 1.0
+        )
+        self._clock = clock
+        self._second: int | None = None
+        self._stall_ms = 0.0
+        self._burst = False
+
+    def _this_second(self) -> tuple[float, bool]:
+        """(stall ms, error burst?) of the current second of this pod, drawn once per second."""
+        knobs = self.knobs
+        if not (knobs.stall_rate or knobs.error_burst_rate):
+            return 0.0, False
+        second = int(self._clock())
+        if second != self._second:
+            self._second = second
+            rnd = self._faults
+            stalled = knobs.stall_rate > 0 and rnd.random() < knobs.stall_rate
+            self._stall_ms = rnd.uniform(0.0, knobs.stall_ms) if stalled else 0.0
+            self._burst = knobs.error_burst_rate > 0 and rnd.random() < knobs.error_burst_rate
+        return self._stall_ms, self._burst
 
     def draw(self) -> tuple[int, float]:
         """One request's outcome: (HTTP status, seconds to wait before answering)."""
         rnd = self._random
         delay_ms = (
-            rnd.lognormvariate(self._mu, self.knobs.latency_sigma)
+            rnd.lognormvariate(self._mu, self.knobs.latency_sigma) * self.speed
             if self.knobs.latency_ms > 0
             else 0.0
         )
         if self.knobs.tail_rate > 0 and rnd.random() < self.knobs.tail_rate:
             delay_ms *= self.knobs.tail_multiplier
-        failed = self.knobs.error_rate > 0 and rnd.random() < self.knobs.error_rate
+        stall_ms, burst = self._this_second()
+        delay_ms += stall_ms
+        error_rate = self.knobs.error_burst_errors if burst else self.knobs.error_rate
+        failed = error_rate > 0 and rnd.random() < error_rate
         return (500 if failed else 200), delay_ms / 1000.0
 
     async def respond(self) -> tuple[int, bytes]:
