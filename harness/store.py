@@ -358,29 +358,44 @@ def store_path(location: str | Path | None) -> Path | None:
     ``/tmp/h.sqlite``.
     """
     if location is None:
-        return default_store_path()
+        location = os.environ.get("HARNESS_STORE") or None
+        if location is None:
+            return default_store_path()
     text = str(location)
     if text.startswith("sqlite:"):
         rest = text.removeprefix("sqlite:")
         if not rest.startswith("/"):
             raise BadInput(f"store {text}: write sqlite:///PATH with an absolute PATH")
         return Path("/" + rest.lstrip("/"))
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+    from harness.store_pg import is_postgres_url
+
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text) or is_postgres_url(text):
         return None
     return Path(text)
 
 
 def open_store(location: str | Path | None = None) -> Store:
-    """The store at ``location``: None for the default file, a path, or ``sqlite:///PATH``.
+    """The store at ``location``: None for ``$HARNESS_STORE`` or else the default file, a
+    path, ``sqlite:///PATH``, or ``postgresql://...`` (`harness.store_pg.PostgresStore`).
 
     The default file (and its folder) is created on first use; an explicit path must
-    be in an existing folder. Other URL schemes are BadInput (no server backend yet).
+    be in an existing folder. Other URL schemes are BadInput.
     An existing file is checked first (header, schema, ``PRAGMA quick_check``) without
     writing anything, so a damaged store is refused before any command uses it.
     """
+    if location is None:
+        location = os.environ.get("HARNESS_STORE") or None  # a team's shared store
+    if location is not None:
+        from harness.store_pg import PostgresStore, is_postgres_url
+
+        if is_postgres_url(location):
+            return PostgresStore(location)
     path = store_path(location)
     if path is None:
-        raise BadInput(f"store {location}: unsupported scheme (use a file path or sqlite:///PATH)")
+        raise BadInput(
+            f"store {location}: unsupported scheme "
+            "(use a file path, sqlite:///PATH or postgresql://...)"
+        )
     if location is None:
         ensure_state_dir(path.parent)
     return SqliteStore(path)

@@ -209,6 +209,6 @@ def test_open_store_resolves_default_path_and_urls(
     assert explicit.location == str(tmp_path / "other.sqlite")
     explicit.close()
     with pytest.raises(BadInput, match="unsupported scheme"):
-        open_store("postgresql://db/history")
+        open_store("mysql://db/history")
     with pytest.raises(BadInput, match="does not exist"):
         open_store(tmp_path / "missing" / "h.sqlite")

@@ -1,0 +1,386 @@
+"""The PostgreSQL store against a real server (Debian's postgresql, initdb + pg_ctl in a
+temporary folder): the store suite of tests/store/test_store.py on both backends, the
+safety rules, concurrent writers in separate processes, `harness store migrate`, and two
+`harness perf --save` jobs and a `harness gate` sharing one database."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import BadInput, HarnessError, Unavailable
+from harness.store import PerfResult, SqliteStore, Store, open_store
+from tests.canary.conftest import harness_env
+from tests.conftest import RunningEmulator
+from tests.store import test_store as suite
+from tests.teams.pg import fresh_database, postgres_server
+
+psycopg = pytest.importorskip("psycopg", reason="psycopg 3 (pyproject) drives PostgreSQL")
+
+from harness.store_pg import SCHEMA, SCHEMA_VERSION, PostgresStore  # noqa: E402
+
+HARNESS = (sys.executable, "-m", "harness.cli")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The suite's store, on each backend."""
+    if request.param == "sqlite":
+        opened: Store = SqliteStore(tmp_path / "history.sqlite")
+    else:
+        opened = PostgresStore(fresh_database(request.getfixturevalue("server")))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# The store suite of tests/store/test_store.py, run here on both backends.
+for _name, _test in list(vars(suite).items()):
+    if _name.startswith("test_") and "store" in inspect.signature(_test).parameters:
+        globals()[_name] = _test
+SUITE = [name for name in globals() if name.startswith("test_")]
+
+
+def test_the_shared_suite_is_collected() -> None:
+    assert len(SUITE) >= 9, SUITE
+
+
+def test_reopening_sees_everything_written(server: str) -> None:
+    url = fresh_database(server)
+    with PostgresStore(url) as first:
+        run = first.create_run("perf", "default", "hello", label="v1")
+    with PostgresStore(url) as second:
+        assert second.get_run(run.id) == run
+
+
+# ------------------------------------------------------------------ never rewrite others'
+def _tables(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as db:
+        rows = db.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def test_a_database_of_another_application_is_refused_and_untouched(server: str) -> None:
+    url = fresh_database(server)
+    with psycopg.connect(url) as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, total NUMERIC)")
+        db.execute("INSERT INTO orders VALUES (1, 9.5)")
+    before = _tables(url)
+    with pytest.raises(BadInput, match="not a harness store; nothing was changed"):
+        PostgresStore(url)
+    assert _tables(url) == before == [("public", "orders")]
+
+
+def test_a_foreign_schema_of_our_name_is_refused(server: str) -> None:
+    url = fresh_database(server)
+    with psycopg.connect(url) as db:
+        db.execute(f"CREATE SCHEMA {SCHEMA}")
+        db.execute(f"CREATE TABLE {SCHEMA}.runs (id TEXT)")
+    with pytest.raises(BadInput, match="not made by the harness"):
+        PostgresStore(url)
+    assert _tables(url) == [(SCHEMA, "runs")]
+
+
+def test_a_newer_schema_is_refused_and_untouched(server: str) -> None:
+    url = fresh_database(server)
+    PostgresStore(url).close()
+    with psycopg.connect(url) as db:
+        db.execute(f"UPDATE {SCHEMA}.meta SET version = %s", (SCHEMA_VERSION + 1,))
+    before = _tables(url)
+    with pytest.raises(BadInput, match="newer harness"):
+        PostgresStore(url)
+    assert _tables(url) == before
+
+
+def test_an_empty_database_gets_the_versioned_schema(server: str) -> None:
+    url = fresh_database(server)
+    PostgresStore(url).close()
+    with psycopg.connect(url) as db:
+        version = db.execute(f"SELECT application, version FROM {SCHEMA}.meta").fetchall()
+    assert version == [("knative-harness", SCHEMA_VERSION)]
+    assert {name for _, name in _tables(url)} == {
+        "meta",
+        "runs",
+        "looks",
+        "actions",
+        "perf_results",
+    }
+
+
+def test_an_unreachable_server_is_unavailable_without_the_password() -> None:
+    url = "postgresql://harness:s3cret@127.0.0.1:1/history"
+    with pytest.raises(Unavailable) as caught:
+        open_store(url)
+    assert "s3cret" not in caught.value.message and "harness:***@" in caught.value.message
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "gate", "hello", "--store", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=harness_env(),
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "s3cret" not in proc.stderr
+
+
+# ------------------------------------------------------------------ concurrent writers
+_WRITER = """
+import sys
+from harness.store import open_store
+url, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = open_store(url)
+for i in range(n):
+    store.record_look(run_id, step=0, percent=i, arms={"i": i}, verdict={})
+    action = store.begin_action(run_id, "set_traffic", {"i": i})
+    store.complete_action(run_id, action.seq)
+    store.create_run("perf", "default", "hello", label="job")
+store.close()
+"""
+
+_READER = """
+import sys
+from harness.store import open_store
+url, run_id = sys.argv[1], sys.argv[2]
+store = open_store(url)
+for _ in range(200):
+    seqs = [look.seq for look in store.looks(run_id)]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    store.list_runs("default", "hello", limit=1000)
+store.close()
+print("ok")
+"""
+
+
+def test_processes_writing_and_reading_at_once(server: str) -> None:
+    url = fresh_database(server)
+    with PostgresStore(url) as store:
+        run = store.create_run("canary", "default", "hello")
+    # Opening an empty database from several processes at once migrates it once; here
+    # it exists already, and the writers race on the same run's sequence numbers.
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, url, run.id, "40"], env=harness_env())
+        for _ in range(3)
+    ]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, url, run.id],
+        env=harness_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
+    out, _ = reader.communicate(timeout=120)
+    assert reader.returncode == 0 and out.strip() == "ok"
+    with PostgresStore(url) as store:
+        assert [look.seq for look in store.looks(run.id)] == list(range(1, 121))
+        actions = store.actions(run.id)
+        assert [a.seq for a in actions] == list(range(1, 121)) and all(a.done for a in actions)
+        assert len(store.list_runs(kind="perf", limit=1000)) == 120
+
+
+def test_processes_initialising_an_empty_database_at_once(server: str) -> None:
+    url = fresh_database(server)
+    code = "import sys; from harness.store import open_store; open_store(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url], env=harness_env(), stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
+    with psycopg.connect(url) as db:
+        assert db.execute(f"SELECT version FROM {SCHEMA}.meta").fetchall() == [(SCHEMA_VERSION,)]
+
+
+# ------------------------------------------------------------------ harness store migrate
+def _fill(store: Store) -> None:
+    canary = store.create_run(
+        "canary",
+        "default",
+        "hello",
+        revisions=("hello-v1", "hello-v2"),
+        spec={"steps": [5, 100]},
+        original_traffic=[{"revisionName": "hello-v1", "percent": 100}],
+        started=1_700_000_000.0,
+    )
+    store.record_look(canary.id, step=0, percent=5, arms={"a": [1, 2]}, verdict={"d": "go"}, t=1.5)
+    action = store.begin_action(canary.id, "set_traffic", {"percent": 5}, t=2.0)
+    store.complete_action(canary.id, action.seq, result={"ok": True}, t=2.5)
+    store.begin_action(canary.id, "promote", {"canary": "hello-v2"}, t=3.0)  # never done
+    store.finish_run(canary.id, "rolled_back", summary={"reason": "errors"}, finished=4.0)
+    perf = store.create_run("perf", "default", "hello", label="v1", started=1_700_000_100.0)
+    store.save_perf_result(
+        perf.id,
+        PerfResult("hello", 1000, 3, 60.0, dict(suite.HIST), {"p99_ms": 12.5}, {"rps": 9.0}),
+    )
+    store.finish_run(perf.id, "completed", finished=1_700_000_170.0)
+    store.create_run("canary", "team-b", "shop", started=1_700_000_200.0)  # still running
+
+
+def _dump(store: Store) -> list[Any]:
+    runs = store.list_runs(limit=1000)
+    return [
+        (run, store.looks(run.id), store.actions(run.id), store.load_perf_results(run.id))
+        for run in runs
+    ]
+
+
+def test_migrate_copies_everything_both_ways_and_again_skips(server: str, tmp_path: Path) -> None:
+    source = tmp_path / "history.sqlite"
+    with SqliteStore(source) as store:
+        _fill(store)
+        expected = _dump(store)
+    url = fresh_database(server)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "store",
+            "migrate",
+            "--from",
+            str(source),
+            "--to",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=harness_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("copied 3 runs from"), proc.stdout
+    with PostgresStore(url) as store:
+        assert _dump(store) == expected
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "store",
+            "migrate",
+            "--from",
+            str(source),
+            "--to",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=harness_env(),
+        check=False,
+    )
+    assert (
+        again.returncode == 0
+        and "copied 0 runs" in again.stdout
+        and "3 already there" in again.stdout
+    )
+    back = tmp_path / "back.sqlite"
+    from harness.store_migrate import migrate_store
+
+    migrate_store(url, str(back), say=lambda _: None)
+    with SqliteStore(back) as store:
+        assert _dump(store) == expected
+
+
+def test_migrate_refuses_a_missing_source_and_a_foreign_target(server: str, tmp_path: Path) -> None:
+    from harness.store_migrate import migrate_store
+
+    with pytest.raises(BadInput, match="no such store"):
+        migrate_store(str(tmp_path / "none.sqlite"), fresh_database(server))
+    foreign = fresh_database(server)
+    with psycopg.connect(foreign) as db:
+        db.execute("CREATE TABLE t (x INTEGER)")
+    source = tmp_path / "h.sqlite"
+    SqliteStore(source).close()
+    with pytest.raises(HarnessError, match="not a harness store"):
+        migrate_store(str(source), foreign)
+    assert _tables(foreign) == [("public", "t")]
+
+
+# ------------------------------------------------------------------ a team on one database
+def test_ci_and_cronjob_share_one_database_and_gate_across_both(
+    server: str, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    url = fresh_database(server)
+    env = {**harness_env(), "HARNESS_STORE": url}
+    common = [
+        "--kubeconfig",
+        str(emulator.kubeconfig),
+        "--state-dir",
+        str(emulator.state_dir),
+    ]
+    for label in ("nightly", "pr-42"):  # a CronJob's run, then a pull request's
+        perf = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "perf",
+                "hello",
+                "--save",
+                "--label",
+                label,
+                "--duration",
+                "2s",
+                "--warmup",
+                "1s",
+                "--rate",
+                "50",
+                "--report-dir",
+                str(tmp_path / label),
+                *common,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert perf.returncode == 0, perf.stderr
+    with PostgresStore(url) as store:
+        runs = store.list_runs("default", "hello", kind="perf")
+        assert [r.label for r in runs] == ["pr-42", "nightly"]
+    gate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "gate",
+            "hello",
+            "--against",
+            "label:nightly",
+            "--report-dir",
+            str(tmp_path / "gate"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert gate.returncode in (0, 1, 3), gate.stderr
+    import json
+
+    document = json.loads(gate.stdout)
+    text = json.dumps(document)
+    assert runs[0].id in text and runs[1].id in text
