@@ -29,12 +29,12 @@ from harness.knative.validation import validate_object
 CORPUS = Path(__file__).parents[1] / "tests" / "knative" / "corpus"
 
 
-def _config(features: dict[str, str]) -> ClusterConfig:
+def _config(features: dict[str, str], settings: dict[str, Any]) -> ClusterConfig:
     try:
         from harness.knative.features import Features
     except ImportError:  # a tree from before config-features: defaults only
-        return ClusterConfig()
-    return ClusterConfig(features=Features.from_map(features))
+        return ClusterConfig(**settings)
+    return ClusterConfig(features=Features.from_map(features), **settings)
 
 
 def _validate(manifest: dict[str, Any], config: ClusterConfig) -> list[FieldError]:
@@ -45,7 +45,7 @@ def _validate(manifest: dict[str, Any], config: ClusterConfig) -> list[FieldErro
 
 
 def _in_scope(error: FieldError, scope: str) -> bool:
-    if not error.paths:
+    if not error.paths or not scope:
         return True
     scopes = (scope, scope.rsplit("[", 1)[0] + "[*]") if scope.endswith("]") else (scope,)
     return any(p == s or p.startswith((f"{s}.", f"{s}[")) for p in error.paths for s in scopes)
@@ -54,8 +54,9 @@ def _in_scope(error: FieldError, scope: str) -> bool:
 def judge(raw: dict[str, Any]) -> tuple[bool, bool]:
     """(verdict agrees, verdict and text agree) for one translated case."""
     level = raw.get("level", "error")
-    found = [e for e in _validate(raw["manifest"], _config(raw.get("features") or {}))]
-    scoped = [e for e in found if e.level == level and _in_scope(e, raw["scope"])]
+    config = _config(raw.get("features") or {}, raw.get("config") or {})
+    found = _validate(raw["manifest"], config)
+    scoped = [e for e in found if level in ("all", e.level) and _in_scope(e, raw["scope"])]
     verdict = (not scoped) == bool(raw["valid"])
     want = raw.get("errors")
     return verdict, verdict and (want is None or format_errors(scoped) == want)

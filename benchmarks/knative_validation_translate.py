@@ -31,6 +31,9 @@ from harness.knative.field_error import FieldError, format_errors
 from harness.knative.names import dns1123_subdomain_problems
 
 OUT = Path(__file__).parents[1] / "tests" / "knative" / "corpus"
+# Run as a script: the placements module imports this one by name and must get these
+# very classes, not a second copy.
+sys.modules.setdefault("knative_validation_translate", sys.modules[__name__])
 
 
 class Unsupported(Exception):
@@ -168,6 +171,10 @@ def json_name(go: str) -> str:
 def to_json(value: Any) -> Any:
     """A Go value as the JSON the API server would hand Knative."""
     if isinstance(value, Struct):
+        if value.type == "apis.URL":  # marshals as a string
+            f = value.fields
+            scheme = f"{f['Scheme']}:" if f.get("Scheme") else ""
+            return f"{scheme}//{f.get('Host', '')}{f.get('Path', '')}"
         if value.type in ("intstr.IntOrString",):
             if value.fields.get("Type") == "string":
                 return value.fields.get("StrVal", "")
@@ -615,6 +622,7 @@ class Case:
     scope: str
     skip: str = ""
     level: str = "error"
+    config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"test": self.test, "name": self.name}
@@ -622,6 +630,8 @@ class Case:
             out["skip"] = self.skip
             return out
         out["features"] = self.features
+        if self.config:
+            out["config"] = self.config
         out["scope"] = self.scope
         if self.level != "error":
             out["level"] = self.level
@@ -779,23 +789,30 @@ SKIPPED_FUNCTIONS = {
 
 
 def translate_file(repo: Path, commit: str, path: str, helpers_env: dict[str, Any]) -> list[Case]:
+    import knative_validation_objects as objects
+
     text = go_source(repo, path, commit)
     funcs = functions(text)
-    placements = PLACEMENTS.get(path, {})
+    placements = PLACEMENTS.get(path) or objects.PLACEMENTS.get(path, {})
+    skipped = SKIPPED_FUNCTIONS | objects.SKIPPED_FUNCTIONS
     common = funcs.get("getCommonContainerValidationTestCases", "")
+    base_env = dict(helpers_env) | objects.package_constants(repo, commit, path)
+    helpers = objects.return_helpers(text, base_env)
     cases: list[Case] = []
     for fname, body in funcs.items():
         if not fname.startswith("Test"):
             continue
-        if fname in SKIPPED_FUNCTIONS:
+        if fname in skipped:
             try:
-                _, skipped = table_cases(body)
+                _, skipped_cases = table_cases(body)
             except Unsupported:
-                skipped = []
-            cases += [
-                Case(path, fname, f"#{i}", None, {}, None, None, "", skip=SKIPPED_FUNCTIONS[fname])
-                for i, _ in enumerate(skipped)
-            ]
+                skipped_cases = []
+            for i, case_text in enumerate(skipped_cases):
+                m = re.search(r'name:\s*"((?:\\.|[^"\\])*)"', case_text)
+                label = m.group(1) if m else f"#{i}"
+                cases.append(
+                    Case(path, fname, label, None, {}, None, None, "", skip=skipped[fname])
+                )
             continue
         if fname == "TestPodSpecFeatureValidation":
             cases += feature_matrix(path, fname, body)
@@ -808,11 +825,12 @@ def translate_file(repo: Path, commit: str, path: str, helpers_env: dict[str, An
         if "getCommonContainerValidationTestCases()" in body and common:
             _, extra = table_cases(common)
             raw_cases = raw_cases + extra
-        env = dict(helpers_env)
+        env = dict(base_env)
         for m in re.finditer(r"^\t(\w+) := (corev1\.\w+|\"[^\"]*\"|true|false|\d+)$", body, re.M):
             env[m.group(1)] = Reader(tokenize(m.group(2)), {}, {}).expr()
+        env |= objects.local_values(body, env, helpers)
         for i, case_text in enumerate(raw_cases):
-            cases.append(translate_case(path, fname, i, case_text, placement, env))
+            cases.append(translate_case(path, fname, i, case_text, placement, env, helpers))
     return cases
 
 
@@ -899,8 +917,16 @@ def _seen_from(error: FieldError, scope: str) -> FieldError:
 
 
 def translate_case(
-    path: str, fname: str, i: int, raw: str, placement: Placement | None, env: dict[str, Any]
+    path: str,
+    fname: str,
+    i: int,
+    raw: str,
+    placement: Placement | None,
+    env: dict[str, Any],
+    helpers: dict[str, Callable[..., Any]] | None = None,
 ) -> Case:
+    import knative_validation_objects as objects
+
     name_match = re.search(r'name:\s*"((?:\\.|[^"\\])*)"', raw)
     name = name_match.group(1) if name_match else f"#{i}"
     if placement is None:
@@ -916,26 +942,42 @@ def translate_case(
             skip="no placement for this test function yet",
         )
     try:
-        fields = parse_case(raw, env)
+        # Config contexts (wc/ctx/configMutator functions, config.ToContext) are read
+        # from their text: ConfigMap data and autoscaler config fields.
+        text, literals = objects.cut_func_literals(raw)
         features: dict[str, str] = {}
+        config: dict[str, Any] = {}
+        contexts = list(literals)
+        context_field = re.compile(r"^\t\t(wc|ctx|configMutator):\s*(?!nil,)", re.M)
+        while (field_match := context_field.search(text)) is not None:
+            end = objects.expression_end(text, field_match.end())
+            contexts.append(text[field_match.end() : end])
+            text = text[: field_match.end()] + "nil" + text[end:]
+        for context_text in contexts:
+            more_features, more_config = objects.config_from_maps(context_text)
+            features |= more_features
+            config |= more_config | objects.config_from_struct(context_text, env)
+            if ctx := re.search(r"autoscalerConfigCtx\((true|false)", context_text):
+                config["allow_zero_initial_scale"] = ctx.group(1) == "true"
+        wc = "\n".join(contexts)
+        reader = Reader(tokenize(text), env, helpers or {})
+        value = reader.composite("case")
+        if not isinstance(value, Struct):
+            raise Unsupported("case is not a struct")
+        fields = value.fields
+        fields["__wc"] = wc
         for opt in fields.get("cfgOpts") or []:
             if not isinstance(opt, Call) or opt.name not in FEATURE_OPTIONS:
                 raise Unsupported(f"config option {opt}")
-            key, value = FEATURE_OPTIONS[opt.name]
-            features[key] = value
+            key, flag = FEATURE_OPTIONS[opt.name]
+            features[key] = flag
         obj = to_json(fields.get(placement.input_field))
         manifest, scope = placement.place(obj, fields)
         features.update(fields.get("__features", {}))
-        want = fields.get(placement.want_field)
-        level = fields.get("errLevel")
-        if want is None:
-            errors: list[FieldError] = []
-        elif isinstance(want, Errs):
-            errors = want.leaves
-        else:
-            raise Unsupported(f"want {type(want).__name__}")
-        wanted = "warning" if level == "warning" else "error"
-        blocking = [_seen_from(e, scope) for e in errors if e.level == wanted]
+        level = fields.get("__level") or fields.get("errLevel")
+        errors = objects.wanted_errors(fields.get(placement.want_field))
+        wanted = level if level in ("warning", "all") else "error"
+        blocking = [_seen_from(e, scope) for e in errors if wanted == "all" or e.level == wanted]
         return Case(
             path,
             fname,
@@ -946,6 +988,7 @@ def translate_case(
             format_errors(blocking) if blocking else None,
             scope,
             level=wanted,
+            config=config,
         )
     except (Unsupported, IndexError, KeyError, TypeError, ValueError) as exc:
         return Case(path, fname, name, None, {}, None, None, "", skip=f"not translated: {exc}")
@@ -956,7 +999,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("repo", type=Path, help="a knative/serving git directory")
     parser.add_argument("--commit", default="98e5ef90aa7033797aa0a61ef97f3ff7e49a3944")
     args = parser.parse_args(argv)
-    files = list(PLACEMENTS)
+    from knative_validation_objects import PLACEMENTS as OBJECT_PLACEMENTS
+
+    files = list(PLACEMENTS) + list(OBJECT_PLACEMENTS)
     OUT.mkdir(parents=True, exist_ok=True)
     for path in files:
         cases = translate_file(args.repo, args.commit, path, {})

@@ -162,7 +162,8 @@ def lint_document(
             Finding(
                 "info",
                 "kind",
-                f"skipped: {api_version}/{kind} is not a Knative Service, Route or Configuration",
+                f"skipped: {api_version}/{kind} is not a Knative Service, Route, Configuration "
+                "or Revision",
                 "skipped-kind",
                 document.line_of("kind"),
             )

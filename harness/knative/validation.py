@@ -43,6 +43,7 @@ __all__ = [
     "only_errors",
     "validate_configuration",
     "validate_object",
+    "validate_revision",
     "validate_route",
     "validate_service",
 ]
@@ -79,6 +80,7 @@ NETWORKING_ALLOWED = frozenset(
     )
 )
 SERVICE_LABEL = f"{SERVING_GROUP}/service"
+CONFIGURATION_LABEL = f"{SERVING_GROUP}/configuration"
 AUTOSCALING_MISPLACED = (
     'autoscaling annotations must be put under "spec.template.metadata.annotations" to work'
 )
@@ -204,22 +206,24 @@ def _rollout_duration(annotations: Mapping[str, str]) -> list[FieldError]:
     )
 
 
-def _owner_label(meta: Mapping[str, Any], labels: Mapping[str, str]) -> list[FieldError]:
-    # A Route/Configuration labelled as a Service's must be owned by that Service.
-    if SERVICE_LABEL not in labels:
+def _owner_label(
+    meta: Mapping[str, Any],
+    labels: Mapping[str, str],
+    label: str = SERVICE_LABEL,
+    kind: str = "Service",
+) -> list[FieldError]:
+    # verifyLabelOwnerRef: a Route/Configuration labelled as a Service's must be owned
+    # by that Service; a Revision labelled as a Configuration's, by that Configuration.
+    if label not in labels:
         return []
     refs = meta.get("ownerReferences")
     owned = isinstance(refs, list) and any(
-        isinstance(r, Mapping)
-        and r.get("kind") == "Service"
-        and r.get("name") == labels[SERVICE_LABEL]
+        isinstance(r, Mapping) and r.get("kind") == kind and r.get("name") == labels[label]
         for r in refs
     )
     if owned:
         return []
-    return [
-        FieldError("missing field(s)", (f"labels.{SERVICE_LABEL}",), rule="metadata-owner-label")
-    ]
+    return [FieldError("missing field(s)", (f"labels.{label}",), rule="metadata-owner-label")]
 
 
 def _metadata(
@@ -321,7 +325,8 @@ def _queue_resource_percentage(annotations: Mapping[str, str]) -> list[FieldErro
         FieldError(
             "Queue proxy resource percentage annotation is deprecated. Please use the available "
             "annotations to explicitly set resource values per service",
-            (path,),
+            # Knative attaches the key to an error without paths, so it has none.
+            (),
             level="warning",
             rule="queue-resource-percentage",
         )
@@ -465,22 +470,47 @@ def validate_configuration(
     return errors
 
 
+def validate_revision(
+    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
+) -> list[FieldError]:
+    """Every error (and warning) Knative's webhook gives for a Revision on create
+    (``Revision.Validate`` in revision_validation.go): metadata with its autoscaling
+    annotations, the configuration label's owner, and the revision spec."""
+    config = config or ClusterConfig()
+    errors: list[FieldError] = []
+    meta = _object(obj.get("metadata"), "metadata", errors)
+    local: list[FieldError] = []
+    annotations = _string_map(meta.get("annotations"), "annotations", local)
+    labels = _string_map(meta.get("labels"), "labels", local)
+    local += _object_metadata(meta)
+    local += [e.via("annotations") for e in validate_autoscaling_annotations(annotations, config)]
+    local += _owner_label(meta, labels, CONFIGURATION_LABEL, "Configuration")
+    errors += [e.via("metadata") for e in local]
+    spec = _object(obj.get("spec"), "spec", errors)
+    if defaults:
+        spec = default_revision_spec(spec)
+    errors += [e.via("spec") for e in _revision_spec(spec, config)]
+    return errors
+
+
 VALIDATORS = {
     "Service": validate_service,
     "Route": validate_route,
     "Configuration": validate_configuration,
+    "Revision": validate_revision,
 }
 
 
 def validate_object(
     obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
-    """Validate a ``serving.knative.dev/v1`` Service, Route or Configuration by its kind,
+    """Validate a ``serving.knative.dev/v1`` Service, Route, Configuration or Revision by kind,
     after Knative's defaulting as the webhook does (``defaults=False``: validation alone,
     as Knative's unit tests call it). Raises ``ValueError`` for any other apiVersion/kind."""
     kind = obj.get("kind")
     if obj.get("apiVersion") != API_VERSION or kind not in VALIDATORS:
         raise ValueError(
-            f"not a {API_VERSION} Service, Route or Configuration: {obj.get('apiVersion')}/{kind}"
+            f"not a {API_VERSION} Service, Route, Configuration or Revision: "
+            f"{obj.get('apiVersion')}/{kind}"
         )
     return VALIDATORS[kind](obj, config, defaults=defaults)

@@ -12,6 +12,29 @@ What was translated (counts are asserted below, so this docstring cannot drift):
   fields x 4 flag/presence combinations), 307 translated. Left out: the 10 cases of
   TestObjectReferenceValidation, whose ``ValidateNamespacedObjectReference`` no manifest
   field reaches.
+* ``pkg/apis/serving/v1/service_validation_test.go``: 23 cases, 12 translated. Left out:
+  11 update cases (TestImmutableServiceFields 4, TestServiceSubresourceUpdate 4,
+  TestServiceAnnotationUpdate 3): Knative decides them from the stored object.
+* ``pkg/apis/serving/v1/configuration_validation_test.go``: 31 cases, 17 translated.
+  Left out: 14 update cases (TestImmutableConfigurationFields 4,
+  TestConfigurationSubresourceUpdate 4, TestConfigurationAnnotationUpdate 6).
+* ``pkg/apis/serving/v1/route_validation_test.go``: 51 cases, 40 translated (traffic
+  targets placed in a Route, or in a Service for ``WithDefaultConfigurationName``).
+  Left out: 8 update cases (TestRouteAnnotationUpdate) and 3 traffic targets validated
+  within ``status``, which a user does not write.
+* ``pkg/apis/serving/v1/revision_validation_test.go``: 67 cases, 60 translated (Revision
+  objects, revision specs and templates in a Service named ``parent``, the queue-proxy
+  annotations with their warning, timeouts, revision names). Left out: 7 update cases
+  (TestImmutableFields).
+* ``pkg/apis/autoscaling/annotation_validation_test.go``: 82 cases (one unnamed), all
+  translated, with the autoscaler settings each case's ``configMutator`` sets.
+* ``pkg/apis/serving/metadata_validation_test.go``: 42 cases, 38 translated. Left out:
+  TestAnnotationCreate (2) and TestAnnotationUpdate (2), which need the request's user
+  (the creator/lastModifier annotations) and, for the update, the stored object.
+
+In all: 613 Go cases, 556 translated, 57 left out (44 updates or user info, 10 object
+references, 3 status). Cluster settings a Go test puts in its context (config-features,
+config-defaults, config-autoscaler) are the case's ``features`` and ``config``.
 
 Every translated case runs through ``validate_object`` (the code path of ``harness lint``
 and of the emulator's admission) and must give Knative's verdict and, where stated, its
@@ -36,6 +59,12 @@ TRANSLATED = [c for c in CASES if not c.skip]
 EXPECTED_COUNTS = {
     # file: (Go cases, translated)
     "k8s_validation_test.yaml": (317, 307),
+    "service_validation_test.yaml": (23, 12),
+    "configuration_validation_test.yaml": (31, 17),
+    "route_validation_test.yaml": (51, 40),
+    "revision_validation_test.yaml": (67, 60),
+    "annotation_validation_test.yaml": (82, 82),
+    "metadata_validation_test.yaml": (42, 38),
 }
 
 
@@ -59,9 +88,23 @@ def test_knative_verdict_and_message(case: CorpusCase) -> None:
         assert verdict.errors == verdict.want_errors
 
 
+def _config_flags(key: str, value: object) -> list[str]:
+    """The lint flags for a cluster setting a case's Go test puts in its context."""
+    if key == "allow_container_concurrency_zero":
+        return [] if value else ["--disallow-container-concurrency-zero"]
+    if isinstance(value, bool):
+        return ["--" + key.replace("_", "-")] if value else []
+    option = {"pod_autoscaler_class": "autoscaler-class"}.get(key, key.replace("_", "-"))
+    return [f"--{option}={value}"]
+
+
 @pytest.mark.parametrize(
     "case",
-    [c for c in TRANSLATED if c.raw["scope"] == "spec.template.spec" and "level" not in c.raw][::8],
+    [
+        c
+        for c in TRANSLATED
+        if c.raw["scope"] in ("spec.template.spec", "") and "level" not in c.raw
+    ][::8],
     ids=lambda c: c.id,
 )
 def test_harness_lint_gives_the_same_verdict(case: CorpusCase, tmp_path: Path) -> None:
@@ -69,6 +112,7 @@ def test_harness_lint_gives_the_same_verdict(case: CorpusCase, tmp_path: Path) -
     manifest = tmp_path / "m.yaml"
     manifest.write_text(yaml.safe_dump(case.raw["manifest"]), encoding="utf-8")
     flags = [f"--feature={k}={v}" for k, v in (case.raw.get("features") or {}).items()]
+    flags += [f for k, v in (case.raw.get("config") or {}).items() for f in _config_flags(k, v)]
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "lint", *flags, str(manifest)],
         capture_output=True,
