@@ -29,6 +29,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# typer (>= 0.29) ends a command interrupted by Ctrl-C with exit code 130 (128 + SIGINT)
+# instead of raising KeyboardInterrupt; the CLI contract says 3 (aborted).
+_INTERRUPTED = 130
 
 
 def _version(value: bool) -> None:
@@ -69,6 +72,9 @@ def main() -> None:
     except typer.TyperException as exc:  # Click's usage errors: unknown option, bad value
         _usage_error(exc)
     except (KeyboardInterrupt, typer.Abort):
+        result = _INTERRUPTED
+    if result == _INTERRUPTED:
+        # A Ctrl-C that no command turned into its own outcome: the run was aborted.
         stderr.print("interrupted")
         sys.exit(EXIT_ABORTED)
     sys.exit(result if isinstance(result, int) else 0)

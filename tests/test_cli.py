@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from harness import __version__
 from harness.cli import app
+from tests.conftest import RunningEmulator
 
 runner = CliRunner()
 
@@ -60,3 +65,48 @@ def test_unusable_arguments_are_one_line_and_exit_2() -> None:
         assert proc.stderr.count("\n") == 1 and expected in proc.stderr, (args, proc.stderr)
         assert proc.stderr.startswith("error:") and "--help" in proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_ctrl_c_during_perf_exits_3_and_leaves_no_load_process(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    env = {**os.environ, "HARNESS_STATE_DIR": str(emulator.state_dir), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "perf", "hello", "--duration", "60s",
+         "--rate", "10", "--kubeconfig", str(emulator.kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        # a test runner may ignore SIGINT; the harness must see it as a user's Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    engines: list[int] = []
+    while not engines and proc.poll() is None and time.monotonic() < deadline:
+        engines = [c for c in _children(proc.pid) if "harness.load.engine" in _cmdline(c)]
+        time.sleep(0.1)
+    assert engines, "the load generator never started"
+    time.sleep(1.0)  # the run is under way
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, (proc.returncode, stderr[-2000:])
+    assert "Traceback" not in stderr
+    assert stderr.rstrip().splitlines()[-1] == "interrupted"
+    assert not any(Path(f"/proc/{pid}").exists() and _cmdline(pid) for pid in engines)
