@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.inputs import MAX_INPUT_BYTES
+from tests.conftest import RunningEmulator
 
 MEMORY_CAP = 1_500_000_000
 # Generous for a loaded 2-core machine: the refusals themselves take milliseconds.
@@ -97,11 +98,11 @@ def _write_case(name: str, folder: Path) -> Path:
 
 
 def _harness(
-    args: list[str], tmp_path: Path, stdin: Path | None = None
+    args: list[str], tmp_path: Path, stdin: Path | None = None, state_dir: Path | None = None
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {
         **os.environ,
-        "HARNESS_STATE_DIR": str(tmp_path / "state"),
+        "HARNESS_STATE_DIR": str(state_dir or tmp_path / "state"),
         "HOME": str(tmp_path),
         "NO_COLOR": "1",
     }
@@ -179,3 +180,18 @@ def test_every_reader_refuses_hostile_file(command: str, case: str, tmp_path: Pa
         reason = "is not a regular file"
     _assert_refused(proc, elapsed, reason, where="stderr")
     assert proc.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("case", ["laughs-370-bytes", "deep-flow-5000", "binary-with-nul"])
+def test_canary_apply_refuses_hostile_manifest(
+    case: str, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    path = _write_case(case, tmp_path)
+    args = ["canary", "hello", "--from", "v1", "--apply", str(path),
+            "--kubeconfig", str(emulator.kubeconfig),
+            "--store", str(tmp_path / "h.sqlite")]  # fmt: skip
+    proc, elapsed = _harness(args, tmp_path, state_dir=emulator.state_dir)
+    _assert_refused(proc, elapsed, REASONS[case], where="stderr")
+    with emulator.api_client() as api:
+        revisions = api.get("/apis/serving.knative.dev/v1/namespaces/default/revisions").json()
+    assert sorted(r["metadata"]["name"] for r in revisions["items"]) == ["hello-v1", "hello-v2"]
