@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from harness.errors import BadInput
 from harness.metrics.pushgateway import MetricState, Pusher, RunClock, RunState, group_path
 
 if TYPE_CHECKING:
@@ -117,7 +118,12 @@ def push_final(
     """One push of a finished perf or gate run (bounded wait; never raises)."""
     if not url:
         return
-    pusher = Pusher(url, group_path(kind, namespace, service, run_id), warn=say)
+    try:
+        path = group_path(kind, namespace, service, run_id)
+    except (BadInput, ValueError) as exc:  # the run is done: say why, never fail it now
+        say(f"warning: not pushing to the Pushgateway: {exc}")
+        return
+    pusher = Pusher(url, path, warn=say)
     pusher.close(state)
 
 

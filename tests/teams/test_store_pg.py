@@ -20,6 +20,7 @@ from tests.canary.conftest import harness_env
 from tests.conftest import RunningEmulator
 from tests.store import test_store as suite
 from tests.teams.pg import fresh_database, postgres_server
+from tests.teams.servers import pushgateway
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 (pyproject) drives PostgreSQL")
 
@@ -316,8 +317,14 @@ def test_migrate_refuses_a_missing_source_and_a_foreign_target(server: str, tmp_
 
 
 # ------------------------------------------------------------------ a team on one database
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pushgateway(tmp_path_factory.mktemp("pushgateway")) as url:
+        yield url
+
+
 def test_ci_and_cronjob_share_one_database_and_gate_across_both(
-    server: str, emulator: RunningEmulator, tmp_path: Path
+    server: str, gateway: str, emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     url = fresh_database(server)
     env = {**harness_env(), "HARNESS_STORE": url}
@@ -326,6 +333,8 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
         str(emulator.kubeconfig),
         "--state-dir",
         str(emulator.state_dir),
+        "--pushgateway",
+        gateway,
     ]
     for label in ("nightly", "pr-42"):  # a CronJob's run, then a pull request's
         perf = subprocess.run(
@@ -367,6 +376,8 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
             "hello",
             "--against",
             "label:nightly",
+            "--pushgateway",
+            gateway,
             "--report-dir",
             str(tmp_path / "gate"),
             "--format",
@@ -384,3 +395,14 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
     document = json.loads(gate.stdout)
     text = json.dumps(document)
     assert runs[0].id in text and runs[1].id in text
+    # perf and gate pushed their final state to the Pushgateway, kept after they ended.
+    import httpx
+
+    pushed = httpx.get(gateway + "/metrics", timeout=5).text.splitlines()
+    status = [line for line in pushed if line.startswith("harness_run_status{")]
+    perf_lines = [line for line in status if 'kind="perf"' in line]
+    assert len(perf_lines) == 2 and all(line.endswith(" 1") for line in perf_lines), status
+    assert {r.id for r in runs} == {line.split('run_id="')[1].split('"')[0] for line in perf_lines}
+    gate_lines = [line for line in status if 'kind="gate"' in line]
+    expected = {0: "1", 1: "2", 3: "3"}[gate.returncode]
+    assert len(gate_lines) == 1 and gate_lines[0].endswith(" " + expected), gate_lines
