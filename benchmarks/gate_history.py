@@ -3,7 +3,10 @@
 Builds a history of N perf runs (default 1,000) exactly as `harness perf --save` writes
 them (`PerfOutcome.perf_result()`: a fine client histogram of ~30,000 lognormal requests
 with a 1% slow tail, the server-side record with a coarse Prometheus histogram and three
-autoscaler series of 120 points), through the real `SqliteStore`. Then, in one run:
+autoscaler series of 120 points), through the real stores: `SqliteStore` and, with
+``--backends sqlite,postgresql``, `PostgresStore` on a temporary PostgreSQL server
+(Debian's, started as tests/teams/pg.py starts it) or ``--postgresql URL`` (an empty
+database), the same runs in both. Then, in one run:
 
 * **history growth**: bytes of the store file per run, next to the reference of keeping
   raw samples instead (float32, zlib) — the budget is <= 50 KB per run;
@@ -16,7 +19,11 @@ autoscaler series of 120 points), through the real `SqliteStore`. Then, in one r
   every saved histogram to find its reference (what reading history without the
   summary columns would cost).
 
-Run: ``.venv/bin/python benchmarks/gate_history.py [--runs 1000] [--repeat 7]``
+The backends side by side: writing a run, history per run, and the gate end to end and
+in-process on each.
+
+Run: ``.venv/bin/python benchmarks/gate_history.py [--runs 1000] [--repeat 7]
+[--backends sqlite,postgresql] [--postgresql URL]``
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +47,7 @@ import numpy as np
 from analysis import Histogram
 from harness.gate.run import execute_gate, tolerances
 from harness.perf.outcome import PerfOutcome
-from harness.store import SqliteStore
+from harness.store import Store, open_store
 
 NAMESPACE, SERVICE, ARM = "default", "hello", "hello"
 BUDGET_KB_PER_RUN = 50.0
@@ -100,31 +108,74 @@ def outcome(rng: np.random.Generator, requests: int, started: float) -> tuple[Pe
     return result, raw
 
 
-def build_history(path: Path, runs: int, requests: int) -> tuple[float, float]:
-    """Write ``runs`` perf runs; return (seconds per run written, raw-sample bytes per run)."""
+def build_history(locations: list[str], runs: int, requests: int) -> tuple[list[float], float]:
+    """Write the same ``runs`` perf runs into each store; return (seconds per run written
+    for each store, raw-sample bytes per run)."""
     rng = np.random.default_rng(7)
     raw_total = 0
-    start = time.perf_counter()
-    with SqliteStore(path) as store:
+    stores = [open_store(location) for location in locations]
+    spent = [0.0] * len(stores)
+    try:
         for n in range(runs):
             started = 1_790_000_000.0 + 3600.0 * n
             result, raw = outcome(rng, requests, started)
             raw_total += raw
-            run = store.create_run(
-                "perf",
-                NAMESPACE,
-                SERVICE,
-                revisions=("hello-v1",),
-                label=f"r{n}" if n % 50 == 0 else None,
-                spec={"service": SERVICE, "namespace": NAMESPACE, "profile": "steady"},
-                started=started,
-            )
-            store.save_perf_result(run.id, result.perf_result())
-            store.finish_run(run.id, "completed", summary={"decision": "completed"})
-    elapsed = time.perf_counter() - start
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return elapsed / runs, raw_total / runs
+            for index, store in enumerate(stores):
+                start = time.perf_counter()
+                write_run(store, n, started, result)
+                spent[index] += time.perf_counter() - start
+    finally:
+        for store in stores:
+            store.close()
+    for location in locations:
+        if not location.startswith("postgresql"):
+            with sqlite3.connect(location) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return [s / runs for s in spent], raw_total / runs
+
+
+def write_run(store: Store, n: int, started: float, result: PerfOutcome) -> None:
+    """One perf run as `harness perf --save` writes it."""
+    run = store.create_run(
+        "perf",
+        NAMESPACE,
+        SERVICE,
+        revisions=("hello-v1",),
+        label=f"r{n}" if n % 50 == 0 else None,
+        spec={"service": SERVICE, "namespace": NAMESPACE, "profile": "steady"},
+        started=started,
+    )
+    store.save_perf_result(run.id, result.perf_result())
+    store.finish_run(run.id, "completed", summary={"decision": "completed"})
+
+
+def size_kb(location: str) -> float:
+    """The store's size on disk: the file, or the PostgreSQL schema's relations."""
+    if not location.startswith("postgresql"):
+        return Path(location).stat().st_size / 1024
+    import psycopg
+
+    with psycopg.connect(location) as db:
+        row = db.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'knative_harness' AND c.relkind IN ('r', 'm')"
+        ).fetchone()
+    return float(row[0] or 0) / 1024 if row else 0.0
+
+
+@contextmanager
+def postgres_database(url: str | None) -> Iterator[str]:
+    """``url``, or a new database on a temporary PostgreSQL server with its default
+    durability (fsync on, synchronous commits), as SQLite's synchronous=FULL."""
+    if url is not None:
+        yield url
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.teams.pg import create_database, postgres_server
+
+    with postgres_server(durable=True) as server:
+        yield create_database(server, "gate_bench")
 
 
 def median_time(action: Callable[[], object], repeat: int) -> float:
@@ -151,13 +202,40 @@ def command(args: list[str], cwd: Path, expect: set[int]) -> Callable[[], object
     return run
 
 
-def naive_gate(path: Path) -> None:
+def naive_gate(location: str) -> None:
     """The reference: decode every saved histogram (newest first) to pick and merge runs."""
-    with SqliteStore(path) as store:
+    store = open_store(location)
+    try:
         runs = store.list_runs(NAMESPACE, SERVICE, "perf", status="completed", limit=10**9)
         decoded = [store.load_perf_results(run.id)[ARM] for run in runs]
         for result in decoded:
             Histogram.from_dict(result.latency)
+    finally:
+        store.close()
+
+
+def measure(location: str, work: Path, repeat: int) -> dict[str, float]:
+    """The gate on one store: in-process and end to end, both references."""
+    tol = tolerances()
+    out: dict[str, float] = {}
+    for against in ("previous", "last:10"):
+        out[f"in-process {against}"] = median_time(
+            lambda a=against: execute_gate(  # type: ignore[misc]
+                SERVICE, NAMESPACE, a, tol, store=location, report_dir=work / "r"
+            ),
+            repeat,
+        )
+        out[f"cli {against}"] = median_time(
+            command(
+                ["-m", "harness.cli", "gate", SERVICE, "--store", location,
+                 "--against", against, "--report-dir", str(work / "c")],
+                work,
+                {0, 1},
+            ),
+            repeat,
+        )  # fmt: skip
+    out["naive"] = median_time(lambda: naive_gate(location), max(1, repeat // 3))
+    return out
 
 
 def main() -> None:
@@ -166,41 +244,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--backends", default="sqlite", help="sqlite, postgresql or both")
+    parser.add_argument("--postgresql", default=None, help="an empty database's URL")
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not set(backends) <= {"sqlite", "postgresql"}:
+        raise SystemExit("--backends: sqlite and/or postgresql")
 
-    with tempfile.TemporaryDirectory(prefix="gate-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="gate-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
-        store = work / "history.sqlite"
-        write_s, raw_per_run = build_history(store, args.runs, args.requests)
-        kb_per_run = store.stat().st_size / 1024 / args.runs
-
-        tol = tolerances()
-        in_process = {
-            against: median_time(
-                lambda a=against: execute_gate(  # type: ignore[misc]
-                    SERVICE, NAMESPACE, a, tol, store=store, report_dir=work / "r"
-                ),
-                args.repeat,
-            )
-            for against in ("previous", "last:10")
+        locations = {
+            "sqlite": str(work / "history.sqlite"),
+            "postgresql": "postgresql",  # replaced below
         }
-        cli = {
-            against: median_time(
-                command(
-                    ["-m", "harness.cli", "gate", SERVICE, "--store", str(store),
-                     "--against", against, "--report-dir", str(work / "c")],
-                    work,
-                    {0, 1},
-                ),
-                args.repeat,
-            )
-            for against in ("previous", "last:10")
-        }  # fmt: skip
+        if "postgresql" in backends:
+            locations["postgresql"] = stack.enter_context(postgres_database(args.postgresql))
+        chosen = [locations[b] for b in backends]
+        write_s, raw_per_run = build_history(chosen, args.runs, args.requests)
+        results = {b: measure(locations[b], work, args.repeat) for b in backends}
+        sizes = {b: size_kb(locations[b]) / args.runs for b in backends}
         floor = median_time(
             command(["-c", "import harness.cli, analysis.fixed"], work, {0}), args.repeat
         )
         bare = median_time(command(["-c", "pass"], work, {0}), args.repeat)
-        naive = median_time(lambda: naive_gate(store), max(1, args.repeat // 3))
 
     load = os.getloadavg()
     print(f"# gate_history: {args.runs} runs of {args.requests:,} requests each")
@@ -209,24 +275,35 @@ def main() -> None:
         f"SQLite {sqlite3.sqlite_version}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     print()
-    print("| history growth | KB per run | budget |")
-    print("|---|---:|---:|")
-    budget = f"<= {BUDGET_KB_PER_RUN:g}"
-    print(f"| harness store (histograms + server record) | {kb_per_run:.2f} | {budget} |")
-    print(f"| reference: raw samples (float32, zlib) | {raw_per_run / 1024:.1f} | |")
-    print(f"\nwriting a run (3 durable commits): {1000 * write_s:.1f} ms")
-    print()
-    print("| gate with the full history | median s |")
-    print("|---|---:|")
-    for against, seconds in cli.items():
-        name = f"`harness gate --against {against}` (fresh interpreter, end to end)"
-        print(f"| {name} | {seconds:.3f} |")
-    print(f"| floor: fresh interpreter importing harness.cli + analysis.fixed | {floor:.3f} |")
-    print(f"| floor: fresh interpreter doing nothing | {bare:.3f} |")
-    for against, seconds in in_process.items():
-        print(f"| gate's own work in-process, --against {against} (incl. report) | {seconds:.3f} |")
-    print(f"| reference: naive gate decoding every saved histogram | {naive:.3f} |")
-    worst = max(cli.values())
+    print(f"| | {' | '.join(backends)} |")
+    print(f"|---|{'---:|' * len(backends)}")
+
+    def row(name: str, values: list[str]) -> None:
+        print(f"| {name} | {' | '.join(values)} |")
+
+    row(
+        f"history per run, KB (budget <= {BUDGET_KB_PER_RUN:g})",
+        [f"{sizes[b]:.2f}" for b in backends],
+    )
+    row("writing a run (3 durable commits), ms", [f"{1000 * w:.1f}" for w in write_s])
+    for against in ("previous", "last:10"):
+        row(
+            f"`harness gate --against {against}`, fresh interpreter, end to end, s",
+            [f"{results[b][f'cli {against}']:.3f}" for b in backends],
+        )
+    for against in ("previous", "last:10"):
+        row(
+            f"gate's own work in-process, --against {against} (incl. report), s",
+            [f"{results[b][f'in-process {against}']:.3f}" for b in backends],
+        )
+    row(
+        "reference: naive gate decoding every saved histogram, s",
+        [f"{results[b]['naive']:.3f}" for b in backends],
+    )
+    print(f"\nreference: raw samples (float32, zlib): {raw_per_run / 1024:.1f} KB per run")
+    print(f"floor: fresh interpreter importing harness.cli + analysis.fixed: {floor:.3f} s")
+    print(f"floor: fresh interpreter doing nothing: {bare:.3f} s")
+    worst = max(results[b][f"cli {a}"] for b in backends for a in ("previous", "last:10"))
     verdict = "within" if worst <= BUDGET_GATE_S else "over"
     print(f"\nbudget harness gate <= {BUDGET_GATE_S:g} s: {verdict} ({worst:.3f} s end to end)")
 

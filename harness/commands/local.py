@@ -161,8 +161,11 @@ def apply(
     """Create or update the Knative Services a manifest describes, through the emulator's API.
 
     Every document is validated first, so a manifest Knative would reject changes nothing.
+    An update is `kubectl apply`'s three-way merge (last-applied-configuration annotation):
+    what the manifest never set, such as `spec.traffic` moved by a canary, is kept.
     """
-    from harness.knative.kube import KubeBackend
+    from harness.local.api_client import api_client
+    from harness.local.client_apply import apply_service
     from harness.local.launcher import Emulator
     from harness.local.state import resolve_state_dir
 
@@ -172,9 +175,9 @@ def apply(
     if info is None:
         raise Unavailable(f"no emulator running for {folder}; start one with `harness local up`")
     applied = []
-    with KubeBackend(Path(info.kubeconfig)) as backend:
+    with api_client(info) as client:
         for document in documents:
-            stored = backend.apply(document)
+            stored = apply_service(client, document, "default")
             meta = stored["metadata"]
             applied.append(
                 {
@@ -196,11 +199,10 @@ def apply(
 
 def _read_manifest(path: Path) -> list[dict[str, Any]]:
     """The manifest's Services, each checked as Knative's webhook would check it."""
+    from harness.inputs import InputError, read_text
     from harness.knative.field_error import admission_denial
     from harness.knative.manifest import ManifestError, parse_manifests
     from harness.knative.validation import validate_object
-
-    from harness.inputs import InputError, read_text
 
     try:
         documents = parse_manifests(read_text(path))

@@ -33,8 +33,11 @@ def _as_owner(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start PostgreSQL; yield ``postgresql://harness@127.0.0.1:PORT``; stop and remove it."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Start PostgreSQL; yield ``postgresql://harness@127.0.0.1:PORT``; stop and remove it.
+
+    Tests run without fsync (faster, and a crash of the test server loses nothing that
+    matters); ``durable`` keeps PostgreSQL's defaults, for benchmarks."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
@@ -66,10 +69,9 @@ def postgres_server() -> Iterator[str]:
             timeout=120,
         )
         port = free_port()
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = folder / "postgres.log"
         if os.geteuid() == 0:
             log.touch()

@@ -171,9 +171,13 @@ def test_pushed_state_is_queryable_and_kept_after_the_run(monitoring: tuple[str,
     )
     wait_query(prom, f"harness_run_status{{{sel}}} == 1")
     wait_query(prom, f'harness_run_decision{{{sel},decision="promoted"}} == 1')
-    # The whole group is replaced by each push: the look's decision is gone, the final stays.
-    time.sleep(2.5)
-    assert query(prom, f'harness_run_decision{{{sel},decision="continue"}}') == []
+    # The whole group is replaced by each push: the look's decision is gone (stale after
+    # the next scrape), the final one stays.
+    deadline = time.monotonic() + 30
+    while query(prom, f'harness_run_decision{{{sel},decision="continue"}}'):
+        assert time.monotonic() < deadline, "the look's decision is still scraped"
+        time.sleep(0.2)
+    assert query(prom, f'harness_run_decision{{{sel},decision="promoted"}} == 1')
     assert float(query(prom, f"harness_canary_weight{{{sel}}}")[0]["value"][1]) == 100.0
     assert pusher.failed == 0 and pusher.sent == 2
 
