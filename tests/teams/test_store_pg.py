@@ -406,3 +406,53 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
     gate_lines = [line for line in status if 'kind="gate"' in line]
     expected = {0: "1", 1: "2", 3: "3"}[gate.returncode]
     assert len(gate_lines) == 1 and gate_lines[0].endswith(" " + expected), gate_lines
+
+
+def test_a_canary_journals_in_postgresql_and_rollback_reads_it(
+    server: str, fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from tests.canary.conftest import add_revision, canary_command, spec_traffic
+
+    url = fresh_database(server)
+    add_revision(fresh_emulator, "hello-v3", {"TARGET": "v3", "SIM_ERROR_RATE": "0.08"})
+    before = spec_traffic(fresh_emulator)
+    args = [
+        *canary_command(fresh_emulator, tmp_path / "unused.sqlite", "hello"),
+        *("--from", "v1", "--to", "v3", "--steps", "10,50,100", "--step-interval", "20s"),
+        *("--look-interval", "1s", "--warmup", "1s", "--rate", "150", "--max-duration", "90s"),
+        *("--report-dir", str(tmp_path / "report")),
+    ]
+    at = args.index("--store")
+    args[at + 1] = url  # the journal in PostgreSQL instead of a file
+    proc = subprocess.run(
+        args, capture_output=True, text=True, timeout=150, env=harness_env(), check=False
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert spec_traffic(fresh_emulator) == before
+    assert not (tmp_path / "unused.sqlite").exists()
+    with PostgresStore(url) as store:
+        run = store.last_run("default", "hello", "canary")
+        assert run is not None and run.status == "rolled_back"
+        assert len(store.looks(run.id)) >= 1
+        kinds = [a.kind for a in store.actions(run.id)]
+        assert kinds[0] == "set_traffic" and kinds[-1] == "rollback", kinds
+    status = subprocess.run(
+        [
+            *HARNESS,
+            "status",
+            "hello",
+            "--kubeconfig",
+            str(fresh_emulator.kubeconfig),
+            "--state-dir",
+            str(fresh_emulator.state_dir),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**harness_env(), "HARNESS_STORE": url},
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    assert run.id in status.stdout
