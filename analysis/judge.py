@@ -18,8 +18,8 @@ continue. See docs/judge.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ from analysis.eprocess import ProportionBounds, ProportionEProcess
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
 from analysis.eprocess.block_shift import BlockShiftEProcess
 from analysis.eprocess.log_shift import BatchMoments
+from analysis.explain import fmt, metric_sentence, pct, ratio_pct
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
 from analysis.srm import SampleRatioGuard
@@ -117,6 +118,7 @@ class SequentialJudge:
         self._best_upper: dict[str, float] = {}
         self._srm: SampleRatioGuard | None = None
         self._srm_e: float | None = None
+        self._srm_share = 0.5
         self._srm_mismatch = False
         self._look = 0
         self._last: Verdict | None = None
@@ -325,6 +327,7 @@ class SequentialJudge:
             self._srm = SampleRatioGuard(alpha=self.config.srm_alpha)
         result = self._srm.update([baseline_n, canary_n], [1.0 - share, share])
         self._srm_e = result.e_value
+        self._srm_share = share
         self._srm_mismatch = result.mismatch
 
     # ------------------------------------------------------------------ verdict
@@ -340,18 +343,15 @@ class SequentialJudge:
         pending = [m.name for m in metrics if m.status is not MetricStatus.NON_INFERIOR]
         if self._srm_mismatch:
             decision = Decision.INVALID
-            reason = (
-                f"INVALID: the split between arms ({canary.requests} canary vs "
-                f"{baseline.requests} baseline requests) contradicts the configured share "
-                f"(sample-ratio e-value {self._srm_e:.3g} >= {1 / cfg.srm_alpha:.0f}), "
-                "so the comparison cannot be trusted."
+            reason = _mismatch_reason(
+                baseline.requests, canary.requests, self._srm_share, self._srm_e, cfg.srm_alpha
             )
         elif regressions:
             decision = Decision.ROLLBACK
             worst = max(regressions, key=lambda m: m.max_e_value)
             reason = (
                 f"ROLLBACK: {', '.join(m.name for m in regressions)} reached e-value "
-                f"{_fmt(worst.max_e_value)} >= {_fmt(worst.threshold)} "
+                f"{fmt(worst.max_e_value)} >= {fmt(worst.threshold)} "
                 f"({len(metrics)} metrics / alpha {cfg.alpha:g})."
             )
         elif pending:
@@ -398,6 +398,19 @@ class SequentialJudge:
         self._best_upper[name] = best
         return best
 
+    def _status(self, regression: bool, has_data: bool, non_inferior: bool) -> MetricStatus:
+        """The one status rule: regression, then no data, then margin met, else wait."""
+        if regression:
+            return MetricStatus.REGRESSION
+        if not has_data:
+            return MetricStatus.INSUFFICIENT_DATA
+        return MetricStatus.NON_INFERIOR if non_inferior else MetricStatus.INCONCLUSIVE
+
+    def _metric(self, **fields: Any) -> MetricVerdict:
+        """A metric verdict with its sentence rendered from its own data."""
+        verdict = MetricVerdict(threshold=self.config.rollback_e_value, explanation="", **fields)
+        return replace(verdict, explanation=metric_sentence(verdict))
+
     def _error_verdict(self) -> MetricVerdict:
         cfg = self.config
         proc = self._errors
@@ -415,49 +428,38 @@ class SequentialJudge:
             self._rates.upper(test_e, test_n, side_level)
             - self._rates.lower(ref_e, ref_n, side_level),
         )
-        lower = proc.lower_bound(self._rollback_level())
+        has_data = ref_n > 0 and test_n > 0
+        by_ratio = upper < cfg.error_ratio_margin
+        by_abs = abs_upper < cfg.error_abs_margin
+        note = ""
+        if by_abs and not by_ratio:
+            note = (
+                f"the increase's tightest anytime-valid upper bound so far, {pct(abs_upper)}, "
+                f"is under the margin {pct(cfg.error_abs_margin)}"
+            )
         rate_ref = ref_e / ref_n if ref_n else math.nan
         rate_test = test_e / test_n if test_n else math.nan
-        rates = f"canary {_pct(rate_test)} vs baseline {_pct(rate_ref)} errors"
-        if regression:
-            status = MetricStatus.REGRESSION
-            why = (
-                f"{rates}; the error rate ratio is at least {_fmt(lower)} and the e-value "
-                f"reached {_fmt(max_e)} >= {_fmt(cfg.rollback_e_value)}: a regression"
-                f"{_beyond(cfg.error_rollback_ratio, _fmt)}."
-            )
-        elif ref_n == 0 or test_n == 0:
-            status = MetricStatus.INSUFFICIENT_DATA
-            why = "no requests yet in one of the arms."
-        elif upper < cfg.error_ratio_margin or abs_upper < cfg.error_abs_margin:
-            status = MetricStatus.NON_INFERIOR
-            which = (
-                f"ratio's tightest anytime-valid upper bound so far, {_fmt(upper)}, is under "
-                f"the margin {_fmt(cfg.error_ratio_margin)}"
-                if upper < cfg.error_ratio_margin
-                else f"increase's tightest anytime-valid upper bound so far, {_pct(abs_upper)}, "
-                f"is under the margin {_pct(cfg.error_abs_margin)}"
-            )
-            why = f"{rates}; the error {which}: not worse beyond the margin."
-        else:
-            status = MetricStatus.INCONCLUSIVE
-            why = (
-                f"{rates}; e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)} and the "
-                f"ratio could still be up to {_fmt(upper)} (margin {_fmt(cfg.error_ratio_margin)}):"
-                " keep watching."
-            )
-        return MetricVerdict(
+        observed = (
+            f"error rates compared, canary {pct(rate_test)} vs baseline {pct(rate_ref)} "
+            "(ratio canary / baseline)"
+            if has_data
+            else "no requests yet in one of the arms"
+        )
+        return self._metric(
             name=ERROR_RATE,
-            status=status,
+            status=self._status(regression, has_data, by_ratio or by_abs),
             e_value=e_value,
             max_e_value=max_e,
-            threshold=cfg.rollback_e_value,
             estimate=proc.estimate,
-            lower=lower,
+            lower=proc.lower_bound(self._rollback_level()),
             upper=upper,
             margin=cfg.error_ratio_margin,
             measure="ratio of error rates, canary / baseline",
-            explanation=f"{ERROR_RATE}: {why}",
+            observed=observed,
+            blocks=proc.blocks,
+            dispersion=proc.dispersion,
+            tolerance=cfg.error_rollback_ratio,
+            note=note,
         )
 
     def _median_verdict(self) -> MetricVerdict:
@@ -466,106 +468,70 @@ class SequentialJudge:
         e_value, max_e, regression = self._track(LATENCY_MEDIAN, proc.log_e_value)
         has_data = proc.info > 0
         upper = self._tighten(LATENCY_MEDIAN, proc.upper_bound(cfg.promote_level))
-        lower = proc.lower_bound(self._rollback_level())
-        estimate = proc.estimate
-        if regression:
-            status = MetricStatus.REGRESSION
-            why = (
-                f"canary latency is {_ratio_pct(estimate)} of the baseline's (geometric mean), "
-                f"at least {_ratio_pct(lower)}; e-value {_fmt(max_e)} >= "
-                f"{_fmt(cfg.rollback_e_value)}: a regression"
-                f"{_beyond(cfg.median_rollback_ratio, _ratio_pct)}."
-            )
-        elif not has_data:
-            status = MetricStatus.INSUFFICIENT_DATA
-            why = "no latency data from both arms yet."
-        elif upper < cfg.median_ratio_margin:
-            status = MetricStatus.NON_INFERIOR
-            why = (
-                f"canary latency is {_ratio_pct(estimate)} of the baseline's; the tightest "
-                f"anytime-valid upper bound so far, {_ratio_pct(upper)}, is under the margin "
-                f"{_ratio_pct(cfg.median_ratio_margin)}."
-            )
-        else:
-            status = MetricStatus.INCONCLUSIVE
-            why = (
-                f"canary latency is {_ratio_pct(estimate)} of the baseline's, could be up to "
-                f"{_ratio_pct(upper)} (margin {_ratio_pct(cfg.median_ratio_margin)}); "
-                f"e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)}: keep watching."
-            )
-        return MetricVerdict(
+        observed = (
+            f"geometric-mean latency compared, canary {ratio_pct(proc.estimate)} of the baseline's"
+            if has_data
+            else f"no latency block of {cfg.min_block_requests}+ requests from both arms yet"
+        )
+        return self._metric(
             name=LATENCY_MEDIAN,
-            status=status,
+            status=self._status(regression, has_data, upper < cfg.median_ratio_margin),
             e_value=e_value,
             max_e_value=max_e,
-            threshold=cfg.rollback_e_value,
-            estimate=estimate,
-            lower=lower,
+            estimate=proc.estimate,
+            lower=proc.lower_bound(self._rollback_level()),
             upper=upper,
             margin=cfg.median_ratio_margin,
             measure="ratio of geometric-mean latency, canary / baseline",
-            explanation=f"{LATENCY_MEDIAN}: {why}",
+            observed=observed,
+            blocks=proc.blocks,
+            dispersion=proc.dispersion,
+            tolerance=cfg.median_rollback_ratio,
         )
 
     def _tail_verdict(self) -> MetricVerdict:
         cfg = self.config
-        logs = [p.log_e_value for p in self._tail]
-        log_e = float(
-            np.logaddexp.reduce(
-                [math.log(w) + le for w, le in zip(cfg.tail_weights, logs, strict=True)]
-            )
-        )
-        e_value, max_e, regression = self._track(LATENCY_TAIL, log_e)
+        weighted = [
+            math.log(w) + p.log_e_value for w, p in zip(cfg.tail_weights, self._tail, strict=True)
+        ]
+        e_value, max_e, regression = self._track(LATENCY_TAIL, float(np.logaddexp.reduce(weighted)))
         k = cfg.tail_quantiles.index(cfg.tail_margin_quantile)
-        proc = self._tail[k]
+        if regression:  # name the threshold that carries the evidence
+            k = int(np.argmax(weighted))
+        proc = self._tail[cfg.tail_quantiles.index(cfg.tail_margin_quantile)]
+        shown = self._tail[k]
         has_data = proc.baseline_trials > 0 and proc.canary_trials > 0
         upper = self._tighten(LATENCY_TAIL, proc.upper_bound(cfg.promote_level))
-        lower = proc.lower_bound(self._rollback_level())
-        estimate = proc.estimate
-        label = f"p{_quantile_label(cfg.tail_margin_quantile)}"
-        threshold_ms = self._threshold_ms(k)
-        where = f"above the pooled {label} ({_fmt(threshold_ms)} ms)"
-        if regression:
-            worst = int(
-                np.argmax([math.log(w) + le for w, le in zip(cfg.tail_weights, logs, strict=True)])
+        label = f"p{100 * cfg.tail_quantiles[k]:g}"
+        raised = ""
+        if cfg.median_rollback_ratio > 1.0:
+            raised = (
+                " (the canary's raised by the latency tolerance "
+                f"{ratio_pct(cfg.median_rollback_ratio)})"
             )
-            q_label = f"p{_quantile_label(cfg.tail_quantiles[worst])}"
-            why = (
-                f"the canary has {_fmt(self._tail[worst].estimate)}x the baseline's share of "
-                f"requests above the pooled {q_label}; e-value {_fmt(max_e)} >= "
-                f"{_fmt(cfg.rollback_e_value)}: a tail regression"
-                f"{_beyond(cfg.tail_rollback_ratio, lambda v: _fmt(v) + 'x')}."
-            )
-            status = MetricStatus.REGRESSION
-        elif not has_data:
-            status = MetricStatus.INSUFFICIENT_DATA
-            why = "no latency data from both arms yet."
-        elif upper < cfg.tail_ratio_margin:
-            status = MetricStatus.NON_INFERIOR
-            why = (
-                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's; "
-                f"the tightest anytime-valid upper bound so far, {_fmt(upper)}x, is under the "
-                f"margin {_fmt(cfg.tail_ratio_margin)}x."
-            )
-        else:
-            status = MetricStatus.INCONCLUSIVE
-            why = (
-                f"the canary's share of requests {where} is {_fmt(estimate)}x the baseline's, "
-                f"could be up to {_fmt(upper)}x (margin {_fmt(cfg.tail_ratio_margin)}x); "
-                f"e-value {_fmt(e_value)} < {_fmt(cfg.rollback_e_value)}: keep watching."
-            )
-        return MetricVerdict(
+        observed = (
+            f"shares of requests above the pooled {label} ({fmt(self._threshold_ms(k))} ms)"
+            f"{raised} compared, the canary's {fmt(shown.estimate)}x the baseline's"
+            if has_data
+            else "no latency data from both arms yet"
+        )
+        return self._metric(
             name=LATENCY_TAIL,
-            status=status,
+            status=self._status(regression, has_data, upper < cfg.tail_ratio_margin),
             e_value=e_value,
             max_e_value=max_e,
-            threshold=cfg.rollback_e_value,
-            estimate=estimate,
-            lower=lower,
+            estimate=shown.estimate,
+            lower=shown.lower_bound(self._rollback_level()),
             upper=upper,
             margin=cfg.tail_ratio_margin,
-            measure=f"ratio of shares of requests above the pooled {label}, canary / baseline",
-            explanation=f"{LATENCY_TAIL}: {why}",
+            measure=(
+                f"ratio of shares of requests above the pooled p{100 * cfg.tail_margin_quantile:g},"
+                " canary / baseline"
+            ),
+            observed=observed,
+            blocks=shown.blocks,
+            dispersion=shown.dispersion,
+            tolerance=cfg.tail_rollback_ratio,
         )
 
     def _threshold_ms(self, k: int) -> float:
@@ -585,38 +551,22 @@ class SequentialJudge:
         e_value, max_e, regression = self._track(name, proc.log_e_value)
         x, n = proc.events, proc.trials
         upper = self._tighten(name, self._rates.upper(x, n, cfg.promote_level))
-        lower = self._rates.lower(x, n, self._rollback_level())
         estimate = x / n if n else math.nan
-        if regression:
-            status = MetricStatus.REGRESSION
-            why = f"{what} is {_pct(estimate)}, at least {_pct(lower)} > SLO {_pct(proc.p0)}."
-        elif n == 0:
-            status = MetricStatus.INSUFFICIENT_DATA
-            why = "no canary data yet."
-        elif upper <= proc.p0:
-            status = MetricStatus.NON_INFERIOR
-            why = (
-                f"{what} is {_pct(estimate)}; the tightest anytime-valid upper bound so far, "
-                f"{_pct(upper)}, meets the SLO {_pct(proc.p0)}."
-            )
-        else:
-            status = MetricStatus.INCONCLUSIVE
-            why = (
-                f"{what} is {_pct(estimate)}, could be up to {_pct(upper)} (SLO "
-                f"{_pct(proc.p0)}): keep watching."
-            )
-        return MetricVerdict(
+        return self._metric(
             name=name,
-            status=status,
+            status=self._status(regression, n > 0, upper <= proc.p0),
             e_value=e_value,
             max_e_value=max_e,
-            threshold=cfg.rollback_e_value,
             estimate=estimate,
-            lower=lower,
+            lower=self._rates.lower(x, n, self._rollback_level()),
             upper=upper,
             margin=proc.p0,
             measure=measure,
-            explanation=f"{name}: {why}",
+            observed=(
+                f"{what} against the SLO, {pct(estimate)} (the canary alone, request by request)"
+                if n
+                else "no canary data yet"
+            ),
         )
 
     def _slo_error_verdict(self) -> MetricVerdict:
@@ -633,8 +583,8 @@ class SequentialJudge:
         return self._slo_verdict(
             SLO_LATENCY,
             self._slo_latency,
-            f"the canary's share of requests slower than {_fmt(bound)} ms",
-            f"share of canary requests above {_fmt(bound)} ms",
+            f"the canary's share of requests slower than {fmt(bound)} ms",
+            f"share of canary requests above {fmt(bound)} ms",
         )
 
 
@@ -672,26 +622,17 @@ def _exp(log_value: float) -> float:
     return math.exp(min(log_value, 700.0))
 
 
-def _beyond(tolerance: float, fmt: Callable[[float], str]) -> str:
-    """' beyond the tolerated ...' when a rollback tolerance is set, else ''."""
-    return "" if tolerance == 1.0 else f" beyond the tolerated {fmt(tolerance)}"
-
-
-def _fmt(value: float) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.3g}"
-
-
-def _pct(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.3g}%"
-
-
-def _ratio_pct(value: float) -> str:
-    return "n/a" if math.isnan(value) or math.isinf(value) else f"{100 * value:.1f}%"
-
-
-def _quantile_label(q: float) -> str:
-    return f"{100 * q:g}"
+def _mismatch_reason(
+    baseline_n: int, canary_n: int, share: float, e_value: float | None, alpha: float
+) -> str:
+    """One sentence: which arm lost requests, by how much, and why the run stops."""
+    total = baseline_n + canary_n
+    observed = canary_n / total if total else math.nan
+    short = "canary" if observed < share else "baseline"
+    return (
+        f"INVALID: the {short} arm lost requests (dropped, timed out or answered elsewhere): "
+        f"the canary completed {canary_n:,} and the baseline {baseline_n:,}, a canary share "
+        f"of {pct(observed)} where {pct(share)} was expected (sample-ratio e-value "
+        f"{fmt(e_value if e_value is not None else math.nan)} >= {1 / alpha:.0f}), so the "
+        "comparison cannot be trusted and nothing is judged."
+    )

@@ -46,6 +46,12 @@ class MetricVerdict:
     baseline); ``lower`` holds at the rollback level alpha / m and ``upper`` at the
     promote level, both at all looks simultaneously. ``margin`` is the largest
     degradation tolerated for promotion.
+
+    What `analysis.explain.metric_sentence` renders ``explanation`` from: ``observed``
+    (what was compared, in words and numbers), ``blocks`` (looks that counted: the unit
+    of comparison), ``dispersion`` (how much more their differences varied than
+    independent requests would), ``tolerance`` (the rollback tolerance) and ``note``
+    (which bound showed non-inferiority, when not the main one).
     """
 
     name: str
@@ -59,6 +65,11 @@ class MetricVerdict:
     margin: float
     measure: str
     explanation: str
+    observed: str = ""
+    blocks: int = 0
+    dispersion: float = 1.0
+    tolerance: float = 1.0
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (non-finite numbers become None)."""

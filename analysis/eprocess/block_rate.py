@@ -145,6 +145,11 @@ class BlockRateRatioEProcess:
         return float(min(events, math.sqrt(cap * events)))
 
     @property
+    def blocks(self) -> int:
+        """Looks that counted (both arms had requests)."""
+        return self._blocks
+
+    @property
     def dispersion(self) -> float:
         """The dispersion factor the next block will use (1: as independent events)."""
         return 1.0 if self.grid is None else self.grid.dispersion.factor

@@ -190,8 +190,14 @@ class CanaryController:
         guard: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        equal_load: bool = False,
     ) -> None:
         self.plan = plan
+        # The load generator paces every arm at the same rate (open model), so each arm's
+        # share of completed requests is known (1/2): the judge's sample-ratio guard checks
+        # it at every look. A closed model (fixed users) completes fewer requests on a
+        # slower arm, so there the split says nothing.
+        self.equal_load = equal_load
         self.run_id = run_id
         self.backend = backend
         self.load: ArmLoad | None = None
@@ -343,7 +349,11 @@ class CanaryController:
         t1 = time.perf_counter()
         server = self._server_counters()
         t2 = time.perf_counter()
-        verdict = self.client_judge.update(baseline=client["baseline"], canary=client["canary"])
+        verdict = self.client_judge.update(
+            baseline=client["baseline"],
+            canary=client["canary"],
+            expected_canary_share=0.5 if self.equal_load else None,
+        )
         server_verdict = None
         if server is not None and self.server_judge is not None:
             b, c = server["baseline"], server["canary"]
@@ -399,7 +409,7 @@ class CanaryController:
         )
         self._last_journal_ms = 1000 * (time.perf_counter() - t3)
         if decision.value == "invalid":
-            raise Aborted(f"the run is invalid: {verdict.reason}")
+            raise Aborted(f"the run is invalid: {verdict.reason.removeprefix('INVALID: ')}")
         self.looks.append(look)
         self.on_look(look)
         return look
