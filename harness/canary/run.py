@@ -310,6 +310,7 @@ def run_controller(
         on_event=say,
         confirm=confirm,
         guard=guard,
+        equal_load=bool(getattr(pacing, "is_open", False)),  # sample-ratio guard (open model)
     )
     start_step = 0
     if resume is not None:
@@ -492,10 +493,7 @@ def _teams_preflight(spec: CanarySpec, plan: Plan, backend: TrafficBackend, say:
     """GitOps check before the first change; `kn` lines of a dry run's plan."""
     from harness.gitops import check
     from harness.knative.kn import plan_lines
-    from harness.metrics.pushgateway import check_url
 
-    if spec.pushgateway:  # before the run is created: a bad URL changes nothing
-        check_url(str(spec.pushgateway))
     state = backend.get_service(plan.namespace, plan.service)
     check(plan.service, plan.namespace, state.labels, state.annotations, spec.gitops_check, say)
     if not spec.dry_run:
