@@ -493,7 +493,10 @@ def _teams_preflight(spec: CanarySpec, plan: Plan, backend: TrafficBackend, say:
     """GitOps check before the first change; `kn` lines of a dry run's plan."""
     from harness.gitops import check
     from harness.knative.kn import plan_lines
+    from harness.metrics.pushgateway import check_url
 
+    if spec.pushgateway:  # before the run is created: a bad URL changes nothing
+        check_url(str(spec.pushgateway))
     state = backend.get_service(plan.namespace, plan.service)
     check(plan.service, plan.namespace, state.labels, state.annotations, spec.gitops_check, say)
     if not spec.dry_run:
