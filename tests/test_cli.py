@@ -110,3 +110,41 @@ def test_ctrl_c_during_perf_exits_3_and_leaves_no_load_process(
     assert "Traceback" not in stderr
     assert stderr.rstrip().splitlines()[-1] == "interrupted"
     assert not any(Path(f"/proc/{pid}").exists() and _cmdline(pid) for pid in engines)
+
+
+def test_a_namespace_starting_with_a_digit_works_end_to_end(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "hello.yaml"
+    manifest.write_text(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\n"
+        "metadata: {name: hello, namespace: 1abc}\n"
+        "spec:\n  template:\n    metadata: {name: hello-v1}\n"
+        "    spec:\n      containers: [{image: harness/sample-app}]\n"
+    )
+    env = {**os.environ, "HARNESS_STATE_DIR": str(emulator.state_dir), "NO_COLOR": "1"}
+
+    def harness(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "harness.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    applied = harness("local", "apply", "-f", str(manifest))
+    assert applied.returncode == 0, applied.stderr
+    kubeconfig = ["--kubeconfig", str(emulator.kubeconfig)]
+    deadline = time.monotonic() + 60
+    status = harness("status", "hello", "-n", "1abc", *kubeconfig)
+    while "Ready" not in status.stdout and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = harness("status", "hello", "-n", "1abc", *kubeconfig)
+    assert status.returncode == 0 and "Service 1abc/hello: Ready" in status.stdout, status
+    load = harness("load", "hello", "-n", "1abc", "--rate", "10", "--duration", "1s",
+                   "-o", "json", *kubeconfig)  # fmt: skip
+    assert load.returncode == 0, load.stderr
+    assert '"failures": 0' in load.stdout and '"requests": 0' not in load.stdout
