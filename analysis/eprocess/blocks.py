@@ -35,6 +35,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_ndtr
 
+from analysis.eprocess.log_shift import log_truncated_normal_mixture
+
 FloatArray = npt.NDArray[np.float64]
 
 CLIP = 3.0  # standard deviations of a block's excess (one block adds at most ~e^4)
@@ -178,32 +180,57 @@ class BlockGrid:
 
     def log_e_value_at(self, index: int) -> float:
         """Log e-value against ``theta <= theta[index]``."""
-        value = log_mixture(
-            self.score[index : index + 1],
-            self.info[index : index + 1],
-            0.0,
-            self.priors.rollback_scale,
+        return log_truncated_normal_mixture(
+            float(self.score[index]), float(self.info[index]), 0.0, self.priors.rollback_scale
         )
-        return float(value[0])
+
+    def _log_e_below(self, index: int) -> float:
+        """Log e-value against ``theta >= theta[index]`` (the bound prior, below it)."""
+        return log_truncated_normal_mixture(
+            float(self.score[index]),
+            float(self.info[index]),
+            float(self.priors.bound_center[index]),
+            float(self.priors.bound_width[index]),
+        )
 
     def lower_bound(self, alpha: float) -> float:
-        """Smallest grid value not rejected at ``alpha`` (one step outward)."""
+        """Smallest grid value not rejected at ``alpha`` (one step outward).
+
+        The e-value decreases along the grid (the clipped score does), so the edge is
+        found by bisection.
+        """
         if self.blocks == 0:
             return -math.inf
-        rejected = self.log_e_values() >= math.log(1.0 / alpha)
-        kept = np.flatnonzero(~rejected)
-        if not len(kept):
-            return float(self.theta[-1])
-        return float(self.theta[max(int(kept[0]) - 1, 0)])
+        target = math.log(1.0 / alpha)
+        last = len(self.theta) - 1
+        if self.log_e_value_at(last) >= target:
+            return float(self.theta[last])
+        if self.log_e_value_at(0) < target:
+            return float(self.theta[0])
+        low, high = 0, last  # rejected at low, kept at high
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.log_e_value_at(mid) >= target:
+                low = mid
+            else:
+                high = mid
+        return float(self.theta[max(high - 1, 0)])
 
     def upper_bound(self, alpha: float) -> float:
-        """Largest grid value not rejected at ``alpha`` against smaller values."""
+        """Largest grid value not rejected at ``alpha`` against smaller values (bisection)."""
         if self.blocks == 0:
             return math.inf
-        log_e = log_mixture(
-            -self.score, self.info, -self.priors.bound_center, self.priors.bound_width
-        )
-        kept = np.flatnonzero(log_e < math.log(1.0 / alpha))
-        if not len(kept) or kept[-1] == len(self.theta) - 1:
+        target = math.log(1.0 / alpha)
+        last = len(self.theta) - 1
+        if self._log_e_below(last) < target:
             return math.inf
-        return float(self.theta[min(int(kept[-1]) + 1, len(self.theta) - 1)])
+        if self._log_e_below(0) >= target:
+            return float(self.theta[0])
+        low, high = 0, last  # kept at low, rejected at high
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self._log_e_below(mid) < target:
+                low = mid
+            else:
+                high = mid
+        return float(self.theta[min(low + 1, last)])
