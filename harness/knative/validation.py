@@ -21,7 +21,7 @@ from typing import Any
 from harness.knative.autoscaling import GROUP as AUTOSCALING_GROUP
 from harness.knative.autoscaling import validate_autoscaling_annotations
 from harness.knative.cluster import ClusterConfig
-from harness.knative.defaults import default_revision_spec
+from harness.knative.defaults import defaulted
 from harness.knative.field_error import (
     FieldError,
     admission_denial,
@@ -369,15 +369,15 @@ def validate_template(
 ) -> list[FieldError]:
     """Knative's ``RevisionTemplateSpec.Validate``; paths relative to the template
     (``metadata.annotations.autoscaling.knative.dev/window``). ``parent`` is the owning
-    Service's or Configuration's metadata, whose name revision names must start with."""
+    Service's or Configuration's metadata, whose name revision names must start with.
+    The template is validated as given (``defaults`` is kept for callers; the object
+    validators default the whole object first)."""
     errors: list[FieldError] = []
     meta = _object(template.get("metadata"), "metadata", errors)
     spec = _object(template.get("spec"), "spec", errors)
     annotations = _string_map(meta.get("annotations"), "metadata.annotations", errors)
     name = _string(meta.get("name"), "metadata.name", errors)
     generate_name = _string(meta.get("generateName"), "metadata.generateName", errors)
-    if defaults:
-        spec = default_revision_spec(spec)
     errors += [e.via("spec") for e in _revision_spec(spec, config)]
     errors += [
         e.via("metadata.annotations") for e in validate_autoscaling_annotations(annotations, config)
@@ -431,16 +431,25 @@ def _spec_traffic(spec: Mapping[str, Any], *, in_service: bool) -> list[FieldErr
     return validate_traffic(targets, path="traffic", in_service=in_service)
 
 
+def _defaulted(obj: Mapping[str, Any], kind: str, config: ClusterConfig) -> Mapping[str, Any]:
+    """The object after Knative's defaulting webhook (``harness.knative.defaults``), the
+    same code path the emulator's admission runs."""
+    return defaulted(dict(obj, kind=kind), config)
+
+
 def validate_service(
     obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
-    """Every error (and warning) Knative's webhook gives for this Service on create."""
+    """Every error (and warning) Knative's webhook gives for this Service on create
+    (after its defaulting, unless ``defaults=False``)."""
     config = config or ClusterConfig()
+    if defaults:
+        obj = _defaulted(obj, "Service", config)
     meta, errors = _metadata(obj, rollout=True, owner_label=False)
     spec = _object(obj.get("spec"), "spec", errors)
     template = _object(spec.get("template"), "spec.template", errors)
     errors += [
-        e.via("spec.template") for e in validate_template(template, meta, config, defaults=defaults)
+        e.via("spec.template") for e in validate_template(template, meta, config, defaults=False)
     ]
     errors += [e.via("spec") for e in _spec_traffic(spec, in_service=True)]
     return errors
@@ -450,6 +459,8 @@ def validate_route(
     obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
     """Every error Knative's webhook gives for this Route on create."""
+    if defaults:
+        obj = _defaulted(obj, "Route", config or ClusterConfig())
     _, errors = _metadata(obj, rollout=True, owner_label=True)
     spec = _object(obj.get("spec"), "spec", errors)
     errors += [e.via("spec") for e in _spec_traffic(spec, in_service=False)]
@@ -461,11 +472,13 @@ def validate_configuration(
 ) -> list[FieldError]:
     """Every error (and warning) Knative's webhook gives for this Configuration on create."""
     config = config or ClusterConfig()
+    if defaults:
+        obj = _defaulted(obj, "Configuration", config)
     meta, errors = _metadata(obj, rollout=False, owner_label=True)
     spec = _object(obj.get("spec"), "spec", errors)
     template = _object(spec.get("template"), "spec.template", errors)
     errors += [
-        e.via("spec.template") for e in validate_template(template, meta, config, defaults=defaults)
+        e.via("spec.template") for e in validate_template(template, meta, config, defaults=False)
     ]
     return errors
 
@@ -477,6 +490,8 @@ def validate_revision(
     (``Revision.Validate`` in revision_validation.go): metadata with its autoscaling
     annotations, the configuration label's owner, and the revision spec."""
     config = config or ClusterConfig()
+    if defaults:
+        obj = _defaulted(obj, "Revision", config)
     errors: list[FieldError] = []
     meta = _object(obj.get("metadata"), "metadata", errors)
     local: list[FieldError] = []
@@ -487,8 +502,6 @@ def validate_revision(
     local += _owner_label(meta, labels, CONFIGURATION_LABEL, "Configuration")
     errors += [e.via("metadata") for e in local]
     spec = _object(obj.get("spec"), "spec", errors)
-    if defaults:
-        spec = default_revision_spec(spec)
     errors += [e.via("spec") for e in _revision_spec(spec, config)]
     return errors
 

@@ -1,8 +1,9 @@
 """Admission for the emulator's API writes: what the Kubernetes API server and Knative's
 webhooks do before anything is stored.
 
-Defaulting (service_defaults.go, route_defaults.go), the model's validation
-(`harness.knative.validation`), `resourceVersion` conflicts and `metadata.generation`.
+Knative's defaulting (`harness.knative.defaults`) and validation
+(`harness.knative.validation`), as `harness lint` runs them; `resourceVersion` conflicts
+and `metadata.generation`.
 Runs synchronously in the API handler; reconciliation (`controller`) follows.
 """
 
@@ -10,15 +11,13 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable
 from typing import Any
 
+from harness.knative.defaults import set_defaults
 from harness.knative.field_error import FieldError, admission_denial
 from harness.knative.validation import ClusterConfig, validate_object
 from harness.local.objects import (
     API_VERSION,
-    DEFAULT_CONTAINER_NAME,
-    DEFAULT_TIMEOUT_SECONDS,
     DELETION_FIELDS,
     GROUP,
     already_exists,
@@ -29,65 +28,6 @@ from harness.local.objects import (
 )
 from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
 
-
-def set_service_defaults(obj: JSON) -> None:
-    """Knative's defaulting webhook for a Service, in place (service_defaults.go).
-
-    Parts of the wrong shape are left alone: validation reports them.
-    """
-    spec = obj.setdefault("spec", {})
-    template = spec.setdefault("template", {})
-    if not isinstance(template, dict):
-        return
-    if template.setdefault("metadata", {}) is None:
-        template["metadata"] = {}
-    pod = template.setdefault("spec", {})
-    if isinstance(pod, dict):
-        _set_pod_defaults(pod)
-    traffic = spec.get("traffic")
-    if not traffic:
-        spec["traffic"] = [{"latestRevision": True, "percent": 100}]
-    elif isinstance(traffic, list):
-        for target in traffic:
-            if isinstance(target, dict) and target.get("latestRevision") is None:
-                target["latestRevision"] = not target.get("revisionName")
-
-
-def _set_pod_defaults(pod: JSON) -> None:
-    pod.setdefault("containerConcurrency", 0)
-    pod.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
-    pod.setdefault("enableServiceLinks", False)
-    containers = pod.setdefault("containers", [{}])
-    if not isinstance(containers, list):
-        return
-    for index, container in enumerate(containers):
-        if not isinstance(container, dict):
-            continue
-        default_name = (
-            DEFAULT_CONTAINER_NAME if len(containers) == 1 else f"{DEFAULT_CONTAINER_NAME}-{index}"
-        )
-        container.setdefault("name", default_name)
-        container.setdefault("resources", {})
-        if index == 0 and "readinessProbe" not in container:
-            container["readinessProbe"] = {"successThreshold": 1, "tcpSocket": {"port": 0}}
-
-
-def set_route_defaults(obj: JSON) -> None:
-    """Knative's defaulting webhook for a Route, in place (route_defaults.go): each target's
-    `latestRevision` defaults to "no revisionName". A standalone Route gets no default
-    traffic (only a Service's Route does), so an empty block is left for validation."""
-    spec = obj.setdefault("spec", {})
-    traffic = spec.get("traffic")
-    if isinstance(traffic, list):
-        for target in traffic:
-            if isinstance(target, dict) and target.get("latestRevision") is None:
-                target["latestRevision"] = not target.get("revisionName")
-
-
-_DEFAULTS: dict[str, Callable[[JSON], None]] = {
-    "services": set_service_defaults,
-    "routes": set_route_defaults,
-}
 _KINDS = {"services": "Service", "routes": "Route"}
 
 
@@ -147,7 +87,8 @@ class Admission:
         )
         if taken:
             raise already_exists(resource, name)
-        _DEFAULTS[resource](obj)
+        # Knative's SetDefaults, the same code path as `harness lint` (harness.knative.defaults).
+        set_defaults(obj, self.cluster_config)
         self._validate(obj, None)
         meta = obj["metadata"]
         meta.update(
@@ -181,7 +122,7 @@ class Admission:
         sent_version = meta.get("resourceVersion")
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource, name)
-        _DEFAULTS[resource](obj)
+        set_defaults(obj, self.cluster_config, old)
         self._validate(obj, old)
         old_meta = old["metadata"]
         # rest.BeforeUpdate: only a DELETE sets the deletion fields; an update keeps the
@@ -209,7 +150,8 @@ class Admission:
         return self.store.put(resource, obj), spec_changed
 
     def _validate(self, obj: JSON, old: JSON | None) -> None:
-        errors = [e for e in validate_object(obj, self.cluster_config) if e.level == "error"]
+        results = validate_object(obj, self.cluster_config, defaults=False)
+        errors = [e for e in results if e.level == "error"]
         if old is not None:
             errors.extend(_byo_name_errors(obj, old))
         if errors:
