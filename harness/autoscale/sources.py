@@ -118,7 +118,14 @@ def perf_trace(rest: str, store: str | None) -> Trace:
         raise BadInput(f"{what}: the stored series is not usable")
     service = series.get("mean_latency_s")
     service_time = float(service) if isinstance(service, (int, float)) and service > 0 else None
-    return Trace(source=f"perf:{run_id}", kind=kind, values=values, service_time_s=service_time)
+    start = series.get("start_time")
+    return Trace(
+        source=f"perf:{run_id}",
+        kind=kind,
+        values=values,
+        service_time_s=service_time,
+        start_time=float(start) if isinstance(start, (int, float)) else None,
+    )
 
 
 def prometheus_trace(rest: str, url: str | None, *, now: float | None = None) -> Trace:

@@ -43,12 +43,14 @@ _CSV_KIND = {
 @dataclass(frozen=True)
 class Trace:
     """Per-second load: ``values[t]`` for second t; ``service_time_s`` when the source
-    measured it (a perf run's mean latency)."""
+    measured it (a perf run's mean latency); ``start_time`` the Unix time of t = 0 when
+    known."""
 
     source: str
     kind: TraceKind
     values: Sequence[float]
     service_time_s: float | None = None
+    start_time: float | None = None
 
     @property
     def seconds(self) -> int:

@@ -19,11 +19,16 @@ MAX_SECONDS = 7 * 24 * 3600
 
 
 def load_series(
-    samples: Sequence[tuple[float, float, float]], start: float, end: float
+    samples: Sequence[tuple[float, float, float]],
+    start: float,
+    end: float,
+    *,
+    origin: float | None = None,
 ) -> dict[str, Any] | None:
     """Per-second series over [start, end) from (elapsed s, requests, latency sum ms)
     samples (cumulative, in time order); None with fewer than two samples or no
-    whole second. ``mean_latency_s`` is the window's mean latency."""
+    whole second. ``mean_latency_s`` is the window's mean latency; ``start_time`` the
+    Unix time of the first second when ``origin`` (the Unix time of elapsed 0) is known."""
     if len(samples) < 2 or end - start < 1:
         return None
     times = [s[0] for s in samples]
@@ -49,4 +54,5 @@ def load_series(
         "rps": [round(v, 3) for v in rps],
         "concurrency": [round(v, 3) for v in concurrency],
         "mean_latency_s": mean,
+        "start_time": None if origin is None else origin + start,
     }

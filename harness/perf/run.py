@@ -25,7 +25,7 @@ from typing import Any
 from analysis import Histogram
 from harness.config import PerfSpec
 from harness.errors import Aborted, BadInput, HarnessError
-from harness.gate.run import history_trend
+from harness.history import history_trend
 from harness.knative.backend import TrafficBackend
 from harness.load.targets import Arm, service_arms
 from harness.local.state import EmulatorInfo
@@ -157,6 +157,7 @@ def load_outcome(
     warm: tuple[float, dict[str, ArmStats]] | None = None
     # (elapsed s, requests, latency sum ms) at every poll: the load per second.
     samples: list[tuple[float, float, float]] = []
+    origins: list[float] = []  # wall-clock time of elapsed 0, as each poll sees it
     if spec.warmup <= 0:
         warm = (0.0, {})
         if recorder is not None:
@@ -174,6 +175,7 @@ def load_outcome(
             arm = status.arms.get(target.arm.name)
             if arm is not None:
                 samples.append((status.elapsed_s, arm.requests, arm.latency.sum))
+                origins.append(time.time() - status.elapsed_s)
             if on_progress is not None:
                 done = f"{arm.requests:,} requests" if arm else ""
                 on_progress(min(status.elapsed_s, total), total, done)
@@ -235,6 +237,7 @@ def load_outcome(
             [*samples, (final.elapsed_s, last.requests, last.latency.sum)],
             warm[0],
             final.elapsed_s,
+            origin=min(origins, default=None),
         ),
     )
 
@@ -404,22 +407,10 @@ def open_backend(
     Never starts an emulator: without a cluster it raises ``Unavailable`` (exit 2), so a
     scheduled run cannot silently measure a throwaway emulator instead of the real thing.
     """
-    from harness.knative.connect import connect, find_kubeconfig
-    from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.target import open_target
 
-    path = find_kubeconfig(kubeconfig, state_dir)
-    running = Emulator.status(resolve_state_dir(state_dir))
-    emulator = (
-        running
-        if running is not None and Path(running.kubeconfig).resolve() == path.resolve()
-        else None
-    )
-    backend = connect(path, context, state_dir)
-    try:
-        yield backend, emulator
-    finally:
-        backend.close()
+    with open_target(kubeconfig, context, state_dir) as target:
+        yield target.backend, target.emulator
 
 
 def execute_perf(
