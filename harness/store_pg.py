@@ -153,11 +153,15 @@ class PostgresStore:
     one lock); safe for many processes at once (see the module docstring)."""
 
     def __init__(self, location: object) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
         url = normalise_url(location)
         self.location = display_url(url)
+        try:
+            import psycopg
+        except ImportError:
+            raise BadInput(
+                f"store {self.location}: PostgreSQL needs psycopg 3 (pip install 'psycopg[binary]')"
+            ) from None
+        self._psycopg = psycopg
         self._lock = threading.Lock()
         try:
             self._db = psycopg.connect(url, connect_timeout=_CONNECT_TIMEOUT_S)
