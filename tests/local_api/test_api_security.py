@@ -179,7 +179,8 @@ def test_hostile_bodies_get_4xx_not_500(fresh_emulator: RunningEmulator) -> None
         ("application/json", json.dumps({"spec": _nested(150)}).encode()),
         ("application/yaml", b"a: " + b"[" * 50_000 + b"]" * 50_000),
         ("application/yaml", _billion_laughs()),
-        ("application/json", b"[" + b"1," * 2_000_000 + b"1]"),
+        ("application/json", b"[" + b"1," * 300_000 + b"1]"),  # 600 KB, 300,000 values
+        ("application/json", b"[" + b"1," * 2_000_000 + b"1]"),  # 4 MB: over the size bound
     ]
     with fresh_emulator.api_client(timeout=60) as api:
         for kind, body in bombs:
@@ -292,13 +293,19 @@ def test_a_services_env_never_reaches_the_host_interpreter(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     browser_marker = tmp_path / "browser-ran"
+    script_marker = tmp_path / "browser-script-ran"
     startup_marker = tmp_path / "startup-ran"
+    # Python's webbrowser runs an executable named by BROWSER; the emulator before this
+    # fix did so at the revision's start (the antigravity import of PYTHONWARNINGS).
+    script = tmp_path / "browser.sh"
+    script.write_text(f"#!/bin/sh\ntouch {script_marker}\n")
+    script.chmod(0o755)
     startup = tmp_path / "startup.py"
     startup.write_text(f"open({str(startup_marker)!r}, 'w').close()\n")
     hostile = {
         "TARGET": "isolated",
         "PYTHONWARNINGS": "ignore::antigravity.Foo",
-        "BROWSER": f'/bin/sh -c "touch {browser_marker}"',
+        "BROWSER": f'{script}{os.pathsep}/bin/sh -c "touch {browser_marker}"',
         "LD_PRELOAD": "/nonexistent.so",
         "PYTHONSTARTUP": str(startup),
         "PYTHONPATH": str(tmp_path),
@@ -323,6 +330,7 @@ def test_a_services_env_never_reaches_the_host_interpreter(
         assert b"-I" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     time.sleep(1.0)  # anything spawned at start (a browser, a startup file) has run by now
     assert not browser_marker.exists()
+    assert not script_marker.exists()
     assert not startup_marker.exists()
     log = "\n".join(p.read_text() for p in (emulator.state_dir / "logs").glob("*hostile*"))
     assert "LD_PRELOAD" not in log and "antigravity" not in log
