@@ -301,3 +301,66 @@ def test_plain_manifests_kubectl_client_dry_run(emulator: RunningEmulator) -> No
             f"serves serving.knative.dev only: {dry.stderr.strip()}"
         )
     assert dry.returncode == 0, dry.stderr
+
+
+def test_the_args_run_a_master_and_workers_as_the_operator_starts_them(
+    recorder: tuple[str, Counter[tuple[str, str]]], tmp_path: Path
+) -> None:
+    # The operator's pods run `locust --master ARGS` and `locust --worker --master-host
+    # SVC ARGS` (locust_operator/objects.py at the fixture's commit): the same here, on
+    # loopback, with two workers.
+    from tests.teams.servers import free_port
+
+    ingress, seen = recorder
+    document = operator_document(
+        *("--url", "a=http://a.example.com/a", "--url", "b=http://b.example.com/b"),
+        *("--ingress", ingress, "--rate", "10", "--duration", "4s", "--workers", "2"),
+    )
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(document["spec"]["locustfile"]["content"])
+    args = document["spec"]["args"].split()
+    args[args.index("--locustfile") + 1] = str(locustfile)
+    port = free_port()
+    master = subprocess.Popen(
+        [
+            str(LOCUST),
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [
+                str(LOCUST),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(document["spec"]["workers"])
+    ]
+    try:
+        out, _ = master.communicate(timeout=90)
+        assert master.returncode == 0, out[-3000:]
+        for worker in workers:
+            assert worker.wait(timeout=30) == 0
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    a, b = seen[("a.example.com", "/a")], seen[("b.example.com", "/b")]
+    assert set(seen) == {("a.example.com", "/a"), ("b.example.com", "/b")}, seen
+    assert 10 <= a <= 60 and 10 <= b <= 60, (a, b)  # 10 req/s per arm for 4 s, capped
