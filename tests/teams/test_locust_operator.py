@@ -357,7 +357,8 @@ def test_the_args_run_a_master_and_workers_as_the_operator_starts_them(
         for worker in workers:
             assert worker.wait(timeout=30) == 0
     finally:
-        for process in (master, *workers):
+        processes: list[subprocess.Popen[Any]] = [master, *workers]
+        for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
