@@ -17,7 +17,9 @@ Metrics (all gauges; see docs/perf-gate.md and examples/prometheus/):
 * ``harness_run_decision{decision}``: 1 for the current decision (the judge's ``continue``,
   ``promote``, ``rollback`` during a canary; the outcome at the end);
 * ``harness_canary_weight``: the candidate's traffic percent;
-* ``harness_metric_e_value{metric,judge}`` and ``harness_metric_threshold{metric,judge}``;
+* ``harness_metric_e_value{metric,judge}``, its running maximum
+  ``harness_metric_max_e_value{metric,judge}`` (rollback when it reaches the threshold)
+  and ``harness_metric_threshold{metric,judge}``;
 * ``harness_gate_metric_p_value{metric}`` (gate, Benjamini–Hochberg adjusted);
 * ``harness_run_duration_seconds``; ``harness_run_looks``.
 """
@@ -63,6 +65,7 @@ class MetricState:
     judge: str
     e_value: float | None = None
     threshold: float | None = None
+    max_e_value: float | None = None  # the running maximum: rollback when >= threshold
     p_value: float | None = None
 
 
@@ -142,6 +145,15 @@ def exposition(state: RunState) -> str:
         "harness_metric_e_value",
         "A metric's e-value against 'canary not worse' (rollback when >= threshold).",
         [({"metric": m.name, "judge": m.judge}, float(m.e_value or 0.0)) for m in e_values],
+    )
+    gauge(
+        "harness_metric_max_e_value",
+        "The e-value's running maximum, which the rollback rule compares to the threshold.",
+        [
+            ({"metric": m.name, "judge": m.judge}, float(m.max_e_value))
+            for m in state.metrics
+            if m.max_e_value is not None
+        ],
     )
     gauge(
         "harness_metric_threshold",

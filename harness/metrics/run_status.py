@@ -25,7 +25,13 @@ def _metrics(verdict: Verdict | None, judge: str) -> list[MetricState]:
     if verdict is None:
         return []
     return [
-        MetricState(name=m.name, judge=judge, e_value=m.e_value, threshold=m.threshold)
+        MetricState(
+            name=m.name,
+            judge=judge,
+            e_value=m.e_value,
+            threshold=m.threshold,
+            max_e_value=m.max_e_value,
+        )
         for m in verdict.metrics
     ]
 

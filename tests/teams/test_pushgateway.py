@@ -51,7 +51,9 @@ def test_exposition_has_every_gauge_and_keeps_inf_finite() -> None:
             looks=7,
             metrics=(
                 MetricState("errors", "client", e_value=math.inf, threshold=40.0),
-                MetricState("latency_median", "server", e_value=0.5, threshold=40.0),
+                MetricState(
+                    "latency_median", "server", e_value=0.5, threshold=40.0, max_e_value=3.0
+                ),
             ),
         )
     )
@@ -62,6 +64,7 @@ def test_exposition_has_every_gauge_and_keeps_inf_finite() -> None:
     assert "harness_run_duration_seconds 12.5" in lines
     assert 'harness_metric_e_value{metric="errors",judge="client"} 1.7976931348623157e+308' in lines
     assert 'harness_metric_threshold{metric="latency_median",judge="server"} 40.0' in lines
+    assert 'harness_metric_max_e_value{metric="latency_median",judge="server"} 3.0' in lines
     assert not any("inf" in line.lower() for line in lines if not line.startswith("#"))
 
 
@@ -259,7 +262,7 @@ def test_rollback_by_harness_canary_fires_the_example_alert(
         s["metric"]["metric"]
         for s in query(
             prom,
-            f'harness_metric_e_value{{{sel},run_id="{run_id}"}} >= on (metric, judge) '
+            f'harness_metric_max_e_value{{{sel},run_id="{run_id}"}} >= on (metric, judge) '
             f'harness_metric_threshold{{{sel},run_id="{run_id}"}}',
         )
     ]
