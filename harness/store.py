@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from harness.errors import BadInput, Unavailable
-from harness.local.state import ensure_state_dir, resolve_state_dir
 from harness.redact import redact_values
+from harness.statedir import ensure_state_dir, resolve_state_dir
 
 __all__ = [
     "ACTION_KINDS",

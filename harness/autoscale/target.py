@@ -89,7 +89,7 @@ def _from_cluster(
     context: str | None,
     state_dir: Path | None,
 ) -> ServiceKnobs:
-    from harness.knative.connect import connect
+    from harness.target import connect
 
     backend = connect(kubeconfig, context, state_dir)
     try:

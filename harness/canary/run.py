@@ -56,42 +56,20 @@ def open_cluster(
     kubeconfig: Path | None, context: str | None, state_dir: Path | None, say: Say
 ) -> Iterator[Cluster]:
     """Connect to the chosen cluster; with none at all, start the emulator for this run."""
-    from harness.knative.connect import NoCluster, connect, find_kubeconfig
-    from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.target import open_target
 
-    folder = resolve_state_dir(state_dir)
-    started: Path | None = None
-    try:
-        path = find_kubeconfig(kubeconfig, state_dir)
-    except NoCluster:
-        info = Emulator.start(folder, demo=True)
-        started = folder
-        say(
-            f"no cluster configured: started the local emulator with the demo Service for "
-            f"this run (API {info.api}, ingress {info.ingress})"
+    with open_target(kubeconfig, context, state_dir, start_emulator=True, say=say) as target:
+        cluster = Cluster(
+            backend=target.backend,
+            ingress=target.ingress,
+            prometheus=target.prometheus,
+            started_emulator=target.started,
         )
-        path = Path(info.kubeconfig)
-    running = Emulator.status(folder)
-    on_emulator = running is not None and Path(running.kubeconfig).resolve() == path.resolve()
-    backend = connect(path, context, state_dir)
-    cluster = Cluster(
-        backend=backend,
-        ingress=running.ingress if on_emulator and running else None,
-        prometheus=running.prometheus if on_emulator and running else None,
-        started_emulator=started,
-    )
-    try:
-        yield cluster
-    finally:
         try:
+            yield cluster
+        finally:
             for cleanup in reversed(cluster.cleanups):
                 cleanup()
-        finally:
-            backend.close()
-        if started is not None:
-            Emulator.stop(started)
-            say("stopped the emulator started for this run")
 
 
 def judge_config(spec: CanarySpec) -> JudgeConfig:
@@ -575,9 +553,9 @@ def run_rollback_command(
     """Restore the traffic block from before the first run of the newest chain of runs
     on a Service (`harness.canary.chain`), holding the run lease while it does."""
     from harness.canary.chain import rollback_chain
-    from harness.knative.connect import connect
     from harness.knative.names import require_dns_label
     from harness.store import open_store
+    from harness.target import connect
 
     require_dns_label(service, "service")
     require_dns_label(namespace, "namespace")

@@ -215,7 +215,7 @@ def _load(
 
 def _emulator_prometheus(state_dir: Path | None) -> str | None:
     from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.statedir import resolve_state_dir
 
     running = Emulator.status(resolve_state_dir(state_dir))
     return running.prometheus if running is not None else None

@@ -349,27 +349,19 @@ def _service_arms(
     context: str | None,
     state_dir: Path | None,
 ) -> list[Arm]:
-    from harness.knative.connect import connect, find_kubeconfig
     from harness.knative.names import require_dns_label
     from harness.load.targets import service_arms
-    from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.target import open_target
 
     require_dns_label(service, "service")
     require_dns_label(namespace, "namespace")
     for tag in tags:
         require_dns_label(tag, "tag")
-    path = find_kubeconfig(kubeconfig, state_dir)
-    emulator = Emulator.status(resolve_state_dir(state_dir))
-    on_emulator = emulator is not None and Path(emulator.kubeconfig).resolve() == path.resolve()
-    if ingress is None and on_emulator and emulator is not None:
-        # The emulator's hosts (*.example.com) resolve nowhere: go through its ingress.
-        ingress = emulator.ingress
-    backend = connect(path, context, state_dir)
-    try:
-        state = backend.get_service(namespace, service)
-    finally:
-        backend.close()
+    with open_target(kubeconfig, context, state_dir) as target:
+        if ingress is None:
+            # The emulator's hosts (*.example.com) resolve nowhere: go through its ingress.
+            ingress = target.ingress
+        state = target.backend.get_service(namespace, service)
     return service_arms(state, tags, ingress)
 
 

@@ -108,7 +108,7 @@ def up(
 ) -> None:
     """Start the emulator in the background; returns once it answers."""
     from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.statedir import resolve_state_dir
 
     info = Emulator.start(
         resolve_state_dir(state_dir),
@@ -127,7 +127,7 @@ def up(
 def status(state_dir: StateDir = None, output: Format = OutputFormat.text) -> None:
     """Where the running emulator answers (exit 2 when none is running)."""
     from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.statedir import resolve_state_dir
 
     folder = resolve_state_dir(state_dir)
     info = Emulator.status(folder)
@@ -140,7 +140,7 @@ def status(state_dir: StateDir = None, output: Format = OutputFormat.text) -> No
 def down(state_dir: StateDir = None) -> None:
     """Stop the emulator and every process it started (exit 0 when none was running)."""
     from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.statedir import resolve_state_dir
 
     folder = resolve_state_dir(state_dir)
     if Emulator.stop(folder):
@@ -167,7 +167,7 @@ def apply(
     from harness.local.api_client import api_client
     from harness.local.client_apply import apply_service
     from harness.local.launcher import Emulator
-    from harness.local.state import resolve_state_dir
+    from harness.statedir import resolve_state_dir
 
     folder = resolve_state_dir(state_dir)
     documents = _read_manifest(filename)

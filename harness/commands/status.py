@@ -153,8 +153,8 @@ def register(app: typer.Typer) -> None:
         output: Format = OutputFormat.text,
     ) -> None:
         """Revisions (ready or not), traffic with percents and tag URLs, the last run."""
-        from harness.knative.connect import connect
         from harness.knative.names import require_dns_label
+        from harness.target import connect
 
         require_dns_label(namespace, "namespace")
         require_dns_label(service, "service")

@@ -1,6 +1,6 @@
 """How a gate reads: a report row per metric, the report, the ``--format json`` document.
 
-Built from a `harness.gate.GateOutcome` and the analysis module's metric results; the
+Built from a `harness.gate.outcome.GateOutcome` and the analysis module's metric results; the
 report itself is written by the shared report module (one template family with the
 canary and perf runs).
 """
@@ -12,20 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.gate.outcome import metric_name
+
 if TYPE_CHECKING:
     from analysis.fixed import MetricResult as FixedResult
-    from harness.gate.run import GateOutcome
+    from harness.gate.outcome import GateOutcome
     from harness.report import MetricResult, ReportData
 
-__all__ = ["gate_document", "gate_report", "metric_name", "report_metric"]
+__all__ = ["gate_document", "gate_report", "report_metric"]
 
 # The gate's statuses as the report's decision words.
 _DECISIONS = {"passed": "pass", "regression": "fail", "inconclusive": "inconclusive"}
-
-
-def metric_name(name: str) -> str:
-    """``error_rate`` -> ``error rate``, ``p99`` -> ``latency p99``: how reports name them."""
-    return "error rate" if name == "error_rate" else f"latency {name}"
 
 
 def report_metric(metric: FixedResult) -> MetricResult:

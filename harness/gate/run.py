@@ -27,17 +27,18 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, Aborted, BadInput
-from harness.gate.report import gate_report, metric_name
+from harness.errors import Aborted, BadInput
+from harness.gate.outcome import GateOutcome, GateVerdict
+from harness.gate.report import gate_report
+from harness.history import history_trend
 from harness.store import PerfResult, RunRecord, Store, is_run_id, open_store
 
 if TYPE_CHECKING:
     from analysis import ArmSnapshot
-    from analysis.fixed import MetricResult as FixedResult
     from analysis.fixed import Tolerances
 
 __all__ = [
@@ -47,17 +48,12 @@ __all__ = [
     "Reference",
     "evaluate_gate",
     "execute_gate",
-    "history_trend",
     "open_history",
     "parse_reference",
     "parse_share",
     "tolerances",
 ]
 
-PASSED = "passed"
-REGRESSION = "regression"
-INCONCLUSIVE = "inconclusive"
-EXIT_CODES = {PASSED: EXIT_OK, REGRESSION: EXIT_FAILED, INCONCLUSIVE: EXIT_ABORTED}
 # As analysis.fixed.Tolerances: error rate +0.1 point; p50 +5%, p90 +10%, p99 +10%.
 DEFAULT_TOLERANCES = {
     "error_rate": 0.001,
@@ -157,68 +153,6 @@ def open_history(location: str | Path | None) -> Store:
 
 
 # ----------------------------------------------------------------- the comparison
-@dataclass(frozen=True)
-class GateOutcome:
-    """A gate's result as plain values: the runs compared, each metric, the verdict.
-
-    ``metrics`` are `analysis.fixed.MetricResult` in the order error rate, p50, p90,
-    p99; ``status`` is passed, regression or inconclusive (`exit_code` 0, 1, 3).
-    """
-
-    gate_id: str
-    namespace: str
-    service: str
-    arm: str
-    profile: str
-    against: str
-    candidate: RunRecord
-    references: tuple[RunRecord, ...]
-    candidate_arm: ArmSnapshot
-    reference_arm: ArmSnapshot
-    metrics: tuple[FixedResult, ...]
-    tolerances: Tolerances
-    status: str
-    started: float
-    finished: float
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def exit_code(self) -> int:
-        """0 passed, 1 regression, 3 inconclusive."""
-        return EXIT_CODES[self.status]
-
-    def explanation(self) -> list[str]:
-        """Sentences saying what was compared and why the gate decided as it did."""
-        refs = self.references
-        if len(refs) == 1:
-            what = f"reference run {refs[0].id}" + (f" ({refs[0].label})" if refs[0].label else "")
-        else:
-            what = f"{len(refs)} reference runs merged ({refs[-1].id} … {refs[0].id})"
-        label = f" ({self.candidate.label})" if self.candidate.label else ""
-        sentences = [
-            f"candidate run {self.candidate.id}{label} vs {what}, --against {self.against}; "
-            f"arm {self.arm}, profile {self.profile}",
-            f"candidate {self.candidate_arm.requests:,} requests, {self.candidate_arm.errors:,} "
-            f"errors; reference {self.reference_arm.requests:,} requests, "
-            f"{self.reference_arm.errors:,} errors",
-        ]
-        failed = [metric_name(m.name) for m in self.metrics if m.status.value == "fail"]
-        skipped = [
-            metric_name(m.name)
-            for m in self.metrics
-            if m.status.value != "fail" and m.status.value != "pass"
-        ]
-        if failed:
-            sentences.append(f"regression in {', '.join(failed)}")
-        elif self.status == PASSED:
-            sentences.append("no metric is worse than its tolerance")
-        else:
-            sentences.append("not enough data to judge the error rate and a latency quantile")
-        if skipped:
-            sentences.append(f"not judged (too few requests): {', '.join(skipped)}")
-        return sentences + list(self.notes)
-
-
 def evaluate_gate(
     store: Store,
     namespace: str,
@@ -235,7 +169,7 @@ def evaluate_gate(
     ``BadInput`` (exit 2) for a named run that does not exist or cannot be compared
     (another Service, arm or profile; not a completed perf run; the candidate itself).
     """
-    from analysis.fixed import compare_runs
+    from analysis.fixed import GateStatus, compare_runs
 
     started = time.time()
     candidate = _candidate(store, namespace, service, tag, candidate_id)
@@ -246,18 +180,18 @@ def evaluate_gate(
     reference_arm = _merged(reference_results)
     candidate_arm = _merged([result])
     metrics = tuple(compare_runs(reference_arm, candidate_arm, tol))
-    statuses = {m.name: m.status.value for m in metrics}
+    statuses = {m.name: m.status for m in metrics}
     judged_latency = [
         name
         for name, status in statuses.items()
-        if name != "error_rate" and status != "insufficient_data"
+        if name != "error_rate" and status is not GateStatus.INSUFFICIENT_DATA
     ]
-    if "fail" in statuses.values():
-        status = REGRESSION
-    elif statuses.get("error_rate") == "pass" and judged_latency:
-        status = PASSED
+    if GateStatus.FAIL in statuses.values():
+        status = GateVerdict.REGRESSION
+    elif statuses.get("error_rate") is GateStatus.PASS and judged_latency:
+        status = GateVerdict.PASSED
     else:
-        status = INCONCLUSIVE
+        status = GateVerdict.INCONCLUSIVE
     return GateOutcome(
         gate_id=_gate_id(started),
         namespace=namespace,
@@ -424,20 +358,6 @@ def _gate_id(started: float) -> str:
     return (
         "gate-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
     )
-
-
-def history_trend(
-    store: Store, namespace: str, service: str, arm: str, profile: str, limit: int = 100
-) -> list[Any]:
-    """The last ``limit`` completed runs of that Service, arm and profile (oldest first).
-
-    A trend only compares like with like: a cold-start run is not a point on a steady
-    run's latency curve.
-    """
-    points = store.perf_trend(namespace, service, arm=arm, limit=limit * 4)
-    runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit * 4)
-    same = {run.id for run in runs if run.spec.get("profile", "steady") == profile}
-    return [point for point in points if point.run_id in same][-limit:]
 
 
 # ----------------------------------------------------------------- the command

@@ -50,7 +50,7 @@ class KubeBackend:
     def __init__(
         self, kubeconfig: Path, context: str | None = None, *, request_timeout: float = 10.0
     ) -> None:
-        from harness.knative.connect import read_kubeconfig
+        from harness.knative.kubeconfig import read_kubeconfig
 
         try:
             config = KubeConfig.from_dict(read_kubeconfig(kubeconfig), fname=kubeconfig)

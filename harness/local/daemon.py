@@ -47,12 +47,12 @@ from harness.local.prometheus import (
 )
 from harness.local.state import (
     EmulatorInfo,
-    ensure_state_dir,
     new_token,
     remove_info,
     write_info,
     write_kubeconfig,
 )
+from harness.statedir import ensure_state_dir
 
 log = logging.getLogger("harness.local.daemon")
 

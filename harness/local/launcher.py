@@ -24,10 +24,10 @@ from harness.local.api_client import api_client
 from harness.local.state import (
     LOG_FILE,
     EmulatorInfo,
-    ensure_state_dir,
     read_info,
     remove_info,
 )
+from harness.statedir import ensure_state_dir
 
 PID_FILE = "daemon.pid"
 START_TIMEOUT = 90.0

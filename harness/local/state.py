@@ -1,8 +1,7 @@
 """The emulator's state folder: where it is, what `emulator.json` says, the kubeconfig.
 
-The folder is chosen as the CLI contract says: an explicit `--state-dir`, else the
-`HARNESS_STATE_DIR` environment variable, else `$XDG_STATE_HOME/knative-harness`, else
-`~/.local/state/knative-harness`. It holds `emulator.json` (written last by a daemon that
+The folder is chosen by `harness.statedir` (the CLI contract's rule, shared with the
+run store). It holds `emulator.json` (written last by a daemon that
 answers, removed when it stops), `kubeconfig`, `daemon.log` and Prometheus data.
 
 The folder is the user's alone (mode 0700), and `kubeconfig` and `emulator.json` are
@@ -15,17 +14,12 @@ import base64
 import json
 import os
 import secrets
-import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.errors import BadInput
-
-STATE_ENV = "HARNESS_STATE_DIR"
-APP_DIR = "knative-harness"
 INFO_FILE = "emulator.json"
 KUBECONFIG_FILE = "kubeconfig"
 LOG_FILE = "daemon.log"
@@ -60,35 +54,6 @@ class EmulatorInfo:
             max_pods=int(data.get("max_pods", 1)),
             scale_to_zero=bool(data.get("scale_to_zero", False)),
         )
-
-
-def resolve_state_dir(explicit: Path | str | None = None) -> Path:
-    """The state folder to use: `explicit`, else $HARNESS_STATE_DIR, else the XDG state dir."""
-    if explicit:
-        return Path(explicit).expanduser()
-    from_env = os.environ.get(STATE_ENV)
-    if from_env:
-        return Path(from_env).expanduser()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return base / APP_DIR
-
-
-def ensure_state_dir(state_dir: Path) -> Path:
-    """Create the state folder, private to the user (0700; an existing one of the user's
-    is made so), or raise BadInput if that is impossible or it belongs to someone else."""
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = state_dir.stat()
-        if not stat.S_ISDIR(info.st_mode):
-            raise BadInput(f"state folder {state_dir} is not a directory")
-        if info.st_uid != os.getuid():
-            raise BadInput(f"state folder {state_dir} belongs to another user")
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            state_dir.chmod(0o700)
-    except OSError as exc:
-        raise BadInput(f"cannot create state folder {state_dir}: {exc.strerror}") from exc
-    return state_dir
 
 
 def read_info(state_dir: Path) -> EmulatorInfo | None:

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from harness.errors import Aborted, BadInput, Unavailable
-from harness.knative.connect import NoCluster, connect, find_kubeconfig
 from harness.knative.kube import KubeBackend
 from harness.knative.model import ServiceState
 from harness.knative.traffic import TrafficTarget, canary_split
 from harness.local.state import kubeconfig_document
+from harness.target import NoCluster, connect, find_kubeconfig
 from tests.conftest import RunningEmulator
 
 SERVICE_URL = "/apis/serving.knative.dev/v1/namespaces/default/services"
