@@ -129,10 +129,10 @@ def _from_issue(issue: Issue, document: Document) -> Finding:
 
 
 def lint_document(
-    document: Document, config: ClusterConfig, *, security_warnings: bool = False
+    document: Document, config: ClusterConfig, *, security_warnings: bool = True
 ) -> list[Finding]:
-    """Every finding for one parsed document; Knative's insecure-default warnings only
-    with ``security_warnings`` (Knative gives them for nearly every container)."""
+    """Every finding for one parsed document; Knative's insecure-default warning (one
+    finding, merged as Knative merges it) unless ``security_warnings`` is off."""
     obj = document.obj
     if not isinstance(obj, Mapping):
         return [
@@ -187,7 +187,7 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def lint_text(
-    text: str, name: str, config: ClusterConfig | None = None, *, security_warnings: bool = False
+    text: str, name: str, config: ClusterConfig | None = None, *, security_warnings: bool = True
 ) -> FileReport:
     """Lint one file's text; ``name`` is what the report calls the file."""
     config = config or ClusterConfig()
@@ -202,7 +202,7 @@ def lint_text(
 
 
 def lint_path(
-    path: str, config: ClusterConfig | None = None, *, security_warnings: bool = False
+    path: str, config: ClusterConfig | None = None, *, security_warnings: bool = True
 ) -> FileReport:
     """Read ``path`` (``-`` is stdin) and lint it; an unreadable file gives a report
     with ``error`` set, never an exception."""

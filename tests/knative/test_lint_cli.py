@@ -14,15 +14,32 @@ VALID = FIXTURES / "05-docs-autoscale-go-target.yaml"
 INVALID = FIXTURES / "09-docs-initial-scale-zero.yaml"
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str | None = None, security: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``harness lint`` with ARGS; Knative's insecure-default warning (shown by default)
+    only with ``security``, so exact outputs stay about the rule under test."""
+    flags = [] if security else ["--no-security-warnings"]
     return subprocess.run(
-        [*HARNESS, "lint", *args],
+        [*HARNESS, "lint", *flags, *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_knatives_insecure_default_warning_is_shown_and_does_not_fail() -> None:
+    result = run(str(VALID), security=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    insecure = "Kubernetes default value is insecure"
+    lines = [line for line in result.stdout.splitlines() if insecure in line]
+    assert len(lines) == 1, result.stdout  # one finding, merged as Knative merges it
+    assert ": warning " in lines[0]
+    assert "securityContext.runAsNonRoot" in lines[0]
+    hidden = run(str(VALID), "--feature", "secure-pod-defaults=enabled", security=True)
+    assert insecure not in hidden.stdout, hidden.stdout
 
 
 def test_clean_file_exits_0() -> None:

@@ -425,7 +425,9 @@ def test_finding_severity_matches_catalogue(case: Case) -> None:
 
 def test_queue_resource_percentage_is_also_a_deprecation_warning() -> None:
     report = lint_text(
-        _text(service({"queue.sidecar.serving.knative.dev/resource-percentage": "50"})), "m"
+        _text(service({"queue.sidecar.serving.knative.dev/resource-percentage": "50"})),
+        "m",
+        security_warnings=False,
     )
     assert [(f.severity, f.rule) for f in report.findings] == [
         ("warning", "queue-resource-percentage")
@@ -433,7 +435,7 @@ def test_queue_resource_percentage_is_also_a_deprecation_warning() -> None:
 
 
 def test_did_you_mean_suggests_the_close_key() -> None:
-    report = lint_text(_text(service({K + "max-scales": "3"})), "m")
+    report = lint_text(_text(service({K + "max-scales": "3"})), "m", security_warnings=False)
     (finding,) = report.findings
     assert finding.message == f"unknown annotation {K}max-scales; did you mean {K}max-scale?"
 
@@ -483,7 +485,7 @@ def test_non_knative_documents_do_not_stop_the_others() -> None:
     text = (
         _text({"apiVersion": "v1", "kind": "ConfigMap"}) + "---\n" + _text(service(revision="v2"))
     )
-    report = lint_text(text, "m")
+    report = lint_text(text, "m", security_warnings=False)
     assert [(f.severity, f.rule) for f in report.findings] == [
         ("info", "skipped-kind"),
         ("error", "revision-name-prefix"),
@@ -502,7 +504,7 @@ def test_documentation_placeholders_are_flagged() -> None:
             "networking.knative.dev/ingress.class": "<ingress-type>.ingress.networking.knative.dev"
         }
     )
-    (finding,) = lint_text(_text(manifest), "m").findings
+    (finding,) = lint_text(_text(manifest), "m", security_warnings=False).findings
     assert finding.rule == "placeholder-value"
     assert finding.field == "metadata.annotations.networking.knative.dev/ingress.class"
     assert finding.message.startswith("<ingress-type> looks like a placeholder")

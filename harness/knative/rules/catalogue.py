@@ -188,10 +188,11 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "insecure-default",
-            "info",
-            "Knative's own warning for each container whose securityContext leaves "
-            "runAsNonRoot, allowPrivilegeEscalation, seccompProfile or capabilities.drop at "
-            "Kubernetes' insecure default (off with secure-pod-defaults)",
+            "warning",
+            "Knative's own warning (what kubectl prints on apply) for containers whose "
+            "securityContext leaves runAsNonRoot, allowPrivilegeEscalation, seccompProfile or "
+            "capabilities.drop at Kubernetes' insecure default, one finding as Knative merges "
+            "it (off with secure-pod-defaults; hidden with --no-security-warnings)",
             _K8S,
         ),
         Rule(
