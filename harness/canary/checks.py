@@ -141,8 +141,11 @@ def wait_for_revision(
     while True:
         state = backend.get_service(namespace, service)
         created = state.latest_created_revision
+        settled = state.ready and state.observed_generation == state.generation
+        if settled and created == before:
+            return state  # reconciled without a new revision: the caller says so
         if created and created != before:
-            if state.ready and state.observed_generation == state.generation:
+            if settled:
                 return state
             failure = _failure(backend, state, created)
             if failure is not None:
@@ -154,6 +157,7 @@ def wait_for_revision(
 
 
 def _failure(backend: TrafficBackend, state: ServiceState, created: str) -> str | None:
+    # Ready=False RevisionFailed: knative/serving@f050b205 configuration_lifecycle.go
     if state.ready_reason == "RevisionFailed":
         return state.ready_message or "RevisionFailed"
     for revision in backend.list_revisions(state.namespace, state.name):

@@ -385,6 +385,7 @@ def run_canary_command(
             check_queries(spec, cluster)
             lease: ServiceLease | None = None
             if spec.apply is not None and resume is None:
+                manifest_service(spec)  # a lint error stops here, before the lease
                 # Applying is the first write: it needs the Service to itself.
                 lease = take_service(spec, cluster, run_id, say)
                 spec = apply_candidate(spec, cluster, say)
@@ -610,16 +611,8 @@ def _stderr_line(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
-    """`--apply FILE`: lint the manifest, then create its revision at 0% of traffic.
-
-    The manifest's ``spec.traffic`` is replaced by the Service's current block with
-    latest-following entries pinned, so Knative's default (all traffic to the latest
-    revision) cannot happen; the new revision becomes the candidate.
-    """
-    from dataclasses import replace
-
-    from harness.canary.checks import wait_for_revision
+def manifest_service(spec: CanarySpec) -> dict[str, Any]:
+    """The Service of the ``--apply`` manifest, linted (BadInput on a lint error); reads only."""
     from harness.knative.lint import lint_path
     from harness.knative.manifest import ManifestError, parse_manifests
 
@@ -657,6 +650,22 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
             f"{spec.apply} must hold exactly one Service {spec.namespace}/{spec.service}, "
             f"found {len(services)}"
         )
+    service: dict[str, Any] = services[0]
+    return service
+
+
+def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
+    """`--apply FILE`: lint the manifest, then create its revision at 0% of traffic.
+
+    The manifest's ``spec.traffic`` is replaced by the Service's current block with
+    latest-following entries pinned, so Knative's default (all traffic to the latest
+    revision) cannot happen; the new revision becomes the candidate.
+    """
+    from dataclasses import replace
+
+    from harness.canary.checks import wait_for_revision
+
+    service = manifest_service(spec)
     backend = cluster.backend
     state = backend.get_service(spec.namespace, spec.service)
     before = state.latest_created_revision
@@ -669,7 +678,7 @@ def apply_candidate(spec: CanarySpec, cluster: Cluster, say: Say) -> CanarySpec:
                 target, revision_name=state.latest_ready_revision, latest_revision=False
             )
         pinned.append(replace(target, url=None).to_dict())
-    manifest = dict(services[0])
+    manifest = dict(service)
     manifest["metadata"] = {**(manifest.get("metadata") or {}), "namespace": spec.namespace}
     manifest["spec"] = {**(manifest.get("spec") or {}), "traffic": pinned}
     backend.apply(manifest)

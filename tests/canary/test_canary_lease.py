@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.canary.lease import LEASE_ANNOTATION
+from harness.knative.backend import StaleWrite
 from harness.knative.kube import KubeBackend
 from harness.store import SqliteStore
 from tests.canary.conftest import (
     harness_env,
+    identical_pair,
     percent_of,
     run_canary,
     service,
@@ -40,6 +44,20 @@ SLOW = [
     "40",
     "--max-duration",
     "150s",
+    # Identical revisions (tests.canary.conftest.identical_pair) and wide tolerances: the
+    # run stays at its first step instead of rolling back on scheduling noise.
+    "--median-ratio-margin",
+    "1.5",
+    "--median-ratio-tolerance",
+    "1.4",
+    "--p99-ratio-margin",
+    "3",
+    "--p99-ratio-tolerance",
+    "2.5",
+    "--error-ratio-margin",
+    "3",
+    "--error-ratio-tolerance",
+    "2.5",
 ]
 
 
@@ -118,10 +136,10 @@ def _kill_at(
     percent: int,
     known: frozenset[str] = frozenset(),
 ) -> str:
-    """Wait for the new run's first look at ``percent``% for hello-v2, then SIGKILL it."""
+    """Wait for the new run's first look at ``percent``% for hello-b, then SIGKILL it."""
     try:
         run_id = _new_run_with_a_look(store, proc, set(known))
-        wait_for(lambda: percent_of(spec_traffic(emu), "hello-v2") == percent, 30, f"{percent}%")
+        wait_for(lambda: percent_of(spec_traffic(emu), "hello-b") == percent, 30, f"{percent}%")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -133,6 +151,7 @@ def _kill_at(
 def test_a_second_canary_is_refused_naming_the_holder(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
     first = spawn_canary(
@@ -140,9 +159,9 @@ def test_a_second_canary_is_refused_naming_the_holder(
         store,
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         "--steps",
         "10,100",
         *SLOW,
@@ -160,9 +179,9 @@ def test_a_second_canary_is_refused_naming_the_holder(
             tmp_path / "r2",
             "hello",
             "--from",
-            "v1",
+            "a",
             "--to",
-            "v2",
+            "b",
             "--steps",
             "50,100",
             *SLOW,
@@ -175,7 +194,16 @@ def test_a_second_canary_is_refused_naming_the_holder(
         # The refused run wrote nothing: no record, and the first run's step stands.
         with SqliteStore(store) as s:
             assert [r.id for r in s.list_runs(service="hello")] == [run_id]
-        assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 10
+        assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 10
+        # The lease is renewed while the run goes on (every 15 s), expiry moving with it.
+        wait_for(
+            lambda: (_lease(fresh_emulator) or {}).get("renewed") != lease["renewed"],
+            45,
+            "a lease renewal",
+        )
+        renewed = _lease(fresh_emulator)
+        assert renewed is not None and renewed["holder"] == lease["holder"]
+        assert renewed["expires"] > lease["expires"]
         first.send_signal(signal.SIGTERM)
         _, err = first.communicate(timeout=90)
     finally:
@@ -188,6 +216,7 @@ def test_a_second_canary_is_refused_naming_the_holder(
 def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     now = time.time()
     holder = "20260101-000000-abcd@build-7.example:4242"
     _set_lease(
@@ -201,9 +230,9 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
         tmp_path / "r",
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         "--steps",
         "10,100",
         *SLOW,
@@ -231,6 +260,7 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
 def test_a_stale_lease_is_taken_over_with_a_message(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     before = spec_traffic(fresh_emulator)
     stale = "20260101-000000-abcd@build-7.example:4242"
     past = time.time() - 600
@@ -243,9 +273,9 @@ def test_a_stale_lease_is_taken_over_with_a_message(
         tmp_path / "r",
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         "--steps",
         "10,100",
         "--step-interval",
@@ -272,9 +302,10 @@ def test_a_stale_lease_is_taken_over_with_a_message(
 def test_rollback_after_a_chain_of_killed_runs_restores_the_first_original(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
-    args = ["hello", "--from", "v1", "--to", "v2", *SLOW]
+    args = ["hello", "--from", "a", "--to", "b", *SLOW]
     first = spawn_canary(
         fresh_emulator, store, *args, "--steps", "20,100", "--report-dir", str(tmp_path / "r1")
     )
@@ -302,6 +333,7 @@ def test_rollback_after_a_chain_of_killed_runs_restores_the_first_original(
 def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
+    identical_pair(fresh_emulator)
     before = spec_traffic(fresh_emulator)
     store = tmp_path / "h.sqlite"
     crashed = spawn_canary(
@@ -309,9 +341,9 @@ def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
         store,
         "hello",
         "--from",
-        "v1",
+        "a",
         "--to",
-        "v2",
+        "b",
         "--steps",
         "10,100",
         *SLOW,
@@ -329,9 +361,9 @@ def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
             tmp_path / "r2",
             "hello",
             "--from",
-            "v1",
+            "a",
             "--to",
-            "v2",
+            "b",
             "--steps",
             "10,100",
             *flags,
@@ -344,8 +376,69 @@ def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
         assert len(rejected.stderr.strip().splitlines()) == 1, rejected.stderr
     with SqliteStore(store) as s:
         assert [r.id for r in s.list_runs(service="hello")] == [crashed_id]
-    assert percent_of(spec_traffic(fresh_emulator), "hello-v2") == 10
+    assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 10
     rollback = _rollback(fresh_emulator, store)
     assert rollback.returncode == 0, rollback.stderr
     assert f"from before run {crashed_id}" in rollback.stdout
     assert spec_traffic(fresh_emulator) == before
+
+
+def test_a_stale_resource_version_is_a_conflict_for_annotation_patches(
+    emulator: RunningEmulator,
+) -> None:
+    backend = KubeBackend(emulator.kubeconfig)
+    try:
+        state = backend.get_service("default", "hello")
+        key = "example.com/probe"
+        backend.patch_annotations(
+            "default", "hello", {key: "1"}, resource_version=state.resource_version
+        )
+        with pytest.raises(StaleWrite):
+            backend.patch_annotations(
+                "default", "hello", {key: "2"}, resource_version=state.resource_version
+            )
+        now = backend.get_service("default", "hello")
+        assert now.annotations[key] == "1"
+        backend.patch_annotations("default", "hello", {key: None}, resource_version=None)
+        assert key not in backend.get_service("default", "hello").annotations
+    finally:
+        backend.close()
+
+
+def test_a_run_whose_lease_is_taken_over_stops_without_touching_traffic(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    identical_pair(fresh_emulator)
+    store = tmp_path / "h.sqlite"
+    proc = spawn_canary(
+        fresh_emulator,
+        store,
+        "hello",
+        "--from",
+        "a",
+        "--to",
+        "b",
+        "--steps",
+        "10,100",
+        *SLOW,
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    other = "20260101-000000-abcd@build-7.example:4242"
+    try:
+        run_id = _new_run_with_a_look(store, proc, set())
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-b") == 10, 30, "10%")
+        now = time.time()
+        _set_lease(
+            fresh_emulator, {"holder": other, "renewed": _stamp(now), "expires": _stamp(now + 300)}
+        )
+        _, err = proc.communicate(timeout=90)  # noticed at the next renewal (15 s)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    assert f"taken over by {other}" in err
+    assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 10  # left to the new holder
+    assert (_lease(fresh_emulator) or {}).get("holder") == other  # not released: not ours
+    with SqliteStore(store) as s:
+        assert s.get_run(run_id).status == "aborted"
