@@ -33,6 +33,7 @@ from yaml.events import (
     NodeEvent,
     ScalarEvent,
 )
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = [
     "MAX_DEPTH",
@@ -42,7 +43,9 @@ __all__ = [
     "FastSafeLoader",
     "InputError",
     "PySafeLoader",
+    "check_node_bounds",
     "check_yaml_bounds",
+    "composes_in_c",
     "load_json",
     "load_yaml",
     "read_text",
@@ -154,6 +157,69 @@ def check_yaml_bounds(text: str, loader_class: type[Any]) -> None:
         loader.dispose()
 
 
+def check_node_bounds(root: Node) -> None:
+    """Refuse a composed YAML document that breaks a bound, visiting each node once.
+
+    Composing is cheap even for an alias bomb (an alias is a second reference to the
+    same node, not a copy), so the document's node graph is checked before any value is
+    built: its height (nested collections) and its size with every alias expanded, both
+    computed once per node; a node that contains itself is a recursive alias.
+    """
+    sizes: dict[int, int] = {}  # collections only: a scalar is 1 value, 0 levels
+    heights: dict[int, int] = {}
+    on_path: set[int] = set()
+    pending: list[tuple[Node, list[Node] | None]] = [(root, None)]
+    while pending:
+        node, children = pending.pop()
+        key = id(node)
+        if children is not None:  # every child is done
+            on_path.discard(key)
+            size = 1 + sum(sizes.get(id(child), 1) for child in children)
+            height = 1 + max((heights.get(id(child), 0) for child in children), default=0)
+            if height > MAX_DEPTH:
+                raise _node_error(node, f"nested more than {MAX_DEPTH} levels deep")
+            if size > MAX_NODES:
+                raise _node_error(
+                    node,
+                    f"more than {MAX_NODES:,} values once aliases are expanded (an alias bomb?)",
+                )
+            sizes[key], heights[key] = size, height
+            continue
+        if key in sizes or isinstance(node, ScalarNode):
+            continue
+        if key in on_path:
+            raise _node_error(node, "recursive alias")
+        on_path.add(key)
+        children = _child_nodes(node)
+        pending.append((node, children))
+        pending.extend(
+            (child, None)
+            for child in children
+            if not isinstance(child, ScalarNode) and id(child) not in sizes
+        )
+
+
+def _child_nodes(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _node_error(node: Node, message: str) -> InputError:
+    mark = node.start_mark
+    return InputError(message, mark.line + 1, mark.column + 1) if mark else InputError(message)
+
+
+def composes_in_c(loader_class: type[Any]) -> bool:
+    """True for libyaml's loaders, whose composer does not recurse in Python: their
+    documents are checked with `check_node_bounds`; the pure-Python composer recurses
+    once per level, so its input is checked with `check_yaml_bounds` first."""
+    c_parser = getattr(getattr(yaml, "cyaml", None), "CParser", None)
+    return c_parser is not None and issubclass(loader_class, c_parser)
+
+
 def _event_error(event: NodeEvent | CollectionEndEvent, message: str) -> InputError:
     mark = event.start_mark
     return InputError(message, mark.line + 1, mark.column + 1) if mark else InputError(message)
@@ -187,10 +253,19 @@ def load_yaml(text: str, loader_class: type[Any] = FastSafeLoader) -> Any:
 
     Raises `InputError` for a bound and `yaml.YAMLError` for invalid YAML.
     """
-    check_yaml_bounds(text, loader_class)
+    if not composes_in_c(loader_class):
+        check_yaml_bounds(text, loader_class)
     loader = loader_class(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_node_bounds(node)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError:
+        # libyaml stops at 1,000 levels with its own words: name the bound instead
+        check_yaml_bounds(text, PySafeLoader)
+        raise
     finally:
         loader.dispose()
 

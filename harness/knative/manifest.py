@@ -21,7 +21,9 @@ from harness.inputs import (
     FastSafeLoader,
     InputError,
     PySafeLoader,
+    check_node_bounds,
     check_yaml_bounds,
+    composes_in_c,
     load_json,
     yaml_error_text,
 )
@@ -128,7 +130,8 @@ _FAST_LOADER: type[Any] = FastSafeLoader
 
 
 def _load(text: str, loader_class: type[Any]) -> list[Document]:
-    check_yaml_bounds(text, loader_class)
+    if not composes_in_c(loader_class):
+        check_yaml_bounds(text, loader_class)
     loader = loader_class(text)
     documents: list[Document] = []
     try:
@@ -138,6 +141,7 @@ def _load(text: str, loader_class: type[Any]) -> list[Document]:
                 isinstance(node, ScalarNode) and node.value == "" and node.tag.endswith(":null")
             ):
                 continue
+            check_node_bounds(node)
             documents.extend(_document(node, loader))
     finally:
         loader.dispose()
