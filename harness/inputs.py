@@ -2,14 +2,14 @@
 
 Manifests (`harness lint`, `local apply`, `canary --apply`), `--config` specs and
 kubeconfigs may come from a pull request or a careless paste, so every one is read
-through here with the bounds below (docs/contracts.md, "Limits"):
+through here with the bounds below (docs/limits.md):
 
 - at most `MAX_INPUT_BYTES` bytes, read as at most that plus one byte, so stdin and
   ``/dev/zero`` stop there too; UTF-8 text only (binary is refused, not decoded);
 - at most `MAX_DEPTH` levels of nesting;
 - at most `MAX_NODES` values once YAML aliases are expanded (a "billion laughs" file
-  is refused while it is being parsed, before any value is built), and no recursive
-  alias;
+  is refused once composed, where an alias is a reference and costs nothing, before
+  any value is built), and no recursive alias;
 - integers of at most 4,300 digits (Python's ``int`` conversion limit).
 
 A bound that is exceeded raises `InputError` with the line and column when known; the
