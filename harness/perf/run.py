@@ -506,10 +506,11 @@ def write_perf_report(
 def _user_code(spec: PerfSpec) -> Any:
     if spec.locustfile is None:
         return None
+    from harness.inputs import InputError, read_text
     from harness.load.plan import UserCode
 
     try:
-        source = spec.locustfile.read_text()
-    except OSError as exc:
-        raise BadInput(f"--locustfile {spec.locustfile}: {exc.strerror}") from None
+        source = read_text(spec.locustfile)
+    except InputError as exc:
+        raise BadInput(f"--locustfile {spec.locustfile}: {exc}") from None
     return UserCode(filename=spec.locustfile.name, source=source)
