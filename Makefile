@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest bench prometheus clean
+.PHONY: test test-fast demo lint typecheck pytest bench prometheus clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,7 +33,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q --durations=15
 
+# The full suite, as CI runs it: lint, types, every test.
 test: lint typecheck pytest
+
+# Every test that starts no process, in under a minute (tests/conftest.py, "test tiers").
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow" --durations=10
 
 demo: $(STAMP) prometheus
 	$(BIN)/harness canary hello --from v1 --to v2
