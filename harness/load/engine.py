@@ -49,6 +49,8 @@ _POLL_S = 0.05
 _FINALS_TIMEOUT_S = 15.0
 # After the run, how long the process waits for the driver to collect the results.
 _LINGER_S = 300.0
+# How long local workers get to exit after being told to quit, all together.
+_WORKERS_EXIT_S = 10.0
 
 logger = logging.getLogger(__name__)
 
@@ -232,9 +234,11 @@ class Engine:
         if self.master is not None:
             self.master.quit_workers()
             self.runner.quit()
+        # One deadline for all of them: N lingering workers cost 10 s, not N times 10 s.
+        deadline = time.monotonic() + _WORKERS_EXIT_S
         for worker in self._workers:
             try:
-                worker.wait(timeout=10.0)
+                worker.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()

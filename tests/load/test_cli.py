@@ -208,3 +208,30 @@ def test_shapes_give_each_arm_the_same_users_over_time() -> None:
     assert rows["ramp"] == [1, 3, 5, 6, 10]
     assert rows["spike"] == [10, 10, 50, 50, 10]
     assert rows["soak"] == [1, 10, 10, 10, 10]
+
+
+# Start-up of local workers (each imports Locust) and stopping (request timeout + final
+# counts) on a loaded 2-core machine: docs/limits.md.
+WORKERS_GRACE_S = 90.0
+
+
+@pytest.mark.parametrize("workers", [1000, 2])
+def test_local_workers_finish_within_duration_and_a_bounded_grace(
+    workers: int,
+    serve: Callable[..., CountingServer],
+    run_load: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    server = serve()
+    started = time.monotonic()
+    result = run_load(
+        "--url", server.url, "--workers", str(workers), "--duration", "2s", "--rate", "20",
+        "--format", "json", timeout=2 + WORKERS_GRACE_S + 30,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 + WORKERS_GRACE_S, f"took {elapsed:.1f} s"
+    if workers == 1000:  # more than 4 per core: refused before anything starts
+        assert result.returncode == 2 and "--workers 1000" in result.stderr
+        assert server.count() == 0
+    else:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout)["requests"] == server.count() > 0
