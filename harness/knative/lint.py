@@ -27,6 +27,7 @@ from harness.knative.rules import (
     values,
 )
 from harness.knative.rules.catalogue import RULES
+from harness.knative.unknown_fields import feature_hint, hint, unknown_fields
 from harness.knative.validation import API_VERSION, SERVING_GROUP, VALIDATORS
 
 CHECKS: list[Check] = [*annotation_keys.CHECKS, *scaling.CHECKS, *routing.CHECKS, *values.CHECKS]
@@ -95,10 +96,26 @@ def _from_field_error(error: FieldError, document: Document) -> Finding:
     # Knative names a bad tag spec.traffic.tag[0]; its line is spec.traffic[0].tag's.
     line_path = _ARRAY_VALUE.sub(r"\1\3.\2", line_path)
     rule = error.rule or "schema"
+    if rule == "disallowed-field":
+        # Did-you-mean for a gated field: the config-features flag that lets it through.
+        gates = [h for h in (feature_hint(p) for p in paths) if h]
+        if gates:
+            message = f"{message}; {'; '.join(gates)}"
     severity: Severity = RULES[rule].severity
     if error.level == "warning" and severity == "error":
         severity = "warning"
     return Finding(severity, field_path, message, rule, document.line_of(line_path))
+
+
+def _covered(path: str, unknown: list[str]) -> bool:
+    return any(path == u or path.startswith((f"{u}.", f"{u}[")) for u in unknown)
+
+
+def _unknown_field(kind: str, path: str, document: Document) -> Finding:
+    message = f'unknown field "{path}"'
+    if suggestion := hint(kind, path):
+        message = f"{message}; {suggestion}"
+    return Finding("error", path, message, "unknown-field", document.line_of(path))
 
 
 def _merge_insecure_defaults(errors: list[FieldError]) -> list[FieldError]:
@@ -169,7 +186,15 @@ def lint_document(
             )
         )
         return findings
-    errors = VALIDATORS[str(kind)](obj, config)
+    unknown = unknown_fields(obj, str(kind))
+    findings += [_unknown_field(str(kind), path, document) for path in unknown]
+    # The API server refuses (kubectl) or drops unknown fields before Knative's webhook
+    # runs, so the webhook's errors about those very fields are not reported again.
+    errors = [
+        e
+        for e in VALIDATORS[str(kind)](obj, config)
+        if not e.paths or not all(_covered(p, unknown) for p in e.paths)
+    ]
     if security_warnings:
         errors = _merge_insecure_defaults(errors)
     else:

@@ -165,6 +165,7 @@ CASES = [
     Case("revision-name-prefix", service(revision="v2"), service(revision="hello-v2")),
     Case("containers", with_(S, "spec", "template", "spec", value={}), S),
     Case("disallowed-field", service(nodeSelector={"disk": "ssd"}), S),
+    Case("unknown-field", service(nodName="node-1"), S),
     Case(
         "serving-container",
         service(containers=[{"image": "a", "ports": [{"containerPort": 8080}]}, {"image": "b"}]),
@@ -479,6 +480,48 @@ def test_cluster_flags_change_outcomes() -> None:
     assert _rules(selector, ClusterConfig()) == {"disallowed-field"}
     gate = Features.parse(["kubernetes.podspec-nodeselector=enabled"])
     assert _rules(selector, ClusterConfig(features=gate)) == set()
+
+
+def test_unknown_fields_get_the_api_servers_refusal_and_a_did_you_mean() -> None:
+    manifest = service(
+        nodName="n",
+        hostname="h",
+        containers=[{"image": "a", "imagePullPolicyy": "Always", "lifecycle": {}}],
+    )
+    report = lint_text(_text(manifest), "m", security_warnings=False)
+    found = {f.field: (f.rule, f.message) for f in report.findings}
+    pod = "spec.template.spec"
+    assert found[f"{pod}.nodName"] == (
+        "unknown-field",
+        f'unknown field "{pod}.nodName"; did you mean nodeName? (a Kubernetes pod field '
+        "Knative does not support)",
+    )
+    assert found[f"{pod}.hostname"][1].endswith("Knative does not support the pod field hostname")
+    assert found[f"{pod}.containers[0].imagePullPolicyy"][1].endswith(
+        "did you mean imagePullPolicy?"
+    )
+    assert found[f"{pod}.containers[0].lifecycle"] == (
+        "unknown-field",
+        f'unknown field "{pod}.containers[0].lifecycle"; Knative does not support the '
+        "container field lifecycle",
+    )
+    # The API server refuses lifecycle before the webhook: no second finding for it.
+    assert [f.rule for f in report.findings].count("disallowed-field") == 0
+    assert all(f.line for f in report.findings)
+
+
+def test_a_gated_field_names_its_feature() -> None:
+    report = lint_text(_text(service(nodeSelector={"disk": "ssd"})), "m", security_warnings=False)
+    (finding,) = report.findings
+    assert finding.message == (
+        "must not set the field(s); nodeSelector needs the feature "
+        "kubernetes.podspec-nodeselector (--feature kubernetes.podspec-nodeselector=enabled)"
+    )
+    typo = lint_text(_text(service(nodeSelecter={"a": "b"})), "m", security_warnings=False)
+    (finding,) = typo.findings
+    assert finding.message.endswith(
+        "did you mean nodeSelector? (it needs the feature kubernetes.podspec-nodeselector)"
+    )
 
 
 def test_non_knative_documents_do_not_stop_the_others() -> None:

@@ -29,6 +29,14 @@ RULES: dict[str, Rule] = {
             _S + "config/core/300-resources/*.yaml (CRD schemas); Kubernetes API server",
         ),
         Rule(
+            "unknown-field",
+            "error",
+            "fields outside Knative's CRD schema (typos, Kubernetes pod/container fields "
+            "Knative leaves out: nodeName, lifecycle, ...): kubectl's strict field validation "
+            "gets the API server's 'unknown field' refusal; with a did-you-mean",
+            _S + "config/core/300-resources/*.yaml (CRD schemas); Kubernetes API server",
+        ),
+        Rule(
             "duplicate-key",
             "error",
             "a key written twice in one mapping (kubectl's strict decoding rejects it)",
