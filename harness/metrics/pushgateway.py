@@ -38,6 +38,7 @@ import httpx
 
 from harness.errors import BadInput
 from harness.knative.names import require_dns_label
+from harness.redact import redact_text
 
 JOB = "knative-harness"
 TIMEOUT_S = 2.0
@@ -258,8 +259,10 @@ class Pusher:
             if not self._warned:
                 self._warned = True
                 self._warn(
-                    f"warning: pushing to the Pushgateway {self.url} failed ({exc}); "
-                    "the run goes on without it"
+                    redact_text(
+                        f"warning: pushing to the Pushgateway {self.url} failed ({exc}); "
+                        "the run goes on without it"
+                    )
                 )
 
 
