@@ -90,7 +90,7 @@ def test_unreachable_pushgateway_warns_once_and_returns_quickly() -> None:
     pusher = Pusher(url, group_path("perf", "default", "hello", "r1"), warn=warnings.append)
     for i in range(20):
         pusher.push(RunState(status="running", duration_s=float(i)))
-    assert time.monotonic() - started < 0.5  # push() only queues
+    assert time.monotonic() - started < 2.0  # push() only queues (generous: a loaded machine)
     pusher.close(RunState(status="done", duration_s=20.0))
     assert time.monotonic() - started < 2 * pusher.timeout_s + 2
     assert len(warnings) == 1, warnings
