@@ -128,6 +128,31 @@ def perf_trace(rest: str, store: str | None) -> Trace:
     )
 
 
+def cold_start_seconds(run_id: str, store: str | None) -> float:
+    """``--pod-start perf:RUN_ID``: the median first-request latency of a saved
+    ``harness perf --profile cold-start`` run, in seconds (what a request arriving with
+    no ready pod waited there)."""
+    from harness.store import is_run_id, open_store
+
+    what = f"--pod-start perf:{run_id}"
+    if not is_run_id(run_id):
+        raise BadInput(f"{what}: {run_id!r} is not a run id")
+    history = open_store(store)
+    try:
+        run = history.get_run(run_id)
+        results = history.load_perf_results(run_id)
+    finally:
+        history.close()
+    if (run.summary or {}).get("profile") != "cold-start":
+        raise BadInput(
+            f"{what}: run {run_id} is not a cold-start run (harness perf --profile cold-start)"
+        )
+    medians = [r.stats["p50_ms"] for r in results.values() if "p50_ms" in r.stats]
+    if not medians:
+        raise BadInput(f"{what}: run {run_id} has no measured cold start")
+    return float(medians[0]) / 1000.0
+
+
 def prometheus_trace(rest: str, url: str | None, *, now: float | None = None) -> Trace:
     """``prometheus:REVISION?since=24h[&namespace=NS][&metric=rps|concurrency]``."""
     what = f"trace prometheus:{rest}"

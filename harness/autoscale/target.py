@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.autoscale.variants import ServiceKnobs
 from harness.errors import BadInput
 from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
 from harness.knative.lint import Finding, lint_document
-from harness.knative.manifest import ManifestError, parse_manifests
+from harness.knative.manifest import Document, ManifestError, parse_manifests
 from harness.knative.names import require_dns_label, require_namespace
 
 
@@ -46,7 +47,11 @@ def load_target(
         name = target
     namespace = require_namespace(namespace)
     name = require_dns_label(name, "service")
-    return LoadedTarget(_from_cluster(namespace, name, kubeconfig, context, state_dir))
+    obj = _from_cluster(namespace, name, kubeconfig, context, state_dir)
+    # The live object passed Knative's webhook: only lint's warnings are news.
+    findings = lint_document(Document(obj=obj, line=0), cluster)
+    warnings = tuple(f for f in findings if f.severity != "error")
+    return LoadedTarget(ServiceKnobs.from_object(obj, f"service {namespace}/{name}"), warnings)
 
 
 def _from_manifest(path: str, cluster: ClusterConfig) -> LoadedTarget:
@@ -88,7 +93,7 @@ def _from_cluster(
     kubeconfig: Path | None,
     context: str | None,
     state_dir: Path | None,
-) -> ServiceKnobs:
+) -> dict[str, Any]:
     from harness.target import connect
 
     backend = connect(kubeconfig, context, state_dir)
@@ -96,7 +101,7 @@ def _from_cluster(
         get_object = getattr(backend, "get_service_object", None)
         if get_object is None:
             raise BadInput("this cluster backend cannot read a Service object")
-        obj = get_object(namespace, name)
+        obj: dict[str, Any] = get_object(namespace, name)
     finally:
         backend.close()
-    return ServiceKnobs.from_object(obj, f"service {namespace}/{name}")
+    return obj

@@ -73,7 +73,12 @@ def simulate_command(
     ] = None,
     config: ConfigPairs = None,
     pod_start: Annotated[
-        str, typer.Option("--pod-start", help="Time from a new pod to a ready one (e.g. 2s).")
+        str,
+        typer.Option(
+            "--pod-start",
+            help="Time from a new pod to a ready one (e.g. 2s), or perf:RUN_ID of a saved "
+            "cold-start run (its median first-request latency).",
+        ),
     ] = "2s",
     service_time: Annotated[
         str | None,
@@ -106,13 +111,17 @@ def simulate_command(
     panic mode, activator queue, cold starts and added delay per second, and a summary."""
     from harness.autoscale.render import document, report_html, table
     from harness.autoscale.simulate import SimulationOptions, simulate
-    from harness.autoscale.sources import load_trace
+    from harness.autoscale.sources import cold_start_seconds, load_trace
     from harness.autoscale.trace import parse_seconds
     from harness.autoscale.variants import build_variants, cluster_config
     from harness.errors import BadInput
 
     cfg = cluster_config(config or [])
-    start_s = parse_seconds(pod_start, "--pod-start")
+    store_text = str(store) if store else None
+    if pod_start.startswith("perf:"):
+        start_s = cold_start_seconds(pod_start.removeprefix("perf:"), store_text)
+    else:
+        start_s = parse_seconds(pod_start, "--pod-start")
     if not 0 <= start_s <= 3600:
         raise BadInput("--pod-start must be between 0s and 1h")
     loaded = _load(target, namespace, cfg, kubeconfig, context, state_dir)
@@ -120,7 +129,7 @@ def simulate_command(
     url = prometheus
     if url is None and trace.startswith("prometheus:"):
         url = _emulator_prometheus(state_dir)
-    load = load_trace(trace, store=str(store) if store else None, prometheus=url)
+    load = load_trace(trace, store=store_text, prometheus=url)
     if service_time is not None:
         service_s = parse_seconds(service_time, "--service-time")
     else:

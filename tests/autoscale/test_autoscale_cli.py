@@ -162,6 +162,7 @@ def test_explain_fills_in_defaults_in_plain_words(tmp_path: Path) -> None:
         (["--trace", "prometheus:rev?since=1h&namespace=a.b"], "namespace"),
         (["--trace", "perf:nope"], "not a run id"),
         (["--trace", "steady:rps=1,duration=1m", "--pod-start", "soon"], "--pod-start"),
+        (["--trace", "steady:rps=1,duration=1m", "--pod-start", "perf:x"], "not a run id"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
