@@ -101,7 +101,7 @@ def detect(
                 owner=owner,
                 evidence=f"label {FLUX_KS_NAME}={labels[FLUX_KS_NAME]}",
                 setting=setting or ack_text,
-                remedy=flux_kustomize_remedy(),
+                remedy=flux_kustomize_remedy(service, namespace),
             )
         )
     if FLUX_HELM_NAME in labels:
@@ -160,15 +160,26 @@ metadata:
     {ACK_ANNOTATION}: {ACK_VALUE}"""
 
 
-def flux_kustomize_remedy() -> str:
+def flux_kustomize_remedy(service: str, namespace: str) -> str:
     return f"""\
-# on the Service in git: Flux creates it but no longer overwrites it
+# Kustomization (Flux with drift ignore rules): leave spec.traffic of the Service alone
+spec:
+  driftIgnoreRules:
+    - paths: ["/spec/traffic"]
+      target:
+        group: serving.knative.dev
+        kind: Service
+        name: {service}
+        namespace: {namespace}
+# and on the Service in git, so the harness knows (also when spec.traffic is not in git):
+metadata:
+  annotations:
+    {ACK_ANNOTATION}: {ACK_VALUE}
+# or, on any Flux version: Flux creates the Service but no longer overwrites it
 # (new revisions then come from `harness canary --apply`, not from git)
 metadata:
   annotations:
-    {FLUX_KS_SSA}: IfNotPresent
-# or keep spec.traffic out of git (server-side apply then never owns it) and say so:
-#   {ACK_ANNOTATION}: {ACK_VALUE}"""
+    {FLUX_KS_SSA}: IfNotPresent"""
 
 
 def flux_helm_remedy(service: str, namespace: str) -> str:

@@ -93,7 +93,9 @@ def test_remedies_are_the_exact_settings() -> None:
         assert needle in text, needle
     said.clear()
     check("hello", "default", FLUX_LABELS, {}, "warn", said.append)
-    assert "kustomize.toolkit.fluxcd.io/ssa: IfNotPresent" in "\n".join(said)
+    flux = "\n".join(said)
+    assert "kustomize.toolkit.fluxcd.io/ssa: IfNotPresent" in flux
+    assert "driftIgnoreRules:" in flux and 'paths: ["/spec/traffic"]' in flux
     said.clear()
     check("hello", "default", HELM_LABELS, {}, "warn", said.append)
     assert 'paths: ["/spec/traffic"]' in "\n".join(said)
