@@ -41,8 +41,11 @@ def test_open_model_shows_a_stall_that_a_closed_loop_hides(
     # of the run is slow and the p99 is close to the stall itself.
     assert open_run.latency.quantile(0.99) >= 0.7 * STALL_MS
     assert open_run.latency.quantile(0.9) >= 0.25 * STALL_MS
-    # Closed loop: only the two requests in flight saw the stall; its p99 looks healthy.
-    assert closed_run.latency.quantile(0.99) < 0.1 * STALL_MS
+    # Closed loop: only the two requests in flight saw the stall, however few requests a
+    # busy machine let it send (with under 200 of them, those two alone are its p99).
+    assert closed_run.latency.count_above(0.1 * STALL_MS) <= 2
+    if closed_run.latency.count >= 300:
+        assert closed_run.latency.quantile(0.99) < 0.1 * STALL_MS
     # The open model kept its schedule through the stall: the backlog went out after it.
     expected = RATE * DURATION_S
     assert abs(open_run.requests - expected) <= 0.05 * expected
