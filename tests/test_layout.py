@@ -346,3 +346,12 @@ def _cycles() -> list[set[str]]:
 def test_no_two_modules_import_each_other() -> None:
     cycles = [sorted(c) for c in _cycles() if c not in KNOWN_CYCLES]
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_contracts_give_the_default_rates_the_code_uses() -> None:
+    from harness.config import DEFAULT_RATE
+    from harness.perf.run import DEFAULT_PERF_RATE
+
+    text = " ".join((ROOT / "docs" / "contracts.md").read_text().split())
+    assert f"`DEFAULT_RATE` = {DEFAULT_RATE:g} req/s per arm" in text
+    assert f"`harness.perf.run.DEFAULT_PERF_RATE` = {DEFAULT_PERF_RATE:g} req/s" in text

@@ -33,7 +33,7 @@ from harness.perf.outcome import COLD_START, PerfOutcome, perf_report
 from harness.store import RunRecord, Store, open_store
 
 __all__ = [
-    "DEFAULT_RATE",
+    "DEFAULT_PERF_RATE",
     "DEFAULT_REPETITIONS",
     "PerfRun",
     "PerfTarget",
@@ -49,7 +49,8 @@ __all__ = [
     "write_perf_report",
 ]
 
-DEFAULT_RATE = 20.0
+# A perf run's default (one arm); a canary's is harness.config.DEFAULT_RATE per arm.
+DEFAULT_PERF_RATE = 20.0
 DEFAULT_REPETITIONS = 5
 _POLL_S = 0.25
 
@@ -149,7 +150,9 @@ def load_outcome(
     from harness.load.stats import ArmStats
     from harness.perf.load_series import load_series
 
-    pacing = Pacing.closed(spec.users) if spec.users else Pacing.open(spec.rate or DEFAULT_RATE)
+    pacing = (
+        Pacing.closed(spec.users) if spec.users else Pacing.open(spec.rate or DEFAULT_PERF_RATE)
+    )
     recorder = _server_recorder(spec, target)
     total = spec.warmup + spec.duration
     started = time.time()
