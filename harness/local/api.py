@@ -33,6 +33,7 @@ from aiohttp import web
 from harness.local import discovery
 from harness.local.api_guard import guard, read_body
 from harness.local.controller import Controller
+from harness.local.eventing.api import EventingApi, add_routes
 from harness.local.objects import being_deleted
 from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.patches import PatchError, json_patch, merge_patch
@@ -355,17 +356,25 @@ class Api:
         raise _not_served()
 
 
-def make_app(controller: Controller, token: str) -> web.Application:
-    """The aiohttp application serving the API for `controller` to holders of `token`."""
+def make_app(
+    controller: Controller, token: str, eventing: EventingApi | None = None
+) -> web.Application:
+    """The aiohttp application serving the API for `controller` to holders of `token`
+    (and, given `eventing`, eventing.knative.dev/v1: docs/eventing.md)."""
     api = Api(controller)
     app = web.Application(middlewares=[guard(token), _errors])
+    groups: Handler = api.groups
+    openapi: Handler = api.openapi_v3
+    if eventing is not None:
+        add_routes(app, eventing)
+        groups, openapi = eventing.listed_in(groups, openapi)
     one = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}/{{name}}"
     many = f"{PREFIX}/namespaces/{{namespace}}/{{resource}}"
     app.router.add_get("/version", api.version)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.healthz)
     app.router.add_get("/livez", api.healthz)
-    app.router.add_get("/openapi/v3", api.openapi_v3)
+    app.router.add_get("/openapi/v3", openapi)
     app.router.add_get(f"/openapi/v3/{discovery.OPENAPI_V3_GROUP_PATH}", api.openapi_v3_group)
     app.router.add_get("/api", api.core_versions)
     app.router.add_get("/api/v1", api.core_resources)
@@ -373,7 +382,7 @@ def make_app(controller: Controller, token: str) -> web.Application:
     app.router.add_get("/api/v1/namespaces/{namespace}", api.namespace)
     app.router.add_get("/api/v1/namespaces/{namespace}/events", api.events)
     app.router.add_get("/api/v1/events", api.events)
-    app.router.add_get("/apis", api.groups)
+    app.router.add_get("/apis", groups)
     app.router.add_get(f"/apis/{discovery.GROUP}", api.group)
     app.router.add_get(PREFIX, api.group_resources)
     app.router.add_get(f"{PREFIX}/{{resource}}", api.list_all)

@@ -38,6 +38,15 @@ from harness.local.dataplane import (
     RevisionSpec,
     route_hosts,
 )
+from harness.local.eventing.api import EventingApi
+from harness.local.eventing.demo import create_demo_eventing
+from harness.local.eventing.engine import INGRESS_HOST, Eventing
+from harness.local.eventing.metrics import EventingMetrics
+from harness.local.eventing.server import (
+    MetricsServer,
+    eventing_targets_path,
+    write_eventing_target,
+)
 from harness.local.objectstore import JSON, ObjectStore
 from harness.local.prometheus import (
     PrometheusServer,
@@ -222,18 +231,33 @@ async def serve(args: argparse.Namespace) -> None:
         on_decision=scale if args.max_pods > 1 or args.scale_to_zero else None,
     )
     autoscaler_started = False
+    # Knative Eventing (docs/eventing.md): the broker ingress on the ingress port.
+    eventing_metrics = EventingMetrics(args.metrics_schema)
+    eventing = Eventing(store, eventing_metrics)
+    eventing_started = False
+    eventing_metrics_server = MetricsServer(eventing_metrics)
     runner: web.AppRunner | None = None
     prometheus: PrometheusServer | None = None
     controller_task: asyncio.Task[None] | None = None
     try:
         ingress_port = await dataplane.start(host="127.0.0.1", port=args.port)
+        dataplane.router.set_local_host(INGRESS_HOST, eventing.handle_ingress)
+        await eventing.start(f"http://127.0.0.1:{ingress_port}")
+        eventing_started = True
+        write_eventing_target(
+            eventing_targets_path(state_dir), await eventing_metrics_server.start("127.0.0.1")
+        )
         controller = Controller(
             store, DataPlaneRuntime(dataplane, revision_annotations), domain=args.domain
         )
         controller_ref.append(controller)
         # A new token and certificates at every start; only the kubeconfig holds them.
         token, certificates = new_token(), api_tls.generate()
-        runner = web.AppRunner(make_app(controller, token), handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            make_app(controller, token, EventingApi(eventing)),
+            handle_signals=False,
+            access_log=None,
+        )
         await runner.setup()
         tls = certificates.server_context(state_dir)
         site = web.TCPSite(runner, "127.0.0.1", args.api_port, ssl_context=tls)
@@ -249,6 +273,7 @@ async def serve(args: argparse.Namespace) -> None:
         kubeconfig = write_kubeconfig(state_dir, api_url, token, certificates.ca_pem)
         if args.demo:
             await create_demo(controller)
+            create_demo_eventing(eventing)
         controller_task = asyncio.create_task(controller.run())
         if args.demo:
             await wait_ready(store, "default", "hello", DEMO_READY_TIMEOUT)
@@ -277,6 +302,9 @@ async def serve(args: argparse.Namespace) -> None:
             controller_task.cancel()
         if autoscaler_started:
             await autoscaler.close()
+        if eventing_started:
+            await eventing.close()
+        await eventing_metrics_server.close()
         await dataplane.close()
         if prometheus is not None:
             await prometheus.stop()

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "knative-queue-proxy"
 AUTOSCALER_JOB_NAME = "knative-autoscaler"
+EVENTING_JOB_NAME = "knative-eventing"
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 _PORT_ATTEMPTS = 3
@@ -109,13 +110,20 @@ def _write_json_atomically(path: Path, groups: Sequence[Mapping[str, object]]) -
     os.replace(tmp, path)
 
 
-def scrape_config(targets_file: Path, autoscaler_targets_file: Path | None = None) -> str:
+def scrape_config(
+    targets_file: Path,
+    autoscaler_targets_file: Path | None = None,
+    eventing_targets_file: Path | None = None,
+) -> str:
     """The generated prometheus.yml: 1 s scrapes of every target in ``targets_file``
     (job ``knative-queue-proxy``) and, when given, in ``autoscaler_targets_file``
-    (job ``knative-autoscaler``)."""
+    (job ``knative-autoscaler``) and ``eventing_targets_file`` (job ``knative-eventing``,
+    the broker ingress and filter: docs/eventing.md)."""
     jobs = [(JOB_NAME, targets_file)]
     if autoscaler_targets_file is not None:
         jobs.append((AUTOSCALER_JOB_NAME, autoscaler_targets_file))
+    if eventing_targets_file is not None:
+        jobs.append((EVENTING_JOB_NAME, eventing_targets_file))
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [
@@ -182,7 +190,10 @@ async def start_prometheus(
     if not autoscaler_targets.exists():
         write_autoscaler_target(autoscaler_targets, None)
     config = base / "prometheus.yml"
-    config.write_text(scrape_config(targets, autoscaler_targets))
+    eventing_targets = prometheus_dir(state_dir) / "eventing-targets.json"
+    if not eventing_targets.exists():
+        _write_json_atomically(eventing_targets, [])
+    config.write_text(scrape_config(targets, autoscaler_targets, eventing_targets))
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     last_error = ""

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -246,6 +246,16 @@ class Router:
         self._server: asyncio.AbstractServer | None = None
         self._web_server: web.Server | None = None
         self._random = random.random
+        # Hosts served in-process (the broker ingress, docs/eventing.md), after the table.
+        self._local_hosts: dict[
+            str, Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+        ] = {}
+
+    def set_local_host(
+        self, host: str, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+    ) -> None:
+        """Serve requests for ``host`` (any port) with ``handler`` instead of proxying."""
+        self._local_hosts[host.lower()] = handler
 
     def set_routes(self, routes: Mapping[str, HostRoute]) -> None:
         """Replace the whole table at once; the next request sees the new one."""
@@ -315,8 +325,12 @@ class Router:
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Route and proxy one request (the hot path: keep it lean)."""
-        route = self._table.get(_host_name(request.headers.get("Host", "")))
+        host = _host_name(request.headers.get("Host", ""))
+        route = self._table.get(host)
         if route is None:
+            local = self._local_hosts.get(host)
+            if local is not None:
+                return await local(request)
             return web.Response(status=404)
         headers = CIMultiDict(
             (k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP

@@ -1,0 +1,207 @@
+"""Admission of Brokers and Triggers written through the emulator's API: what the API
+server and Knative Eventing's webhook do before anything is stored (names, resource
+versions, generation, defaults and validation from ``harness.knative.eventing_validation``,
+plus the emulator's own ``harness.knative.dev/drop-fraction`` annotation check).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from typing import Any
+
+from harness.knative.eventing_validation import (
+    EVENTING_GROUP,
+    eventing_denial,
+    set_broker_defaults,
+    set_trigger_defaults,
+    validate_broker,
+    validate_trigger,
+)
+from harness.knative.field_error import FieldError
+from harness.local.objects import DELETION_FIELDS, now
+from harness.local.objectstore import JSON, ApiError, ObjectStore
+
+KINDS = {"brokers": "Broker", "triggers": "Trigger"}
+DROP_ANNOTATION = "harness.knative.dev/drop-fraction"
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def not_found(resource: str, name: str) -> ApiError:
+    """404 as Kubernetes words it for an eventing resource."""
+    return ApiError(
+        404,
+        "NotFound",
+        f'{resource}.{EVENTING_GROUP} "{name}" not found',
+        details={"name": name, "group": EVENTING_GROUP, "kind": resource},
+    )
+
+
+def _conflict(resource: str, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {resource}.{EVENTING_GROUP} "{name}": the object '
+        "has been modified; please apply your changes to the latest version and try again",
+        details={"name": name, "group": EVENTING_GROUP, "kind": resource},
+    )
+
+
+def drop_fraction(obj: JSON) -> float:
+    """The Trigger's loss knob (0 when absent); assumes admission checked it."""
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(DROP_ANNOTATION)
+    return float(value) if value is not None else 0.0
+
+
+def _drop_errors(obj: JSON) -> list[FieldError]:
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(DROP_ANNOTATION)
+    if value is None:
+        return []
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        return [
+            FieldError(
+                f"invalid value: {value}",
+                (f"metadata.annotations[{DROP_ANNOTATION}]",),
+                "a share of events between 0 and 1",
+            )
+        ]
+    return []
+
+
+def _check_body(body: Any, namespace: str, kind: str) -> JSON:
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    obj = copy.deepcopy(body)
+    if obj.get("kind") not in (None, kind) or obj.get("apiVersion") not in (
+        None,
+        f"{EVENTING_GROUP}/v1",
+    ):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"expected {EVENTING_GROUP}/v1 {kind}, got {obj.get('apiVersion')}/{obj.get('kind')}",
+        )
+    obj["apiVersion"], obj["kind"] = f"{EVENTING_GROUP}/v1", kind
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
+    if meta.get("namespace") not in (None, "", namespace):
+        raise ApiError(
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
+    meta["namespace"] = namespace
+    for key in ("labels", "annotations"):
+        if meta.get(key) is not None and not (
+            isinstance(meta[key], dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in meta[key].items())
+        ):
+            raise ApiError(
+                422, "Invalid", f"{kind}.{EVENTING_GROUP} is invalid: metadata.{key}: Invalid value"
+            )
+    if obj.get("spec") is not None and not isinstance(obj["spec"], dict):
+        raise ApiError(422, "Invalid", f"{kind}.{EVENTING_GROUP} is invalid: spec: Invalid value")
+    return obj
+
+
+def _validate(obj: JSON, old: JSON | None) -> None:
+    if obj["kind"] == "Broker":
+        set_broker_defaults(obj)
+        errors = validate_broker(obj, old)
+    else:
+        set_trigger_defaults(obj)
+        errors = validate_trigger(obj, old)
+        errors += _drop_errors(obj)
+    errors = [e for e in errors if e.level == "error"]
+    if errors:
+        raise ApiError(
+            422,
+            "Invalid",
+            eventing_denial(errors),
+            details={
+                "name": obj["metadata"].get("name", ""),
+                "group": EVENTING_GROUP,
+                "kind": obj["kind"],
+                "causes": [
+                    {"reason": "FieldValueInvalid", "message": e.message, "field": path}
+                    for e in errors
+                    for path in (e.paths or ("",))
+                ],
+            },
+        )
+
+
+def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON:
+    """Admit and store a new Broker or Trigger (409 if the name is taken, 422 as the webhook)."""
+    kind = KINDS[resource]
+    obj = _check_body(body, namespace, kind)
+    meta = obj["metadata"]
+    name = meta.get("name")
+    if not name and meta.get("generateName"):
+        name = meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+    if not name:
+        raise ApiError(422, "Invalid", f"{kind}.{EVENTING_GROUP} is invalid: name: Required")
+    if not isinstance(name, str) or len(name) > 63 or not _DNS1123_LABEL.match(name):
+        raise ApiError(
+            422,
+            "Invalid",
+            f'{kind}.{EVENTING_GROUP} "{name}" is invalid: metadata.name: Invalid value: '
+            f'"{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
+            "characters or '-', and must start and end with an alphanumeric character",
+        )
+    if store.peek(resource, namespace, name) is not None:
+        raise ApiError(
+            409,
+            "AlreadyExists",
+            f'{resource}.{EVENTING_GROUP} "{name}" already exists',
+            details={"name": name, "group": EVENTING_GROUP, "kind": resource},
+        )
+    _validate(obj, None)
+    meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
+    meta.pop("resourceVersion", None)
+    for key in (*DELETION_FIELDS, "finalizers"):
+        meta.pop(key, None)
+    obj["status"] = {}
+    return store.put(resource, obj)
+
+
+def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: Any) -> JSON:
+    """Admit and store a replacement (409 on a stale resourceVersion, 422 as the webhook)."""
+    old = store.peek(resource, namespace, name)
+    if old is None:
+        raise not_found(resource, name)
+    obj = _check_body(body, namespace, KINDS[resource])
+    meta = obj["metadata"]
+    if meta.get("name") not in (None, name):
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"the name of the object ({meta.get('name')}) does not match the name on the "
+            f"URL ({name})",
+        )
+    sent = meta.get("resourceVersion")
+    if sent and sent != old["metadata"]["resourceVersion"]:
+        raise _conflict(resource, name)
+    _validate(obj, old)
+    old_meta = old["metadata"]
+    for key in (*DELETION_FIELDS, "finalizers"):
+        meta.pop(key, None)
+    spec_changed = obj.get("spec") != old.get("spec")
+    meta.update(
+        name=name,
+        namespace=namespace,
+        uid=old_meta["uid"],
+        creationTimestamp=old_meta["creationTimestamp"],
+        generation=old_meta["generation"] + (1 if spec_changed else 0),
+        resourceVersion=old_meta["resourceVersion"],
+    )
+    obj["status"] = copy.deepcopy(old.get("status", {}))
+    if obj == old:
+        return copy.deepcopy(old)
+    return store.put(resource, obj)

@@ -1,0 +1,394 @@
+"""The emulator's Eventing data plane: the broker ingress, the trigger filter and the
+dispatcher (retries, backoff, dead letter sink, replies, the loss knob), and the status
+of Brokers and Triggers.
+
+Like Knative's ``MTChannelBasedBroker`` with an in-memory channel (knative/eventing
+8cf4c4b6 ``pkg/broker/ingress/ingress_handler.go``, ``pkg/broker/filter/filter_handler.go``),
+folded into the emulator's one process: the ingress answers 202 once an event is queued
+for the Triggers it matches; each match is then delivered on its own task. Subscribers
+that are cluster-local hosts (a Knative Service, a Broker) are reached through the
+emulator's own ingress, so a Service's traffic split applies to events as to requests.
+docs/eventing.md is the user-facing description.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from harness.local.eventing.admission import drop_fraction
+from harness.local.eventing.cloudevent import (
+    ARRIVAL_TIME,
+    STRUCTURED,
+    CloudEvent,
+    InvalidEvent,
+    from_http,
+    is_event_response,
+    rfc3339_nano,
+    to_binary,
+)
+from harness.local.eventing.delivery import NO_ANSWER, DeliveryPolicy, policy_of, should_retry
+from harness.local.eventing.filters import Filter, Result, trigger_filter, type_filter
+from harness.local.eventing.metrics import EventingMetrics
+from harness.local.eventing.status import broker_status, resolve, trigger_status
+from harness.local.objects import merge_conditions
+from harness.local.objectstore import JSON, ObjectStore
+
+log = logging.getLogger(__name__)
+
+INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
+CLUSTER_SUFFIX = ".svc.cluster.local"
+ATTEMPT_HEADER = "Knative-Harness-Delivery-Attempt"
+NAMESPACE_HEADER = "Kn-Namespace"
+ATTEMPT_TIMEOUT_S = 30.0
+MAX_IN_FLIGHT_PER_TRIGGER = 1000
+RECONCILE_EVERY_S = 1.0
+ERROR_DATA_MAX = 1024  # knative_error.go KnativeErrorDataExtensionMaxLength
+_ALLOW = {"Allow": "POST, OPTIONS"}
+
+
+@dataclass(frozen=True)
+class CompiledTrigger:
+    """What the dispatcher needs of one Trigger, built once per resourceVersion."""
+
+    namespace: str
+    name: str
+    broker: str
+    matches: Filter
+    filter_type: str
+    subscriber: str | None
+    policy: DeliveryPolicy
+    dead_letter: str | None
+    drop: float
+    semaphore: asyncio.Semaphore
+
+
+class Eventing:
+    """Brokers and Triggers of one emulator, on its asyncio loop."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        metrics: EventingMetrics,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.ingress_base = ""  # http://127.0.0.1:PORT, set once the ingress listens
+        self._random = rng
+        self._session: aiohttp.ClientSession | None = None
+        self._index_version = -1
+        self._index: dict[tuple[str, str], list[CompiledTrigger]] = {}
+        self._compiled: dict[tuple[str, str], tuple[str, CompiledTrigger]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reconciler: asyncio.Task[None] | None = None
+
+    # ----- lifecycle -----
+
+    async def start(self, ingress_base: str) -> None:
+        """Start delivering through the emulator's ingress at ``ingress_base``."""
+        self.ingress_base = ingress_base.rstrip("/")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0),
+            timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_S, sock_connect=5.0),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._reconciler = asyncio.create_task(self._reconcile_loop())
+
+    async def close(self) -> None:
+        """Stop reconciling and delivering (events in flight are lost, as documented)."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    # ----- status -----
+
+    def reconcile_all(self) -> None:
+        """Bring every Broker's and Trigger's status up to date (writes only changes)."""
+        for resource in ("brokers", "triggers"):
+            for obj in list(self.store.iter(resource)):
+                meta = obj["metadata"]
+                self.reconcile(resource, meta["namespace"], meta["name"])
+
+    def reconcile(self, resource: str, namespace: str, name: str) -> None:
+        """Recompute one object's status and store it if it changed."""
+        obj = self.store.peek(resource, namespace, name)
+        if obj is None:
+            return
+        if resource == "brokers":
+            status, conditions = broker_status(obj)
+        else:
+            status, conditions = trigger_status(self.store, obj)
+        old = obj.get("status") or {}
+        status["conditions"] = merge_conditions(old.get("conditions"), conditions)
+        status["observedGeneration"] = obj["metadata"].get("generation", 1)
+        if status != old:
+            updated = self.store.get(resource, namespace, name)
+            assert updated is not None
+            updated["status"] = status
+            self.store.put(resource, updated)
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECONCILE_EVERY_S)
+            try:
+                self.reconcile_all()
+            except Exception:  # keep the emulator serving; the next round retries
+                log.exception("eventing reconcile failed")
+
+    # ----- the trigger index -----
+
+    def _triggers_of(self, namespace: str, broker: str) -> list[CompiledTrigger]:
+        if self._index_version != self.store.resource_version:
+            self._rebuild_index()
+        return self._index.get((namespace, broker), [])
+
+    def _rebuild_index(self) -> None:
+        index: dict[tuple[str, str], list[CompiledTrigger]] = {}
+        compiled: dict[tuple[str, str], tuple[str, CompiledTrigger]] = {}
+        for obj in self.store.iter("triggers"):
+            meta = obj["metadata"]
+            key = (meta["namespace"], meta["name"])
+            broker = self.store.peek("brokers", meta["namespace"], str(obj["spec"].get("broker")))
+            version = (
+                meta.get("resourceVersion", "")
+                + "/"
+                + (broker["metadata"].get("resourceVersion", "") if broker else "")
+            )
+            previous = self._compiled.get(key)
+            trigger = (
+                previous[1]
+                if previous is not None and previous[0] == version
+                else self._compile(obj, previous[1].semaphore if previous else None)
+            )
+            compiled[key] = (version, trigger)
+            index.setdefault((trigger.namespace, trigger.broker), []).append(trigger)
+        self._compiled = compiled
+        self._index = index
+        self._index_version = self.store.resource_version
+
+    def _compile(self, obj: JSON, semaphore: asyncio.Semaphore | None) -> CompiledTrigger:
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        namespace = meta["namespace"]
+        broker = self.store.peek("brokers", namespace, str(spec.get("broker", ""))) or {}
+        policy = policy_of(spec, broker.get("spec") or {})
+        return CompiledTrigger(
+            namespace=namespace,
+            name=meta["name"],
+            broker=str(spec.get("broker", "")),
+            matches=trigger_filter(spec),
+            filter_type=type_filter(spec),
+            subscriber=resolve(self.store, namespace, spec.get("subscriber")),
+            policy=policy,
+            dead_letter=resolve(self.store, namespace, policy.dead_letter_sink),
+            drop=drop_fraction(obj),
+            semaphore=semaphore or asyncio.Semaphore(MAX_IN_FLIGHT_PER_TRIGGER),
+        )
+
+    # ----- the broker ingress -----
+
+    async def handle_ingress(self, request: web.BaseRequest) -> web.StreamResponse:
+        """The broker ingress (host ``broker-ingress.knative-eventing.svc.cluster.local``)."""
+        if request.method == "OPTIONS":
+            return web.Response(
+                status=200,
+                headers={**_ALLOW, "WebHook-Allowed-Origin": "*", "WebHook-Allowed-Rate": "*"},
+            )
+        if request.method != "POST":
+            return web.Response(status=405, headers=_ALLOW)
+        path = request.raw_path.split("?", 1)[0]
+        if path == "/":
+            return web.Response(status=404, headers=_ALLOW)
+        parts = path.rstrip("/").split("/")
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            return web.Response(status=400, headers=_ALLOW)
+        namespace, broker = parts[1], parts[2]
+        body = await request.read()
+        try:
+            event = from_http(request.headers, body)
+        except InvalidEvent as exc:
+            return web.Response(status=400, text=f"{exc}\n", headers=_ALLOW)
+        if self.store.peek("brokers", namespace, broker) is None:
+            return web.Response(status=404, headers=_ALLOW)
+        started = time.perf_counter()
+        self.ingest(namespace, broker, event)
+        self.metrics.ingress(namespace, broker, event.type, 202, time.perf_counter() - started)
+        return web.Response(status=202, headers=_ALLOW)
+
+    def ingest(self, namespace: str, broker: str, event: CloudEvent) -> int:
+        """Stamp the arrival time and queue the event for every Trigger it matches;
+        returns how many matched."""
+        event.attributes[ARRIVAL_TIME] = rfc3339_nano()
+        arrived = time.perf_counter()
+        matched = 0
+        for trigger in self._triggers_of(namespace, broker):
+            if trigger.subscriber is None or trigger.matches(event) is Result.FAIL:
+                continue
+            matched += 1
+            self.metrics.count("matched", namespace, broker, trigger.name)
+            if trigger.drop > 0.0 and self._random() < trigger.drop:
+                self.metrics.count("dropped", namespace, broker, trigger.name)
+                continue
+            task = asyncio.get_running_loop().create_task(self._deliver(trigger, event, arrived))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return matched
+
+    # ----- the dispatcher -----
+
+    async def _deliver(self, trigger: CompiledTrigger, event: CloudEvent, arrived: float) -> None:
+        async with trigger.semaphore:
+            try:
+                await self._deliver_once(trigger, event, arrived)
+            except Exception:
+                log.exception("delivery to trigger %s/%s failed", trigger.namespace, trigger.name)
+
+    async def _deliver_once(
+        self, trigger: CompiledTrigger, event: CloudEvent, arrived: float
+    ) -> None:
+        assert trigger.subscriber is not None
+        ns, broker, name = trigger.namespace, trigger.broker, trigger.name
+        self.metrics.process(
+            ns, broker, name, trigger.filter_type, event.type, time.perf_counter() - arrived
+        )
+        policy = trigger.policy
+        code: int | None = None
+        body = b""
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            code, headers, body = await self._send(
+                trigger.subscriber, event, ns, policy.structured, attempt
+            )
+            self.metrics.dispatch(
+                ns,
+                broker,
+                name,
+                trigger.filter_type,
+                "filter",
+                event.type,
+                NO_ANSWER if code is None else code,
+                time.perf_counter() - started,
+            )
+            if code is not None and 200 <= code < 300:
+                self.metrics.count("delivered", ns, broker, name)
+                self._reply(trigger, headers, body)
+                return
+            if not should_retry(code) or attempt > policy.retry:
+                break
+            await asyncio.sleep(policy.backoff(attempt - 1))
+        await self._dead_letter(trigger, event, code, body)
+
+    def _reply(self, trigger: CompiledTrigger, headers: Mapping[str, str], body: bytes) -> None:
+        if not is_event_response(headers):
+            return
+        try:
+            reply = from_http(headers, body)
+        except InvalidEvent as exc:
+            log.info("trigger %s/%s: invalid reply event: %s", trigger.namespace, trigger.name, exc)
+            return
+        ns, broker = trigger.namespace, trigger.broker
+        if self.store.peek("brokers", ns, broker) is None:
+            return
+        self.metrics.count("replies", ns, broker, trigger.name)
+        self.metrics.dispatch(
+            ns, broker, trigger.name, trigger.filter_type, "reply_forward", reply.type, 202, 0.0
+        )
+        self.ingest(ns, broker, reply)
+
+    async def _dead_letter(
+        self, trigger: CompiledTrigger, event: CloudEvent, code: int | None, body: bytes
+    ) -> None:
+        ns, broker, name = trigger.namespace, trigger.broker, trigger.name
+        if trigger.dead_letter is None:
+            self.metrics.count("undeliverable", ns, broker, name)
+            return
+        failed = event.copy()
+        failed.attributes["knativeerrordest"] = str(trigger.subscriber)
+        failed.attributes["knativeerrorcode"] = str(-1 if code is None else code)
+        if body:
+            failed.attributes["knativeerrordata"] = base64.b64encode(body[:ERROR_DATA_MAX]).decode()
+        started = time.perf_counter()
+        sink_code, _, _ = await self._send(trigger.dead_letter, failed, ns, False, 1)
+        self.metrics.dispatch(
+            ns,
+            broker,
+            name,
+            trigger.filter_type,
+            "dls_forward",
+            event.type,
+            NO_ANSWER if sink_code is None else sink_code,
+            time.perf_counter() - started,
+        )
+        if sink_code is not None and 200 <= sink_code < 300:
+            self.metrics.count("dead_lettered", ns, broker, name)
+        else:
+            self.metrics.count("undeliverable", ns, broker, name)
+
+    async def _send(
+        self, url: str, event: CloudEvent, namespace: str, structured: bool, attempt: int
+    ) -> tuple[int | None, Mapping[str, str], bytes]:
+        """POST the event; (status or None for no answer, headers, body)."""
+        assert self._session is not None
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        headers: dict[str, Any]
+        if structured:
+            headers = {"Content-Type": STRUCTURED}
+            data = _structured_body(event)
+        else:
+            headers = to_binary(event)
+            data = event.data
+        headers[ATTEMPT_HEADER] = str(attempt)
+        headers[NAMESPACE_HEADER] = namespace
+        target = url
+        if host.endswith(CLUSTER_SUFFIX) and self.ingress_base:
+            # Cluster-local names are served by the emulator's own ingress.
+            headers["Host"] = parts.netloc
+            path = parts.path or "/"
+            target = self.ingress_base + path + (f"?{parts.query}" if parts.query else "")
+        try:
+            async with self._session.post(target, data=data, headers=headers) as response:
+                answer = await response.read()
+                return response.status, response.headers, answer
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None, {}, b""
+
+
+def _structured_body(event: CloudEvent) -> bytes:
+    document: dict[str, Any] = dict(event.attributes)
+    media = document.get("datacontenttype", "")
+    if event.data:
+        if "json" in media:
+            try:
+                document["data"] = json.loads(event.data)
+            except ValueError:
+                document["data_base64"] = base64.b64encode(event.data).decode()
+        else:
+            try:
+                document["data"] = event.data.decode()
+            except UnicodeDecodeError:
+                document["data_base64"] = base64.b64encode(event.data).decode()
+    return json.dumps(document).encode()
