@@ -17,7 +17,8 @@ the stable and panic window averages and the ready pods it computes
   0 with a burst capacity of 0, -1 with an unlimited one (-1).
 
 `KpaModel` adds the collector's windows (``WindowAverage``: stable window and panic
-window of 1 s buckets) and min-scale/max-scale as the KPA reconciler applies them
+window of 1 s buckets; ``WeightedWindowAverage`` with ``metric-aggregation-algorithm:
+weighted-exponential``) and min-scale/max-scale as the KPA reconciler applies them
 (``kpa/scaler.go`` applyBounds). The emulator's runtime loop (``harness.local.autoscaler``)
 and the what-if simulator (``harness.autoscale``) both drive this one model; the
 reconciler's scale-to-zero and initial-scale rules are in ``harness.knative.kpa_scaler``.
@@ -34,7 +35,7 @@ from harness.knative.kpa_settings import (
     ScalingSettings,
     revision_scale,
 )
-from harness.knative.kpa_windows import MaxWindow, WindowAverage
+from harness.knative.kpa_windows import MaxWindow, WeightedWindowAverage, WindowAverage
 
 # The emulator's daemon reads the settings through this module.
 __all__ = [
@@ -154,8 +155,13 @@ class KpaModel:
 
     def __init__(self, settings: ScalingSettings, ready_pods: int = 0, now: float = 0.0) -> None:
         self.settings = settings
-        self._stable = WindowAverage(settings.stable_window_s)
-        self._panic = WindowAverage(settings.panic_window_s)
+        window = (
+            WeightedWindowAverage
+            if settings.aggregation == "weighted-exponential"
+            else WindowAverage
+        )
+        self._stable = window(settings.stable_window_s)
+        self._panic = window(settings.panic_window_s)
         self.decider = Decider(settings, ready_pods, now)
         self.decision: Decision | None = None
 

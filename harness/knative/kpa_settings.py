@@ -240,6 +240,7 @@ class ScalingSettings:
     scale_to_zero_retention_s: float = 0.0
     container_concurrency: int = 0
     utilization: float = TARGET_UTILIZATION_PERCENTAGE / 100
+    aggregation: str = "linear"  # or "weighted-exponential"
 
     @classmethod
     def from_revision(
@@ -298,7 +299,16 @@ class ScalingSettings:
             ),
             container_concurrency=container_concurrency,
             utilization=utilization,
+            aggregation=_aggregation(annotations),
         )
+
+
+def _aggregation(annotations: Mapping[str, str]) -> str:
+    """``Metric.AggregationAlgorithm``: weighted-exponential (either spelling) or linear."""
+    found = annotations_.lookup(annotations, annotations_.AGGREGATION)
+    if found is not None and found[1] in ("weighted-exponential", "weightedExponential"):
+        return "weighted-exponential"
+    return "linear"
 
 
 def resolve_metric_target(

@@ -93,6 +93,44 @@ class WindowAverage:
         return 0.0
 
 
+MIN_EXPONENT = 0.2  # the smallest decay multiplier of the weighted average
+WEIGHT_PRECISION = 0.9999  # the weights of a window's buckets add up to at least this
+
+
+def smoothing_coefficient(buckets: float) -> float:
+    """``computeSmoothingCoeff``: the decay for ``buckets`` buckets, at least 0.2."""
+    return max(1 - (1 - WEIGHT_PRECISION) ** (1 / buckets), MIN_EXPONENT)
+
+
+class WeightedWindowAverage(WindowAverage):
+    """``WeightedFloat64Buckets`` (``metric-aggregation-algorithm: weighted-exponential``):
+    the same buckets, averaged with exponentially decaying weights, newest first; each
+    second without a write since the newest one decays the weights once more. Not
+    rounded, as Knative's is not."""
+
+    def __init__(self, window_s: float, granularity_s: float = 1.0) -> None:
+        super().__init__(window_s, granularity_s)
+        self.coefficient = smoothing_coefficient(self.size)
+
+    def average(self, now: float) -> float | None:
+        last = self._last
+        if last is None:
+            return None
+        current = math.floor(now / self.granularity)
+        if (current - last) * self.granularity > self.window_s:
+            return None
+        count = self.size
+        multiplier = self.coefficient
+        if current > last:
+            multiplier *= (1 - self.coefficient) ** (current - last)
+            count -= current - last
+        total = 0.0
+        for i in range(count):
+            total += self._buckets[(last - i) % self.size] * multiplier
+            multiplier *= 1 - self.coefficient
+        return total
+
+
 class MaxWindow:
     """The highest value recorded within the last ``duration_s`` (Knative's delay window).
 
