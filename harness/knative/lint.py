@@ -14,6 +14,12 @@ from typing import Any
 
 from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
+from harness.knative.eventing_validation import (
+    EVENTING_API_VERSION,
+    EVENTING_GROUP,
+    EVENTING_VALIDATORS,
+    validate_eventing_object,
+)
 from harness.knative.field_error import FieldError
 from harness.knative.manifest import Document, ManifestError, parse_manifests
 from harness.knative.rules import (
@@ -174,6 +180,8 @@ def lint_document(
             )
         )
         return findings
+    if isinstance(api_version, str) and api_version.startswith(f"{EVENTING_GROUP}/"):
+        return findings + _lint_eventing(obj, str(kind), api_version, document)
     if not is_serving or kind not in _KNATIVE_KINDS:
         findings.append(
             Finding(
@@ -203,6 +211,33 @@ def lint_document(
     subject = Subject(obj, str(kind), config)
     findings += [_from_issue(issue, document) for check in CHECKS for issue in check(subject)]
     return findings
+
+
+def _lint_eventing(
+    obj: Mapping[str, Any], kind: str, api_version: str, document: Document
+) -> list[Finding]:
+    """Brokers and Triggers: Knative Eventing's webhook (harness.knative.eventing_validation)."""
+    if kind not in EVENTING_VALIDATORS:
+        return [
+            Finding(
+                "info",
+                "kind",
+                f"skipped: {api_version}/{kind} is not a Knative Broker or Trigger",
+                "skipped-kind",
+                document.line_of("kind"),
+            )
+        ]
+    if api_version != EVENTING_API_VERSION:
+        return [
+            Finding(
+                "error",
+                "apiVersion",
+                f"{api_version} is no longer served; use {EVENTING_API_VERSION}",
+                "api-version",
+                document.line_of("apiVersion"),
+            )
+        ]
+    return [_from_field_error(e, document) for e in validate_eventing_object(obj)]
 
 
 def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
