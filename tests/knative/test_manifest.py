@@ -89,3 +89,32 @@ def test_bad_json_reports_json_position() -> None:
     with pytest.raises(ManifestError) as info:
         parse_manifests('{"a": 1,\n "b": [}')
     assert info.value.line == 2 and info.value.message.startswith("JSON syntax error")
+
+
+def test_line_index_visits_each_node_once_not_each_alias_expansion() -> None:
+    # 10**5 values once expanded (under the bound), but only about 60 nodes
+    lines = ["a: &a [" + ",".join(["x"] * 10) + "]"]
+    for level, name in enumerate("bcde", start=1):
+        prev = "abcde"[level - 1]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+    (document,) = parse_manifests("\n".join(lines) + "\n")
+    assert len(document.lines) < 100
+    # a path through aliases points at the node the first alias names (d, line 4)
+    assert document.line_of("e[3][7][1][0][2]") == 4
+    assert len(document.obj["e"][9][9][9][9]) == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a: &a [1, *a]\n", "recursive alias"),
+        ("[" * 101 + "]" * 101 + "\n", "nested more than 100 levels deep"),
+        ("a: " + "9" * 4301 + "\n", "integer with more than 4,300 digits"),
+        ('{\t"a": ' + "9" * 4301 + "}\n", "integer with more than 4,300 digits"),
+        ("a: 2024-13-45\n", "cannot read timestamp value"),
+    ],
+)
+def test_bounds_are_manifest_errors_with_a_place(text: str, reason: str) -> None:
+    with pytest.raises(ManifestError) as raised:
+        parse_manifests(text)
+    assert reason in str(raised.value) and "\n" not in str(raised.value)
