@@ -103,6 +103,15 @@ def up(
             help="Seconds a revision stays idle before its last pod stops (Knative: 30).",
         ),
     ] = 30.0,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feature",
+            metavar="KEY=VALUE",
+            help="A config-features flag the admission uses, e.g. "
+            "kubernetes.podspec-nodeselector=enabled (repeatable; as `harness lint`).",
+        ),
+    ] = None,
     state_dir: StateDir = None,
     output: Format = OutputFormat.text,
 ) -> None:
@@ -119,6 +128,7 @@ def up(
         max_pods=max_pods,
         scale_to_zero=scale_to_zero,
         scale_to_zero_grace_s=scale_to_zero_grace_period,
+        features=tuple(feature or ()),
     )
     _print_info(info, output, "emulator running")
 

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from harness.knative.defaults import set_defaults
-from harness.knative.field_error import FieldError, admission_denial
+from harness.knative.field_error import FieldError, admission_denial, merged
 from harness.knative.validation import ClusterConfig, validate_object
 from harness.local.objects import (
     API_VERSION,
@@ -63,6 +63,9 @@ class Admission:
     def __init__(self, store: ObjectStore, cluster_config: ClusterConfig | None = None) -> None:
         self.store = store
         self.cluster_config = cluster_config or ClusterConfig()
+        # Knative's warnings for the last admitted write ("message: paths" lines), which
+        # the API sends as Warning headers.
+        self.last_warnings: list[str] = []
 
     def check_route_writable(self, namespace: str, name: str, verb: str) -> None:
         """404 if the Route does not exist, 405 if a Service owns it."""
@@ -73,9 +76,11 @@ class Admission:
         if owner is not None:
             raise owned_route_error(verb, name, owner)
 
-    def create(self, resource: str, namespace: str, body: JSON) -> JSON:
+    def create(self, resource: str, namespace: str, body: JSON, *, dry_run: bool = False) -> JSON:
         """Admit and store a new object; 409 AlreadyExists (a standalone Route also when a
-        Service has the name), 422 on Knative's rejection."""
+        Service has the name), 422 on Knative's rejection. A dry run returns what would be
+        stored and stores nothing."""
+        self.last_warnings = []
         kind = _KINDS[resource]
         obj = _check_body(body, namespace, kind)
         _refuse_service_owner(obj)
@@ -102,10 +107,16 @@ class Admission:
         for key in DELETION_FIELDS:
             meta.pop(key, None)
         obj["status"] = {}
+        if dry_run:
+            return copy.deepcopy(obj)
         return self.store.put(resource, obj)
 
-    def replace(self, resource: str, namespace: str, name: str, body: JSON) -> tuple[JSON, bool]:
-        """Admit and store a replacement; returns it and whether its spec changed."""
+    def replace(
+        self, resource: str, namespace: str, name: str, body: JSON, *, dry_run: bool = False
+    ) -> tuple[JSON, bool]:
+        """Admit and store a replacement; returns it and whether its spec changed (a dry
+        run: what would be stored, nothing stored)."""
+        self.last_warnings = []
         old = self.store.peek(resource, namespace, name)
         if old is None:
             raise not_found(resource, name)
@@ -147,11 +158,16 @@ class Admission:
         if obj == old:
             # Kubernetes does not write (nor bump resourceVersion) for a no-op update.
             return copy.deepcopy(old), False
+        if dry_run:
+            return copy.deepcopy(obj), spec_changed
         return self.store.put(resource, obj), spec_changed
 
     def _validate(self, obj: JSON, old: JSON | None) -> None:
         results = validate_object(obj, self.cluster_config, defaults=False)
         errors = [e for e in results if e.level == "error"]
+        warnings = [e for e in results if e.level == "warning"]
+        # One warning per merged error, as Knative's webhook returns them.
+        self.last_warnings = [str(w) for w in merged(warnings)]
         if old is not None:
             errors.extend(_byo_name_errors(obj, old))
         if errors:

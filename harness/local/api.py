@@ -37,6 +37,14 @@ from harness.local.eventing.api import EventingApi, add_routes
 from harness.local.objects import being_deleted
 from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.patches import PatchError, json_patch, merge_patch
+from harness.local.write_options import (
+    attach_warnings,
+    check_fields,
+    field_validation,
+    is_dry_run,
+    warnings_of,
+    with_warnings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return _json(exc.status(), exc.code)
+        return with_warnings(_json(exc.status(), exc.code), warnings_of(exc))
     except web.HTTPException:
         raise
     except ConnectionError:
@@ -93,9 +101,8 @@ def _namespace(request: web.Request) -> str:
     return namespace
 
 
-def _reject_dry_run(request: web.Request) -> None:
-    if request.query.get("dryRun"):
-        raise ApiError(400, "BadRequest", "dryRun is not supported by the harness emulator")
+def _kind(resource: str) -> str:
+    return discovery.RESOURCES[resource].kind
 
 
 # ----- selectors -----
@@ -256,20 +263,55 @@ class Api:
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "create")
-        _reject_dry_run(request)
-        body = await read_body(request)
-        if resource == "routes":
-            return _json(self.controller.create_route(namespace, body), 201)
-        return _json(self.controller.create_service(namespace, body), 201)
+        dry_run = is_dry_run(request.query)
+        mode = field_validation(request.query)
+        body, warnings = check_fields(await read_body(request), _kind(resource), mode)
+        admission = self.controller.admission
+        try:
+            if dry_run:
+                created = admission.create(resource, namespace, body, dry_run=True)
+            elif resource == "routes":
+                created = self.controller.create_route(namespace, body)
+            else:
+                created = self.controller.create_service(namespace, body)
+        except ApiError as exc:
+            raise attach_warnings(exc, warnings + admission.last_warnings) from None
+        return with_warnings(_json(created, 201), warnings + admission.last_warnings)
 
     async def replace(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "update")
-        _reject_dry_run(request)
-        body = await read_body(request)
-        return _json(self._replace(resource, namespace, request.match_info["name"], body))
+        dry_run = is_dry_run(request.query)
+        mode = field_validation(request.query)
+        body, warnings = check_fields(await read_body(request), _kind(resource), mode)
+        name = request.match_info["name"]
+        return self._answer_replace(resource, namespace, name, body, dry_run, warnings)
 
-    def _replace(self, resource: str, namespace: str, name: str, body: Any) -> JSON:
+    def _answer_replace(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        body: Any,
+        dry_run: bool,
+        warnings: list[str],
+    ) -> web.Response:
+        """The replacement's answer with its warnings (unknown fields, Knative's)."""
+        admission = self.controller.admission
+        try:
+            replaced = self._replace(resource, namespace, name, body, dry_run)
+        except ApiError as exc:
+            raise attach_warnings(exc, warnings + admission.last_warnings) from None
+        return with_warnings(_json(replaced), warnings + admission.last_warnings)
+
+    def _replace(
+        self, resource: str, namespace: str, name: str, body: Any, dry_run: bool = False
+    ) -> JSON:
+        if dry_run:
+            if resource == "routes":
+                self.controller.check_route_writable(namespace, name, "update")
+            admission = self.controller.admission
+            return admission.replace(resource, namespace, name, body, dry_run=True)[0]
         if resource == "routes":
             return self.controller.replace_route(namespace, name, body)
         return self.controller.replace_service(namespace, name, body)
@@ -277,7 +319,8 @@ class Api:
     async def patch(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "patch")
-        _reject_dry_run(request)
+        dry_run = is_dry_run(request.query)
+        mode = field_validation(request.query)
         name = request.match_info["name"]
         kind = request.content_type
         patch = await read_body(request, (JSON_PATCH, MERGE_PATCH))
@@ -292,11 +335,17 @@ class Api:
             )
         except PatchError as exc:
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
-        return _json(self._replace(resource, namespace, name, patched))
+        patched, warnings = check_fields(patched, _kind(resource), mode)
+        return self._answer_replace(resource, namespace, name, patched, dry_run, warnings)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
-        _reject_dry_run(request)
+        if is_dry_run(request.query):
+            # What would be deleted; nothing is.
+            current = self.store.get(resource, namespace, request.match_info["name"])
+            if current is None:
+                raise not_found(resource, request.match_info["name"])
+            return _json(current)
         gone = self.controller.delete(resource, namespace, request.match_info["name"])
         # 202 Accepted: marked for deletion, waiting for its finalizers (as Kubernetes).
         return _json(gone, 202 if being_deleted(gone) else 200)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from harness.knative.cluster import ClusterConfig
+from harness.knative.features import Features
 from harness.knative.kpa import STABLE_WINDOW_S, Decision, ScalingSettings, revision_scale
 from harness.knative.traffic import TrafficTarget
 from harness.local import api_tls
@@ -248,7 +250,11 @@ async def serve(args: argparse.Namespace) -> None:
             eventing_targets_path(state_dir), await eventing_metrics_server.start("127.0.0.1")
         )
         controller = Controller(
-            store, DataPlaneRuntime(dataplane, revision_annotations), domain=args.domain
+            store,
+            DataPlaneRuntime(dataplane, revision_annotations),
+            domain=args.domain,
+            # config-features from `harness local up --feature` (Knative's defaults else).
+            cluster_config=ClusterConfig(features=Features.parse(args.feature or [])),
         )
         controller_ref.append(controller)
         # A new token and certificates at every start; only the kubeconfig holds them.
@@ -327,6 +333,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scale-to-zero-grace-period", type=float, default=30.0, help="seconds (Knative: 30)"
     )
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--feature", action="append", help="config-features KEY=VALUE")
     return parser.parse_args(argv)
 
 

@@ -135,6 +135,7 @@ class Emulator:
         max_pods: int = 1,
         scale_to_zero: bool = False,
         scale_to_zero_grace_s: float = 30.0,
+        features: tuple[str, ...] = (),
         timeout: float = START_TIMEOUT,
     ) -> EmulatorInfo:
         """Start the daemon and return once it answers.
@@ -156,6 +157,12 @@ class Emulator:
             )
         if not 0 <= port <= 65535:
             raise BadInput(f"--port must be between 0 and 65535, not {port}")
+        from harness.knative.features import Features
+
+        try:
+            Features.parse(features)  # config-features for admission, as `harness lint`
+        except ValueError as exc:
+            raise BadInput(f"--feature: {exc}") from exc
         from harness.knative.urls import require_domain
 
         require_domain(domain)
@@ -189,6 +196,8 @@ class Emulator:
             ]
         if demo:
             command.append("--demo")
+        for feature in features:
+            command += ["--feature", feature]
         env = dict(os.environ)
         package_root = str(Path(harness.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))

@@ -1,0 +1,182 @@
+"""Knative's validation corpus through the emulator's API: create, as a cluster answers it.
+
+Every translated case of ``tests/knative/corpus`` whose manifest is a Service or Route
+(the kinds the API lets users write) is POSTed as kubectl would (``fieldValidation=
+Strict``) with ``dryRun=All`` (so nothing is stored or started, and one emulator serves
+every case), to an emulator started with the case's ``--feature`` flags (one emulator
+per distinct set of flags). The answer must be Knative's:
+
+- a case Knative accepts: 201 with the defaulted object, nothing stored;
+- a case Knative rejects: 422 whose message is the webhook's denial, and whose errors
+  in the case's scope are Knative's (the same lines as ``FieldError.Error()``);
+- a case with fields outside Knative's CRD schema (``lifecycle``, ...): the API server's
+  400 ``strict decoding error``, as a cluster refuses it before the webhook runs.
+
+Knative's warnings are checked in the ``Warning`` headers. Left out, each with its reason
+printed: Configurations and Revisions (not writable through the API), cases whose Go
+test sets config-defaults or config-autoscaler values (``harness local up`` has no flags
+for those), cases without a name (the API server's own name check answers first),
+Routes written with a Service owner (the emulator's own refusal), and the cases where
+the webhook's defaulting, which runs before validation on a cluster but not in Knative's
+unit tests, changes the answer (DEFAULTED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.knative.field_error import WEBHOOK_NAME
+from harness.knative.unknown_fields import strict_decoding_error, unknown_fields
+from harness.local.api_client import client_options, credentials
+from harness.local.launcher import Emulator, alive, descendants
+from tests.knative.corpus_cases import CorpusCase, load_corpus
+
+pytestmark = pytest.mark.slow
+
+NS_PATH = "/apis/serving.knative.dev/v1/namespaces/default"
+RESOURCES = {"Service": "services", "Route": "routes"}
+DENIAL = f'admission webhook "{WEBHOOK_NAME}" denied the request: validation failed: '
+
+# Knative's unit tests validate without SetDefaults; a cluster defaults first, which
+# fills these in before the rule the Go test is about runs.
+DEFAULTED = {
+    "TestUserContainerValidation::empty container": "the container gets a name and probe",
+    "TestSidecarContainerValidation::empty container": "the container gets a name",
+    "TestInitContainerValidation::empty container": "the container gets a name",
+    "TestUserContainerValidation::out of bounds probe values": "probe thresholds defaulted",
+    "TestSidecarContainerValidation::out of bounds probe values": "probe thresholds defaulted",
+    "TestUserContainerValidation::has unknown volumeMounts": "the mount becomes readOnly",
+    "TestSidecarContainerValidation::has unknown volumeMounts": "the mount becomes readOnly",
+    "TestPodSpecMultiContainerValidation::flag enabled: probes are not allowed for non "
+    "serving containers": "probe thresholds defaulted",
+}
+
+
+def _why_left_out(case: CorpusCase) -> str:
+    raw = case.raw
+    if raw["manifest"]["kind"] not in RESOURCES:
+        return f"{raw['manifest']['kind']} objects are not writable through the emulator's API"
+    if raw.get("config"):
+        return f"config-defaults/autoscaler settings {raw['config']} have no emulator flag"
+    if not (raw["manifest"].get("metadata") or {}).get("name"):
+        return "no name: the API server's own name check answers first"
+    refs = (raw["manifest"].get("metadata") or {}).get("ownerReferences") or []
+    if raw["manifest"]["kind"] == "Route" and any(r.get("kind") == "Service" for r in refs):
+        return "the emulator refuses a Route written with a Service owner (docs/emulator.md)"
+    if f"{case.test}::{case.name}" in DEFAULTED:
+        return "defaulting changes it: " + DEFAULTED[f"{case.test}::{case.name}"]
+    return ""
+
+
+CASES = [c for c in load_corpus() if not c.skip]
+GROUPS: dict[tuple[tuple[str, str], ...], list[CorpusCase]] = {}
+for _case in CASES:
+    if not _why_left_out(_case):
+        flags = tuple(sorted((_case.raw.get("features") or {}).items()))
+        GROUPS.setdefault(flags, []).append(_case)
+
+
+def test_left_out_cases_are_few_and_say_why() -> None:
+    left = [(c.id, _why_left_out(c)) for c in CASES if _why_left_out(c)]
+    for case_id, why in left:
+        print(f"left out {case_id}: {why}")
+    sent = sum(len(g) for g in GROUPS.values())
+    print(f"{sent} of {len(CASES)} translated cases go through the emulator")
+    assert sent >= 480
+
+
+def _in_scope(field: str, scope: str) -> bool:
+    if not scope or not field:
+        return True
+    scopes = (scope, scope.rsplit("[", 1)[0] + "[*]") if scope.endswith("]") else (scope,)
+    return any(field == s or field.startswith((f"{s}.", f"{s}[")) for s in scopes)
+
+
+def _emulator(state_dir: Path, flags: tuple[tuple[str, str], ...]) -> Iterator[httpx.Client]:
+    info = Emulator.start(state_dir, features=tuple(f"{k}={v}" for k, v in flags))
+    try:
+        with httpx.Client(
+            base_url=info.api, timeout=30, **client_options(credentials(info))
+        ) as client:
+            yield client
+    finally:
+        spawned = [info.pid, *descendants(info.pid)]
+        Emulator.stop(state_dir)
+        assert not [pid for pid in spawned if alive(pid)]
+
+
+def _warnings(resp: httpx.Response) -> list[str]:
+    """The texts of the answer's ``Warning: 299 - "..."`` headers."""
+    out = []
+    for value in resp.headers.get_list("warning"):
+        text = value.split(" - ", 1)[1].strip()[1:-1]
+        out.append(text.replace('\\"', '"').replace("\\\\", "\\"))
+    return out
+
+
+def _paths(line: str) -> list[str]:
+    return line.rpartition(": ")[2].split(", ") if ": " in line else []
+
+
+def _check(api: httpx.Client, case: CorpusCase) -> str:
+    """'' when the emulator answers as Knative does, else what differs."""
+    raw = case.raw
+    manifest: dict[str, Any] = raw["manifest"]
+    kind, scope, level = manifest["kind"], raw.get("scope", ""), raw.get("level", "error")
+    resp = api.post(
+        f"{NS_PATH}/{RESOURCES[kind]}",
+        params={"dryRun": "All", "fieldValidation": "Strict"},
+        json=manifest,
+    )
+    if unknown := unknown_fields(manifest, kind):
+        want = strict_decoding_error(kind, unknown)
+        if resp.status_code != 400 or resp.json()["message"] != want:
+            return f"{resp.status_code} {resp.text[:300]} (want 400 {want})"
+        return ""
+    body = resp.json()
+    if resp.status_code == 422 and not body["message"].startswith(DENIAL):
+        return f"not the webhook's denial: {body['message'][:200]}"
+    if resp.status_code not in (201, 422):
+        return f"{resp.status_code} {resp.text[:300]}"
+    errors = body["message"][len(DENIAL) :] if resp.status_code == 422 else ""
+    warnings = " | ".join(_warnings(resp))
+    if raw["valid"]:
+        # Nothing at the case's level in its scope (the rest of the manifest may fail).
+        if level == "error":
+            causes = body.get("details", {}).get("causes", []) if errors else []
+            wrong = [c for c in causes if _in_scope(c["field"], scope)]
+        else:
+            wrong = [
+                w
+                for w in _warnings(resp)
+                if any(_in_scope(p, scope) and p.startswith(scope) for p in _paths(w))
+            ]
+        return f"Knative accepts it, the emulator: {wrong}" if wrong else ""
+    wanted = (raw.get("errors") or "").split("\n")
+    if level == "error" and resp.status_code != 422:
+        return f"{resp.status_code}, want 422 with {raw.get('errors')}"
+    seen = {"error": errors, "warning": warnings}.get(level, errors + " | " + warnings)
+    missing = [line for line in wanted if line and line not in seen]
+    return f"missing {missing} in {seen[:400]}" if missing else ""
+
+
+@pytest.mark.parametrize(
+    "flags", sorted(GROUPS), ids=lambda f: ",".join(f"{k}={v}" for k, v in f) or "defaults"
+)
+def test_the_emulator_answers_as_knative(
+    flags: tuple[tuple[str, str], ...], tmp_path: Path
+) -> None:
+    failures = []
+    for api in _emulator(tmp_path / "emulator", flags):
+        for case in GROUPS[flags]:
+            if problem := _check(api, case):
+                failures.append(f"{case.id}: {problem}")
+        # A dry run stores nothing: the namespace is still empty.
+        for resource in RESOURCES.values():
+            assert api.get(f"{NS_PATH}/{resource}").json()["items"] == []
+    assert not failures, "\n".join(failures[:20])
