@@ -43,13 +43,13 @@ __all__ = [
     "FINAL_STATUSES",
     "SCHEMA_VERSION",
     "ActionRecord",
-    "LookRecord",
+    "HistoryPoint",
+    "JournalLook",
     "PerfResult",
     "RunKind",
     "RunRecord",
     "SqliteStore",
     "Store",
-    "TrendPoint",
     "default_store_path",
     "is_run_id",
     "new_run_id",
@@ -161,7 +161,7 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class LookRecord:
+class JournalLook:
     """One look of a canary: the cumulative per-arm snapshots and the judge's verdict dict."""
 
     run_id: str
@@ -206,7 +206,7 @@ class PerfResult:
 
 
 @dataclass(frozen=True)
-class TrendPoint:
+class HistoryPoint:
     """One completed perf run's numbers for trend plots, without its histogram."""
 
     run_id: str
@@ -256,7 +256,7 @@ class Store(Protocol):
         arms: Mapping[str, Any],
         verdict: Mapping[str, Any],
         t: float | None = None,
-    ) -> LookRecord:
+    ) -> JournalLook:
         """Append a look (next seq) durably; returns once it is on disk."""
         ...
 
@@ -310,7 +310,7 @@ class Store(Protocol):
         """Runs matching every given filter, newest first, at most ``limit``."""
         ...
 
-    def looks(self, run_id: str) -> list[LookRecord]:
+    def looks(self, run_id: str) -> list[JournalLook]:
         """The run's looks in seq order."""
         ...
 
@@ -334,7 +334,7 @@ class Store(Protocol):
         label: str | None = None,
         arm: str | None = None,
         limit: int = 100,
-    ) -> list[TrendPoint]:
+    ) -> list[HistoryPoint]:
         """The last ``limit`` completed perf runs' numbers on that Service, oldest first."""
         ...
 
@@ -679,7 +679,7 @@ class SqliteStore:
         arms: Mapping[str, Any],
         verdict: Mapping[str, Any],
         t: float | None = None,
-    ) -> LookRecord:
+    ) -> JournalLook:
         """See `Store.record_look`."""
         look_t = time.time() if t is None else t
         arms_blob = _pack(dict(arms))
@@ -694,7 +694,7 @@ class SqliteStore:
                 (run_id, seq, look_t, step, percent, arms_blob, verdict_text),
             )
             db.execute("COMMIT")
-        return LookRecord(run_id, seq, look_t, step, percent, dict(arms), dict(verdict))
+        return JournalLook(run_id, seq, look_t, step, percent, dict(arms), dict(verdict))
 
     def begin_action(
         self, run_id: str, kind: str, payload: Mapping[str, Any], *, t: float | None = None
@@ -746,7 +746,7 @@ class SqliteStore:
             raise BadInput(f"action {seq} of run {run_id} was already completed")
         return _action_record(row)
 
-    def looks(self, run_id: str) -> list[LookRecord]:
+    def looks(self, run_id: str) -> list[JournalLook]:
         """See `Store.looks`."""
         with self._guard() as db:
             self._run(db, run_id)
@@ -756,7 +756,7 @@ class SqliteStore:
                 (run_id,),
             ).fetchall()
         return [
-            LookRecord(r[0], r[1], r[2], r[3], r[4], _unpack(r[5]), json.loads(r[6])) for r in rows
+            JournalLook(r[0], r[1], r[2], r[3], r[4], _unpack(r[5]), json.loads(r[6])) for r in rows
         ]
 
     def actions(self, run_id: str) -> list[ActionRecord]:
@@ -832,7 +832,7 @@ class SqliteStore:
         label: str | None = None,
         arm: str | None = None,
         limit: int = 100,
-    ) -> list[TrendPoint]:
+    ) -> list[HistoryPoint]:
         """See `Store.perf_trend`."""
         where, params = _filters(
             prefix="r.",
@@ -853,7 +853,7 @@ class SqliteStore:
                 (*params, max(0, limit)),
             ).fetchall()
         return [
-            TrendPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
+            HistoryPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
             for r in reversed(rows)
         ]
 

@@ -17,7 +17,7 @@ from typing import cast
 from harness.errors import BadInput
 from harness.store import (
     ActionRecord,
-    LookRecord,
+    JournalLook,
     PerfResult,
     RunKind,
     RunRecord,
@@ -90,7 +90,7 @@ def _same(a: Path, b: Path) -> bool:
 def _copy(
     dst: Store,
     run: RunRecord,
-    looks: Sequence[LookRecord],
+    looks: Sequence[JournalLook],
     actions: Sequence[ActionRecord],
     perf: Mapping[str, PerfResult],
 ) -> bool:

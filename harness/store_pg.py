@@ -34,11 +34,11 @@ from harness.store import (
     RUN_KINDS,
     RUNNING,
     ActionRecord,
-    LookRecord,
+    HistoryPoint,
+    JournalLook,
     PerfResult,
     RunKind,
     RunRecord,
-    TrendPoint,
     _action_record,
     _dumps,
     _pack,
@@ -385,7 +385,7 @@ class PostgresStore:
         arms: Mapping[str, Any],
         verdict: Mapping[str, Any],
         t: float | None = None,
-    ) -> LookRecord:
+    ) -> JournalLook:
         """See `Store.record_look`."""
         look_t = time.time() if t is None else t
         arms_blob = _pack(dict(arms))
@@ -398,7 +398,7 @@ class PostgresStore:
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (run_id, seq, look_t, step, percent, arms_blob, verdict_text),
             )
-        return LookRecord(run_id, seq, look_t, step, percent, dict(arms), dict(verdict))
+        return JournalLook(run_id, seq, look_t, step, percent, dict(arms), dict(verdict))
 
     def begin_action(
         self, run_id: str, kind: str, payload: Mapping[str, Any], *, t: float | None = None
@@ -450,7 +450,7 @@ class PostgresStore:
             raise BadInput(f"action {seq} of run {run_id} was already completed")
         return _action_record(row)
 
-    def looks(self, run_id: str) -> list[LookRecord]:
+    def looks(self, run_id: str) -> list[JournalLook]:
         """See `Store.looks`."""
         with self._guard() as db:
             self._run(db, run_id)
@@ -462,7 +462,7 @@ class PostgresStore:
         import json
 
         return [
-            LookRecord(r[0], r[1], r[2], r[3], r[4], _unpack(bytes(r[5])), json.loads(r[6]))
+            JournalLook(r[0], r[1], r[2], r[3], r[4], _unpack(bytes(r[5])), json.loads(r[6]))
             for r in rows
         ]
 
@@ -534,7 +534,7 @@ class PostgresStore:
         label: str | None = None,
         arm: str | None = None,
         limit: int = 100,
-    ) -> list[TrendPoint]:
+    ) -> list[HistoryPoint]:
         """See `Store.perf_trend`."""
         import json
 
@@ -557,7 +557,7 @@ class PostgresStore:
                 (*params, max(0, limit)),
             ).fetchall()
         return [
-            TrendPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
+            HistoryPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
             for r in reversed(rows)
         ]
 
@@ -565,7 +565,7 @@ class PostgresStore:
     def import_run(
         self,
         run: RunRecord,
-        looks: Sequence[LookRecord],
+        looks: Sequence[JournalLook],
         actions: Sequence[ActionRecord],
         perf: Mapping[str, PerfResult],
     ) -> bool:

@@ -393,7 +393,7 @@ def _run_load(
     from rich.console import Console
 
     from harness.load.driver import LoadDriver
-    from harness.load.render import LiveView, print_summary
+    from harness.load.render import LoadView, print_summary
     from harness.load.summary import RunSummary
 
     stderr = Console(stderr=True, highlight=False)
@@ -409,7 +409,7 @@ def _run_load(
             user_code=user_code,
         )
         try:
-            with LiveView(stderr, duration_s) as view:
+            with LoadView(stderr, duration_s) as view:
                 status = driver.status()
                 while not status.finished:
                     view.update(status)

@@ -41,7 +41,7 @@ _EXIT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
-class RunStatus:
+class LoadStatus:
     """A consistent look at a run: cumulative per-arm statistics and where the run is."""
 
     state: str
@@ -74,7 +74,7 @@ class LoadDriver:
         self._plan: LoadPlan | None = None
         self._lock = threading.Lock()
         self._next_id = 0
-        self._final: RunStatus | None = None
+        self._final: LoadStatus | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(
@@ -154,7 +154,7 @@ class LoadDriver:
         child_end.close()
         self._channel = Channel(parent_end)
 
-    def status(self) -> RunStatus:
+    def status(self) -> LoadStatus:
         """Cumulative per-arm statistics now, consistent across arms; callable any time."""
         if self._final is not None:
             return self._final
@@ -164,7 +164,7 @@ class LoadDriver:
         """Per-arm statistics since the run began (the `LoadDriver` contract)."""
         return self.status().arms
 
-    def finish(self) -> RunStatus:
+    def finish(self) -> LoadStatus:
         """Stop the users now (or collect the results of a run that ended by itself).
 
         In-flight requests complete (up to the request timeout) and are counted; the
@@ -259,10 +259,10 @@ class LoadDriver:
         return lines[-1].strip() if lines else ""
 
 
-def _status(reply: dict[str, Any]) -> RunStatus:
+def _status(reply: dict[str, Any]) -> LoadStatus:
     if not reply.get("ok"):
         raise Aborted(str(reply.get("error", "the load generator reported an error")))
-    return RunStatus(
+    return LoadStatus(
         state=str(reply["state"]),
         elapsed_s=float(reply["elapsed_s"]),
         users=int(reply["users"]),

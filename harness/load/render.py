@@ -9,24 +9,24 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from harness.load.driver import RunStatus
+from harness.load.driver import LoadStatus
 from harness.load.summary import RunSummary, figures
 
 # Without a terminal (CI logs), one progress line this often instead of a live table.
 _PLAIN_EVERY_S = 5.0
 
 
-class LiveView:
-    """Requests/s, errors, p50 and p99 per arm, refreshed from each `RunStatus`."""
+class LoadView:
+    """Requests/s, errors, p50 and p99 per arm, refreshed from each `LoadStatus`."""
 
     def __init__(self, console: Console, duration_s: float) -> None:
         self._console = console
         self._duration_s = duration_s
         self._live: Live | None = None
-        self._previous: RunStatus | None = None
+        self._previous: LoadStatus | None = None
         self._last_plain = 0.0
 
-    def __enter__(self) -> LiveView:
+    def __enter__(self) -> LoadView:
         self._last_plain = time.monotonic()
         if self._console.is_terminal:
             self._live = Live(console=self._console, transient=True, auto_refresh=False)
@@ -42,7 +42,7 @@ class LiveView:
         if self._live is not None:
             self._live.__exit__(exc_type, exc, tb)
 
-    def update(self, status: RunStatus) -> None:
+    def update(self, status: LoadStatus) -> None:
         """Show ``status``; requests/s are measured since the previous update."""
         previous, self._previous = self._previous, status
         if self._live is not None:
@@ -53,7 +53,7 @@ class LiveView:
             self._last_plain = now
             self._console.print(self._line(status, previous), highlight=False)
 
-    def _rates(self, status: RunStatus, previous: RunStatus | None) -> dict[str, float]:
+    def _rates(self, status: LoadStatus, previous: LoadStatus | None) -> dict[str, float]:
         if previous is None or status.elapsed_s <= previous.elapsed_s:
             return {
                 name: (s.requests / status.elapsed_s if status.elapsed_s > 0 else 0.0)
@@ -67,7 +67,7 @@ class LiveView:
             for name, s in status.arms.items()
         }
 
-    def _table(self, status: RunStatus, previous: RunStatus | None) -> Table:
+    def _table(self, status: LoadStatus, previous: LoadStatus | None) -> Table:
         table = Table(
             title=f"load {status.elapsed_s:5.1f}s / {self._duration_s:g}s   "
             f"users {status.users}   load generator CPU {status.cpu_percent:.0f}%",
@@ -87,7 +87,7 @@ class LiveView:
             )
         return table
 
-    def _line(self, status: RunStatus, previous: RunStatus | None) -> str:
+    def _line(self, status: LoadStatus, previous: LoadStatus | None) -> str:
         rates = self._rates(status, previous)
         arms = "  ".join(
             f"{name}: {rates[name]:.1f}/s {stats.requests} req {stats.failures} err "

@@ -21,8 +21,7 @@ from harness.report.model import (
     TrafficPoint,
     TrendPoint,
 )
-from harness.store import ActionRecord, LookRecord, PerfResult, RunRecord
-from harness.store import TrendPoint as HistoryPoint
+from harness.store import ActionRecord, HistoryPoint, JournalLook, PerfResult, RunRecord
 
 __all__ = [
     "look_point",
@@ -42,7 +41,7 @@ _STATUS = {
 _ACTION_PERCENT = {"rollback": 0, "promote": 100}
 
 
-def look_point(look: LookRecord, started: float) -> LookPoint:
+def look_point(look: JournalLook, started: float) -> LookPoint:
     """One journal look as the report draws it (time relative to ``started``)."""
     verdict = dict(look.verdict)
     metrics = [m for m in verdict.get("metrics", []) if isinstance(m, Mapping)]
@@ -88,7 +87,7 @@ def metric_results(verdict: Mapping[str, Any]) -> list[MetricResult]:
 
 
 def report_from_canary_journal(
-    run: RunRecord, looks: Sequence[LookRecord], actions: Sequence[ActionRecord]
+    run: RunRecord, looks: Sequence[JournalLook], actions: Sequence[ActionRecord]
 ) -> ReportData:
     """The report of a canary from its run record, looks and actions (as the store returns)."""
     points = [look_point(look, run.started) for look in looks]

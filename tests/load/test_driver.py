@@ -6,14 +6,14 @@ import itertools
 import time
 from collections.abc import Callable, Mapping
 
-from harness.load.driver import LoadDriver, RunStatus
+from harness.load.driver import LoadDriver, LoadStatus
 from harness.load.plan import Distribution, Pacing
 from harness.load.targets import Arm, url_arm
 
 from .conftest import CountingServer, free_port
 
 
-def _poll_until_finished(driver: LoadDriver) -> list[RunStatus]:
+def _poll_until_finished(driver: LoadDriver) -> list[LoadStatus]:
     statuses = [driver.status()]
     while not statuses[-1].finished:
         time.sleep(0.2)

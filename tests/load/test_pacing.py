@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from harness.load.driver import LoadDriver, RunStatus
+from harness.load.driver import LoadDriver, LoadStatus
 from harness.load.plan import Pacing
 from harness.load.targets import url_arm
 
@@ -18,7 +18,7 @@ RATE = 100.0
 DURATION_S = 3.0
 
 
-def _run(server: CountingServer, pacing: Pacing) -> RunStatus:
+def _run(server: CountingServer, pacing: Pacing) -> LoadStatus:
     with LoadDriver() as driver:
         driver.start([url_arm(server.url, "a")], pacing, DURATION_S)
         while not driver.status().finished:

@@ -114,7 +114,7 @@ def test_a_perf_report_has_its_histograms_and_trend(tmp_path: Path) -> None:
 
 
 def test_trend_keeps_what_the_run_saved() -> None:
-    from harness.store import TrendPoint as HistoryPoint
+    from harness.store import HistoryPoint
 
     point = HistoryPoint("20260101-000000-aaaa", 1.0, None, "a", 10, 5, 0.0, {"error_rate": 0.2})
     (converted,) = trend_from_history([point])
