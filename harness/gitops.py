@@ -52,7 +52,7 @@ FLUX_HELM_DRIFT = "helm.toolkit.fluxcd.io/driftDetection"
 
 
 @dataclass(frozen=True)
-class Finding:
+class GitOpsFinding:
     """One GitOps owner of the Service."""
 
     tool: str
@@ -71,16 +71,16 @@ def detect(
     namespace: str,
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
-) -> list[Finding]:
+) -> list[GitOpsFinding]:
     """Every GitOps owner the Service's metadata shows (pure)."""
     ack = annotations.get(ACK_ANNOTATION) == ACK_VALUE
     ack_text = f"annotation {ACK_ANNOTATION}: {ACK_VALUE}" if ack else None
-    found: list[Finding] = []
+    found: list[GitOpsFinding] = []
 
     argo_app, argo_evidence = _argo(labels, annotations)
     if argo_app is not None:
         found.append(
-            Finding(
+            GitOpsFinding(
                 tool="Argo CD",
                 owner=f"Application {argo_app}",
                 evidence=argo_evidence,
@@ -96,7 +96,7 @@ def detect(
         elif annotations.get(FLUX_KS_RECONCILE) == "disabled":
             setting = f"annotation {FLUX_KS_RECONCILE}: disabled"
         found.append(
-            Finding(
+            GitOpsFinding(
                 tool="Flux",
                 owner=owner,
                 evidence=f"label {FLUX_KS_NAME}={labels[FLUX_KS_NAME]}",
@@ -110,7 +110,7 @@ def detect(
         if annotations.get(FLUX_HELM_DRIFT) == "disabled":
             setting = f"annotation {FLUX_HELM_DRIFT}: disabled"
         found.append(
-            Finding(
+            GitOpsFinding(
                 tool="Flux (helm-controller)",
                 owner=f"HelmRelease {helm_ns}/{labels[FLUX_HELM_NAME]}",
                 evidence=f"label {FLUX_HELM_NAME}={labels[FLUX_HELM_NAME]}",
@@ -208,7 +208,7 @@ def check(
     annotations: Mapping[str, str],
     mode: str,
     say: Callable[[str], None],
-) -> list[Finding]:
+) -> list[GitOpsFinding]:
     """Say what each GitOps owner will do; with ``mode`` fail, ``BadInput`` (exit 2,
     nothing changed) when one has no setting letting the canary own ``spec.traffic``."""
     if mode not in MODES:
