@@ -23,7 +23,7 @@ def write_eventing_target(path: Path, address: str | None) -> None:
     """Name the eventing metrics endpoint (``host:port``), or nothing with None. The
     target is labelled like Knative's broker pods in ``knative-eventing``."""
     groups = (
-        [{"targets": [address], "labels": {"namespace": "knative-eventing", "job": JOB_NAME}}]
+        [{"targets": [address], "labels": {"namespace": "knative-eventing", "pod": "mt-broker"}}]
         if address
         else []
     )
