@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
+from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat, StateDir
 
 if TYPE_CHECKING:
     from harness.autoscale.target import LoadedTarget
@@ -36,13 +36,6 @@ ConfigPairs = Annotated[
     typer.Option(
         "--config",
         help="config-autoscaler KEY=VALUE (cluster defaults, e.g. stable-window=60s); repeatable.",
-    ),
-]
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
     ),
 ]
 

@@ -7,15 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.commands.options import Context, Kubeconfig, Namespace
+from harness.commands.options import Context, Kubeconfig, Namespace, StateDir
 
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
-    ),
-]
 StorePath = Annotated[
     Path | None,
     typer.Option("--store", help="Run journal (default: history.sqlite in the state dir)."),

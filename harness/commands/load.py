@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
+from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat, StateDir
 from harness.errors import EXIT_ABORTED, BadInput
 
 if TYPE_CHECKING:
@@ -55,13 +55,6 @@ load_app = typer.Typer(
     help="Send load to a Service's tags or a URL; `harness load manifests` for in-cluster workers.",
 )
 
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
-    ),
-]
 Tags = Annotated[
     list[str] | None,
     typer.Option("--tag", "-t", help="A traffic tag of SERVICE to load (repeat for more arms)."),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.commands.options import Format, OutputFormat
+from harness.commands.options import Format, OutputFormat, StateDir
 from harness.errors import BadInput, Unavailable
 
 DEFAULT_INGRESS_PORT = 8080
@@ -23,15 +23,6 @@ local_app = typer.Typer(
 class MetricsSchema(StrEnum):
     legacy = "legacy"
     otel = "otel"
-
-
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
-    ),
-]
 
 
 def _status_document(info: Any) -> dict[str, Any]:

@@ -26,6 +26,13 @@ Kubeconfig = Annotated[
     ),
 ]
 Context = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
+    ),
+]
 Format = Annotated[
     OutputFormat,
     typer.Option("--format", "-o", help="Output format: text (rich) or one JSON document."),

@@ -8,18 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
+from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat, StateDir
 
 if TYPE_CHECKING:
     from harness.perf.run import PerfRun
-
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        help="Emulator state folder (default: $HARNESS_STATE_DIR, else the XDG state dir).",
-    ),
-]
 
 
 def perf(

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from harness.commands.options import Context, Format, Kubeconfig, Namespace, OutputFormat
+from harness.commands.options import (
+    Context,
+    Format,
+    Kubeconfig,
+    Namespace,
+    OutputFormat,
+    StateDir,
+)
 
 if TYPE_CHECKING:
     from harness.knative.model import RevisionState, ServiceState
@@ -18,10 +25,6 @@ if TYPE_CHECKING:
 StoreOption = Annotated[
     Path | None,
     typer.Option("--store", help="Run journal (default: history.sqlite in the state folder)."),
-]
-StateDirOption = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="Emulator state folder, used when no kubeconfig is found."),
 ]
 
 
@@ -148,7 +151,7 @@ def register(app: typer.Typer) -> None:
         namespace: Namespace = "default",
         kubeconfig: Kubeconfig = None,
         context: Context = None,
-        state_dir: StateDirOption = None,
+        state_dir: StateDir = None,
         store: StoreOption = None,
         output: Format = OutputFormat.text,
     ) -> None:
