@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -116,11 +115,3 @@ class LiveView:
         if self._live is not None:
             self._live.stop()
             self._live = None
-
-
-def arms_summary(client: Mapping[str, ArmSnapshot]) -> str:
-    parts = []
-    for role, snap in client.items():
-        p99 = snap.latency.quantile(0.99) if snap.latency and snap.latency.count else None
-        parts.append(f"{role}: {snap.requests} requests, {snap.errors} errors, p99 {_ms(p99)} ms")
-    return "; ".join(parts)
