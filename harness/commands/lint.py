@@ -96,7 +96,7 @@ def lint(
         ),
     ] = None,
 ) -> None:
-    """Check Knative Services, Routes and Configurations as Knative's webhook would, plus
+    """Check Knative Services, Routes, Configurations and Revisions as Knative's webhook would, plus
     warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
     from harness.knative.cluster import ClusterConfig
     from harness.knative.lint import LintSummary, lint_path

@@ -434,8 +434,8 @@ RULES: dict[str, Rule] = {
         Rule(
             "skipped-kind",
             "info",
-            "a document that is not a serving.knative.dev Service, Route or Configuration is "
-            "skipped",
+            "a document that is not a serving.knative.dev Service, Route, Configuration or "
+            "Revision is skipped",
             "-",
         ),
     ]
