@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from harness.errors import Aborted, BadInput
 from harness.gate.outcome import GateOutcome, GateVerdict
 from harness.gate.report import gate_report
 from harness.history import history_trend
-from harness.store import PerfResult, RunRecord, Store, is_run_id, open_store
+from harness.store import PerfResult, RunRecord, Store, is_run_id, new_run_id, open_store
 
 if TYPE_CHECKING:
     from analysis import ArmSnapshot
@@ -355,9 +354,7 @@ def _merged(results: Sequence[PerfResult]) -> ArmSnapshot:
 
 
 def _gate_id(started: float) -> str:
-    return (
-        "gate-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
-    )
+    return "gate-" + new_run_id(started)  # the store's run-id format, marked as a gate
 
 
 # ----------------------------------------------------------------- the command

@@ -15,7 +15,6 @@ compares saved runs. Every run writes a report (`harness.report`).
 from __future__ import annotations
 
 import contextlib
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -30,7 +29,7 @@ from harness.knative.backend import TrafficBackend
 from harness.load.targets import Arm, service_arms
 from harness.local.state import EmulatorInfo
 from harness.perf.outcome import COLD_START, PerfOutcome, perf_report
-from harness.store import RunRecord, Store, open_store
+from harness.store import RunRecord, Store, new_run_id, open_store
 
 __all__ = [
     "DEFAULT_PERF_RATE",
@@ -41,7 +40,6 @@ __all__ = [
     "execute_perf",
     "fail_run",
     "load_outcome",
-    "new_run_id",
     "open_backend",
     "resolve_target",
     "save_outcome",
@@ -357,11 +355,6 @@ def save_outcome(store: Store, run: RunRecord, outcome: PerfOutcome) -> RunRecor
         },
         finished=outcome.finished,
     )
-
-
-def new_run_id(started: float) -> str:
-    """An id in the store's format for a run that is not saved (its report folder)."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(started)) + "-" + secrets.token_hex(2)
 
 
 def unsaved_run(spec: PerfSpec, target: PerfTarget, started: float) -> RunRecord:
