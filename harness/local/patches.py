@@ -47,8 +47,11 @@ def _apply(doc: Any, op: dict[str, Any]) -> Any:
     if kind == "remove":
         return _remove(doc, path)[0]
     if kind == "replace":
+        value = copy.deepcopy(_value(op))
+        if not path:  # the whole document
+            return value
         doc, _ = _remove(doc, path)
-        return _add(doc, path, copy.deepcopy(_value(op)))
+        return _add(doc, path, value)
     if kind in ("move", "copy"):
         source = _pointer(op, "from")
         if kind == "move":
@@ -59,7 +62,7 @@ def _apply(doc: Any, op: dict[str, Any]) -> Any:
             value = copy.deepcopy(_get(doc, source))
         return _add(doc, path, value)
     if kind == "test":
-        if _get(doc, path) != _value(op):
+        if not _json_equal(_get(doc, path), _value(op)):
             raise PatchError(f"test failed at {op['path']}")
         return doc
     raise PatchError(f"unknown operation {kind!r}")
@@ -77,7 +80,26 @@ def _pointer(op: dict[str, Any], key: str) -> list[str]:
         raise PatchError(f"invalid JSON pointer in {key!r}: {text!r}")
     if text == "":
         return []
-    return [part.replace("~1", "/").replace("~0", "~") for part in text[1:].split("/")]
+    parts = text[1:].split("/")
+    # RFC 6901 section 3: "~" appears only as "~0" or "~1".
+    if any("~" in part.replace("~0", "").replace("~1", "") for part in parts):
+        raise PatchError(f"invalid escape in JSON pointer {text!r}")
+    return [part.replace("~1", "/").replace("~0", "~") for part in parts]
+
+
+def _json_equal(left: Any, right: Any) -> bool:
+    """RFC 6902 section 4.6: equal values of the same JSON type (so `true` is not `1`)."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(
+            _json_equal(v, right[k]) for k, v in left.items()
+        )
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_json_equal, left, right))
+    return type(left) is type(right) and left == right
 
 
 def _index(container: list[Any], token: str, *, allow_end: bool) -> int:

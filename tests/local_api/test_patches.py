@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from harness.local.patches import PatchError, json_patch, merge_patch
+from tests.local_api.json_patch_cases import CASES, ERROR
 
 
 def test_merge_patch_merges_objects_deletes_nulls_replaces_lists() -> None:
@@ -54,3 +57,35 @@ def test_json_patch_operations() -> None:
 def test_json_patch_rejects_what_cannot_apply(operations: object) -> None:
     with pytest.raises(PatchError):
         json_patch({"list": [1], "obj": {}}, operations)
+
+
+@pytest.mark.parametrize(
+    ("document", "operations", "expected"),
+    [pytest.param(doc, patch, expected, id=name) for name, doc, patch, expected in CASES],
+)
+def test_rfc6902_conformance(document: object, operations: object, expected: object) -> None:
+    before = copy.deepcopy(document)
+    if expected == ERROR:
+        with pytest.raises(PatchError):
+            json_patch(document, operations)
+    else:
+        result = json_patch(document, operations)
+        assert result == expected
+        assert _json_types(result) == _json_types(expected)
+    assert document == before  # the input is never changed, even by a failing patch
+
+
+def _json_types(value: object) -> object:
+    """The value with each scalar tagged by its JSON type (Python says True == 1)."""
+    if isinstance(value, dict):
+        return {key: _json_types(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_types(item) for item in value]
+    kind = (
+        "bool"
+        if isinstance(value, bool)
+        else "number"
+        if isinstance(value, int | float)
+        else type(value).__name__
+    )
+    return (kind, value)
