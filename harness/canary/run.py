@@ -28,7 +28,7 @@ from harness.knative.names import resolve_revision_name
 from harness.knative.traffic import TrafficTarget, canary_split, tag_of, targets_from_list
 from harness.knative.urls import http_url, tag_host
 from harness.load.targets import Arm, check_reachable, url_arm
-from harness.metrics.profiles import MetricProfile, custom_profile, get_profile
+from harness.metrics.profiles import MetricProfile, resolve_profile
 from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
 from harness.store import RunRecord, Store, new_run_id
@@ -90,14 +90,7 @@ def judge_config(spec: CanarySpec) -> JudgeConfig:
 
 def metric_profile(spec: CanarySpec) -> MetricProfile:
     """The spec's metric profile; ``custom`` needs its PromQL templates."""
-    if spec.metrics_profile == "custom":
-        if spec.queries is None:
-            raise BadInput(
-                "canary spec: queries: the custom metrics profile needs PromQL templates"
-            )
-        q = spec.queries
-        return custom_profile(q.requests, q.errors, q.latency_buckets, q.latency_unit_ms)
-    return get_profile(spec.metrics_profile)
+    return resolve_profile(spec.metrics_profile, spec.queries)
 
 
 def _revision(revisions: Sequence[RevisionState], name: str, service: ServiceState) -> None:
@@ -324,16 +317,9 @@ def _pacing(spec: CanarySpec) -> Any:
 
 
 def _user_code(spec: CanarySpec) -> Any:
-    if spec.locustfile is None:
-        return None
-    from harness.inputs import InputError, read_text
-    from harness.load.plan import UserCode
+    from harness.load.plan import read_user_code
 
-    try:
-        source = read_text(spec.locustfile)
-    except InputError as exc:
-        raise BadInput(f"--locustfile {spec.locustfile}: {exc}") from None
-    return UserCode(filename=spec.locustfile.name, source=source)
+    return read_user_code(spec.locustfile)
 
 
 def run_canary_command(

@@ -284,17 +284,9 @@ def _pacing(users: int | None, rate: float | None, wait: float) -> Pacing:
 
 
 def _user_code(path: Path | None) -> UserCode | None:
-    from harness.load.plan import UserCode
+    from harness.load.plan import read_user_code
 
-    if path is None:
-        return None
-    from harness.inputs import InputError, read_text
-
-    try:
-        source = read_text(path)
-    except InputError as exc:
-        raise BadInput(f"--locustfile {path}: {exc}") from None
-    return UserCode(filename=path.name, source=source)
+    return read_user_code(path)
 
 
 def _arms(

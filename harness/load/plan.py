@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
@@ -85,6 +86,20 @@ class UserCode:
 
     filename: str
     source: str
+
+
+def read_user_code(path: Path | None) -> UserCode | None:
+    """The ``--locustfile`` at ``path`` as `UserCode` (None without one); BadInput, one line,
+    when it cannot be read within the bounds of `harness.inputs`."""
+    if path is None:
+        return None
+    from harness.inputs import InputError, read_text
+
+    try:
+        source = read_text(path)
+    except InputError as exc:
+        raise BadInput(f"--locustfile {path}: {exc}") from None
+    return UserCode(filename=path.name, source=source)
 
 
 @dataclass(frozen=True)

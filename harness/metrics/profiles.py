@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from harness.errors import BadInput
 from harness.knative.names import require_dns_label
@@ -113,6 +114,30 @@ def get_profile(name: str) -> MetricProfile:
     except KeyError:
         choices = ", ".join([*PROFILES, "custom"])
         raise BadInput(f"unknown metrics profile {name!r} (choose one of: {choices})") from None
+
+
+class QueryTemplates(Protocol):
+    """A spec's PromQL templates for the ``custom`` profile (`harness.config.CustomQueries`)."""
+
+    @property
+    def requests(self) -> str: ...
+    @property
+    def errors(self) -> str: ...
+    @property
+    def latency_buckets(self) -> str: ...
+    @property
+    def latency_unit_ms(self) -> float: ...
+
+
+def resolve_profile(name: str, queries: QueryTemplates | None) -> MetricProfile:
+    """The profile a spec names: a built-in one, or ``custom`` from its templates (BadInput
+    without them). The canary and perf runs both resolve theirs here."""
+    if name != "custom":
+        return get_profile(name)
+    if queries is None:
+        raise BadInput("queries: the custom metrics profile needs PromQL templates")
+    q = queries
+    return custom_profile(q.requests, q.errors, q.latency_buckets, q.latency_unit_ms)
 
 
 def custom_profile(

@@ -246,16 +246,13 @@ def load_outcome(
 def _server_recorder(spec: PerfSpec, target: PerfTarget) -> Any:
     if target.prometheus is None:
         return None
-    from harness.metrics.profiles import custom_profile, get_profile
+    from harness.metrics.profiles import resolve_profile
     from harness.metrics.source import PrometheusSource
     from harness.perf.server_metrics import ServerRecorder
 
-    if spec.metrics_profile == "custom" and spec.queries is not None:
-        q = spec.queries
-        profile = custom_profile(q.requests, q.errors, q.latency_buckets, q.latency_unit_ms)
-    else:
-        profile = get_profile(spec.metrics_profile)
-    source = PrometheusSource(target.prometheus, profile)
+    source = PrometheusSource(
+        target.prometheus, resolve_profile(spec.metrics_profile, spec.queries)
+    )
     source.check()
     return ServerRecorder(
         source, target.namespace, target.service, target.revisions, target.tag or ""
@@ -500,13 +497,6 @@ def write_perf_report(
 
 
 def _user_code(spec: PerfSpec) -> Any:
-    if spec.locustfile is None:
-        return None
-    from harness.inputs import InputError, read_text
-    from harness.load.plan import UserCode
+    from harness.load.plan import read_user_code
 
-    try:
-        source = read_text(spec.locustfile)
-    except InputError as exc:
-        raise BadInput(f"--locustfile {spec.locustfile}: {exc}") from None
-    return UserCode(filename=spec.locustfile.name, source=source)
+    return read_user_code(spec.locustfile)

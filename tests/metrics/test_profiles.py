@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.config import CustomQueries
 from harness.errors import BadInput
-from harness.metrics.profiles import PROFILES, custom_profile, get_profile
+from harness.metrics.profiles import PROFILES, custom_profile, get_profile, resolve_profile
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
@@ -58,3 +59,20 @@ def test_custom_profile_fills_all_placeholders() -> None:
     )
     q = p.render(p.requests, namespace="ns1", service="svc", revision="svc-2", tag="canary")
     assert q == 'r{ns="ns1",svc="svc",rev="svc-2",tag="canary"}'
+
+
+def test_canary_and_perf_resolve_a_profile_the_same_way() -> None:
+    assert resolve_profile("otel", None) == get_profile("otel")
+    queries = CustomQueries(
+        requests='sum(req{revision="{revision}"})',
+        errors='sum(err{revision="{revision}"})',
+        latency_buckets='sum by (le) (lat_bucket{revision="{revision}"})',
+    )
+    custom = resolve_profile("custom", queries)
+    assert custom == custom_profile(
+        queries.requests, queries.errors, queries.latency_buckets, queries.latency_unit_ms
+    )
+    with pytest.raises(BadInput, match="custom metrics profile needs PromQL templates"):
+        resolve_profile("custom", None)
+    with pytest.raises(BadInput, match="unknown metrics profile"):
+        resolve_profile("nope", None)
