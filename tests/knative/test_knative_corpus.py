@@ -36,6 +36,12 @@ In all: 613 Go cases, 556 translated, 57 left out (44 updates or user info, 10 o
 references, 3 status). Cluster settings a Go test puts in its context (config-features,
 config-defaults, config-autoscaler) are the case's ``features`` and ``config``.
 
+Every error-level case also goes through ``lint_text`` (the CLI's code, which defaults
+first as a cluster does): its verdict is Knative's, except for the cases defaulting
+changes (``corpus_cases.DEFAULTED``) and manifests with fields outside Knative's CRD
+schema, which get the API server's unknown-field errors instead (what kubectl's strict
+field validation answers). A sample also runs the ``harness lint`` CLI itself.
+
 Every translated case runs through ``validate_object`` (the code path of ``harness lint``
 and of the emulator's admission) and must give Knative's verdict and, where stated, its
 exact message and field paths. Paths outside the part of the manifest the Go test
@@ -52,7 +58,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.knative.corpus_cases import CorpusCase, judge, load_corpus
+from harness.knative.field_error import FieldError
+from harness.knative.lint import lint_text
+from harness.knative.unknown_fields import unknown_fields
+from tests.knative.corpus_cases import (
+    DEFAULTED,
+    CorpusCase,
+    _in_scope,
+    case_config,
+    judge,
+    load_corpus,
+)
 
 CASES = load_corpus()
 TRANSLATED = [c for c in CASES if not c.skip]
@@ -120,3 +136,31 @@ def test_harness_lint_gives_the_same_verdict(case: CorpusCase, tmp_path: Path) -
         timeout=120,
     )
     assert proc.returncode == (0 if case.raw["valid"] else 1), proc.stdout + proc.stderr
+
+
+def _lint_verdicts() -> list[str]:
+    """Every error-level case through ``lint_text`` (the CLI's code, defaulting first, as
+    a cluster): the verdict in the case's scope must be Knative's; a manifest with fields
+    outside the CRD schema gets the API server's unknown-field errors instead."""
+    wrong = []
+    for case in TRANSLATED:
+        raw = case.raw
+        if raw.get("level", "error") != "error" or f"{case.test}::{case.name}" in DEFAULTED:
+            continue
+        report = lint_text(yaml.safe_dump(raw["manifest"]), "m.yaml", case_config(raw))
+        errors = [f for f in report.findings if f.severity == "error"]
+        if unknown := unknown_fields(raw["manifest"]):
+            if sorted(f.field for f in errors if f.rule == "unknown-field") != unknown:
+                wrong.append(f"{case.id}: want unknown fields {unknown}")
+            continue
+        scope = raw.get("scope", "")
+        # A finding without a field is an error without paths: in every scope.
+        paths = [(f, (f.field,) if f.field else ()) for f in errors]
+        scoped = [f for f, p in paths if _in_scope(FieldError("", p), scope)]
+        if (not scoped) != bool(raw["valid"]):
+            wrong.append(f"{case.id}: {[f.message for f in scoped]}")
+    return wrong
+
+
+def test_harness_lint_gives_knatives_verdict_on_every_case() -> None:
+    assert _lint_verdicts() == []

@@ -34,27 +34,13 @@ from harness.knative.field_error import WEBHOOK_NAME
 from harness.knative.unknown_fields import strict_decoding_error, unknown_fields
 from harness.local.api_client import client_options, credentials
 from harness.local.launcher import Emulator, alive, descendants
-from tests.knative.corpus_cases import CorpusCase, load_corpus
+from tests.knative.corpus_cases import DEFAULTED, CorpusCase, load_corpus
 
 pytestmark = pytest.mark.slow
 
 NS_PATH = "/apis/serving.knative.dev/v1/namespaces/default"
 RESOURCES = {"Service": "services", "Route": "routes"}
 DENIAL = f'admission webhook "{WEBHOOK_NAME}" denied the request: validation failed: '
-
-# Knative's unit tests validate without SetDefaults; a cluster defaults first, which
-# fills these in before the rule the Go test is about runs.
-DEFAULTED = {
-    "TestUserContainerValidation::empty container": "the container gets a name and probe",
-    "TestSidecarContainerValidation::empty container": "the container gets a name",
-    "TestInitContainerValidation::empty container": "the container gets a name",
-    "TestUserContainerValidation::out of bounds probe values": "probe thresholds defaulted",
-    "TestSidecarContainerValidation::out of bounds probe values": "probe thresholds defaulted",
-    "TestUserContainerValidation::has unknown volumeMounts": "the mount becomes readOnly",
-    "TestSidecarContainerValidation::has unknown volumeMounts": "the mount becomes readOnly",
-    "TestPodSpecMultiContainerValidation::flag enabled: probes are not allowed for non "
-    "serving containers": "probe thresholds defaulted",
-}
 
 
 def _why_left_out(case: CorpusCase) -> str:
