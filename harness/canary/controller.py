@@ -408,7 +408,7 @@ class CanaryController:
             },
         )
         self._last_journal_ms = 1000 * (time.perf_counter() - t3)
-        if decision.value == "invalid":
+        if decision is Decision.INVALID:
             raise Aborted(f"the run is invalid: {verdict.reason.removeprefix('INVALID: ')}")
         self.looks.append(look)
         self.on_look(look)
