@@ -7,8 +7,10 @@ Preflight reads everything and changes nothing; any failure there is ``BadInput`
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -500,10 +502,30 @@ def take_service(spec: CanarySpec, cluster: Cluster, run_id: str, say: Say) -> S
     lease = ServiceLease(
         cluster.backend, spec.namespace, spec.service, holder_name(run_id), say=say
     )
+    _unwind_on_sigterm(cluster)
     lease.acquire()
     cluster.cleanups.append(lease.release)
     lease.start()
     return lease
+
+
+def _unwind_on_sigterm(cluster: Cluster) -> None:
+    """While the lease is held, SIGTERM unwinds like Ctrl-C (exit 3) instead of killing the
+    process, so the lease is released on the way out; the controller's own handler takes
+    over during the run itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, handler)
+    cluster.cleanups.append(restore)
 
 
 def _after_lease(prepared: Prepared, spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:

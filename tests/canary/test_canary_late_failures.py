@@ -8,6 +8,7 @@ at once, and a --locustfile without --users.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from harness.canary.lease import LEASE_ANNOTATION
 from harness.store import SqliteStore
-from tests.canary.conftest import run_canary, service, spec_traffic
+from tests.canary.conftest import run_canary, service, spec_traffic, wait_for
 from tests.canary.test_canary_e2e import _manifest, _wait_for_look, spawn_canary
 from tests.conftest import RunningEmulator
 
@@ -214,3 +215,41 @@ def test_a_locustfile_runs_without_users(fresh_emulator: RunningEmulator, tmp_pa
     assert looks, proc.stderr
     last = looks[-1].arms
     assert last["baseline"]["requests"] > 0 and last["canary"]["requests"] > 0
+
+
+def test_sigterm_while_an_apply_starts_releases_the_lease(
+    fresh_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Outside the controller too (here: waiting for an applied revision), SIGTERM unwinds:
+    exit 3, one line, and the Service's lease is released instead of left to expire."""
+    manifest = _manifest(tmp_path, {"SIM_COLD_START_MS": "60000"}, name="hello-v8")
+    proc = spawn_canary(
+        fresh_emulator,
+        tmp_path / "h.sqlite",
+        "hello",
+        "--from",
+        "v1",
+        "--apply",
+        str(manifest),
+        *QUICK,
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+
+    def lease_taken() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"harness exited {proc.returncode}: {proc.communicate()[1]}")
+        annotations = service(fresh_emulator)["metadata"].get("annotations") or {}
+        return LEASE_ANNOTATION in annotations
+
+    try:
+        wait_for(lease_taken, 60, "the run lease")
+        time.sleep(1.0)  # now in the apply's wait for the new revision
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err
+    annotations = service(fresh_emulator)["metadata"].get("annotations") or {}
+    assert LEASE_ANNOTATION not in annotations
