@@ -244,7 +244,7 @@ async def serve(args: argparse.Namespace) -> None:
     try:
         ingress_port = await dataplane.start(host="127.0.0.1", port=args.port)
         dataplane.router.set_local_host(INGRESS_HOST, eventing.handle_ingress)
-        await eventing.start(f"http://127.0.0.1:{ingress_port}")
+        await eventing.start(f"http://127.0.0.1:{ingress_port}", dataplane.router)
         eventing_started = True
         write_eventing_target(
             eventing_targets_path(state_dir), await eventing_metrics_server.start("127.0.0.1")

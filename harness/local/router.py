@@ -225,6 +225,10 @@ class _Activator:
         self.endpoints_set = asyncio.Event()
 
 
+def _nothing() -> None:
+    pass
+
+
 def _host_name(host: str) -> str:
     if host.startswith("["):  # an IPv6 literal keeps its colons
         return host.partition("]")[0][1:].lower()
@@ -365,6 +369,41 @@ class Router:
             return await self._proxy(request, base, headers)
         finally:
             endpoint.release(base)
+
+    async def dispatch_target(
+        self, host: str, headers: dict[str, str]
+    ) -> tuple[str, Callable[[], None]] | int | None:
+        """For an in-process client (the eventing dispatcher, docs/eventing.md): pick
+        ``host``'s backend exactly as :meth:`handle` does (traffic split, tag headers added
+        to ``headers``, pods, activator) without an HTTP hop through the ingress. Returns
+        (pod base URL, release to call once answered), 503 when no pod is ready, or None
+        for a host the route table does not have."""
+        route = self._table.get(host.lower())
+        if route is None:
+            return None
+        slots = route.slots
+        if route.tag_slots:
+            client_tag = headers.get(TAG_HEADER)
+            if client_tag is not None and client_tag in route.tag_slots:
+                slots = route.tag_slots[client_tag]
+            else:
+                headers[DEFAULT_ROUTE_HEADER] = "true"
+        else:
+            for name, value in route.add_headers:
+                headers[name] = value
+        if not slots:
+            return 503
+        backend = slots[int(self._random() * len(slots))]
+        endpoint = self._endpoints.get(backend)
+        if isinstance(endpoint, _Activator):
+            endpoint = await self._activated(backend, endpoint)
+        if endpoint is None or isinstance(endpoint, _Activator):
+            return 503
+        if isinstance(endpoint, str):
+            return endpoint, _nothing
+        pods = endpoint
+        base = pods.acquire()
+        return base, lambda: pods.release(base)
 
     async def _activated(self, backend: Backend, activator: _Activator) -> str | _Pods | None:
         """Wait until the revision has a ready pod: its endpoint, or None on timeout (or

@@ -45,6 +45,7 @@ from harness.local.eventing.metrics import EventingMetrics
 from harness.local.eventing.status import broker_status, resolve, trigger_status
 from harness.local.objects import merge_conditions
 from harness.local.objectstore import JSON, ObjectStore
+from harness.local.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,16 @@ class Eventing:
         self._compiled: dict[tuple[str, str], tuple[str, CompiledTrigger]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._reconciler: asyncio.Task[None] | None = None
+        self._router: Router | None = None
 
     # ----- lifecycle -----
 
-    async def start(self, ingress_base: str) -> None:
-        """Start delivering through the emulator's ingress at ``ingress_base``."""
+    async def start(self, ingress_base: str, router: Router | None = None) -> None:
+        """Start delivering through the emulator's ingress at ``ingress_base``; given the
+        ingress's ``router``, cluster-local hosts in its table are routed in-process (the
+        same pick of revision and pod, without the HTTP hop through the ingress)."""
         self.ingress_base = ingress_base.rstrip("/")
+        self._router = router
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0),
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_S, sock_connect=5.0),
@@ -364,17 +369,31 @@ class Eventing:
         headers[ATTEMPT_HEADER] = str(attempt)
         headers[NAMESPACE_HEADER] = namespace
         target = url
+        release: Callable[[], None] | None = None
         if host.endswith(CLUSTER_SUFFIX) and self.ingress_base:
             # Cluster-local names are served by the emulator's own ingress.
             headers["Host"] = parts.netloc
-            path = parts.path or "/"
-            target = self.ingress_base + path + (f"?{parts.query}" if parts.query else "")
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            picked = (
+                await self._router.dispatch_target(host, headers)
+                if self._router is not None
+                else None
+            )
+            if isinstance(picked, int):
+                return picked, {}, b""
+            if picked is None:
+                target = self.ingress_base + path
+            else:
+                target, release = picked[0] + path, picked[1]
         try:
             async with self._session.post(target, data=data, headers=headers) as response:
                 answer = await response.read()
                 return response.status, response.headers, answer
         except (aiohttp.ClientError, OSError, TimeoutError):
             return None, {}, b""
+        finally:
+            if release is not None:
+                release()
 
 
 def _structured_body(event: CloudEvent) -> bytes:
