@@ -63,6 +63,11 @@ def _parse_stamp(text: object) -> float | None:
         return None
 
 
+def _printable(text: str) -> str:
+    """The annotation is anyone's text: no control characters reach a terminal."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 @dataclass(frozen=True)
 class LeaseRecord:
     """A lease as found on a Service. ``expires`` None: unreadable, treated as stale."""
@@ -82,9 +87,9 @@ class LeaseRecord:
         except ValueError:  # also the bounds' InputError: 100 levels, 4,300 digits
             data = None
         if not isinstance(data, dict):
-            return cls(holder=text[:120], renewed=None, expires=None)
+            return cls(holder=_printable(text[:120]), renewed=None, expires=None)
         return cls(
-            holder=str(data.get("holder", "?"))[:200],
+            holder=_printable(str(data.get("holder", "?"))[:200]),
             renewed=_parse_stamp(data.get("renewed")),
             expires=_parse_stamp(data.get("expires")),
         )

@@ -101,6 +101,23 @@ def status_document(
             "finished": _time(run.finished),
             "summary": run.summary,
         },
+        "lease": _lease(service),
+    }
+
+
+def _lease(service: ServiceState) -> dict[str, Any] | None:
+    """The canary run lease on the Service (`harness.canary.lease`), if any."""
+    import time
+
+    from harness.canary.lease import LEASE_ANNOTATION, LeaseRecord
+
+    record = LeaseRecord.parse(service.annotations.get(LEASE_ANNOTATION))
+    if record is None:
+        return None
+    return {
+        "holder": record.holder,
+        "expires": _time(record.expires),
+        "expired": record.expired(time.time()),
     }
 
 
@@ -131,6 +148,13 @@ def _print_text(doc: dict[str, Any]) -> None:
             revision = f"{revision} (latest)"
         traffic.add_row(f"{entry['percent']}%", revision, entry["tag"] or "", entry["url"] or "")
     console.print(traffic)
+    lease = doc["lease"]
+    if lease is not None:
+        state = "expired" if lease["expired"] else "held"
+        console.print(
+            f"Run lease: {state} by {lease['holder']} (expires {lease['expires'] or '?'})",
+            markup=False,
+        )
     run = doc["lastRun"]
     if run is None:
         console.print("Last run: no runs recorded")

@@ -243,6 +243,30 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     after = service(fresh_emulator)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    # `harness status` shows who holds it.
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "status",
+            "hello",
+            "--kubeconfig",
+            str(fresh_emulator.kubeconfig),
+            "--store",
+            str(tmp_path / "h.sqlite"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=harness_env(),
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)["lease"]
+    assert shown["holder"] == holder and shown["expired"] is False
     # `harness rollback` respects it too, unless forced.
     store = tmp_path / "h.sqlite"
     with SqliteStore(store) as s:
