@@ -9,6 +9,12 @@ Time-correlated faults act on whole seconds of one pod (one app process): a stal
 every request of that second, an error burst fails a share of them; each pod also has
 its own speed factor (node heterogeneity).
 
+Receiver mode (``EVENTS_RECEIVER=true``, for `harness events` and event canaries): a
+``POST`` carrying a CloudEvent is a delivery, answered as the knobs say and recorded with
+the revision, the delivery attempt and its times; ``GET /harness/events?run=RUN`` serves
+the records (`harness.events.receiver`). ``EVENTS_REPORT_TO=URL`` also posts them to a
+dedicated receiver Service.
+
 Run alone with ``python -m harness.local.app --port P`` (or env ``PORT``, as Knative's
 containers read it). Inside the emulator the revision process serves the same
 :class:`SampleApp` in-process behind its queue-proxy front (``harness.local.revision``).
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
@@ -25,11 +32,35 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from harness.events.receiver import REPORT_PATH, EventLog, forward_forever, now_ns
+
 REVISION_HEADER = "K-Revision"
 _ERROR_BODY = b"Internal Server Error (SIM_ERROR_RATE)\n"
+_TRUE = ("true", "1", "yes")
+_FALSE = ("", "false", "0", "no")
+
+
+class Incoming(Protocol):
+    """What the app reads of a request (an aiohttp request has it)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def query(self) -> Mapping[str, str]: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    async def read(self) -> bytes: ...
 
 
 class KnobError(ValueError):
@@ -55,6 +86,8 @@ class AppKnobs:
     pod_speed_sd: float = 0.0
     pod: str = ""
     seed: int | None = None
+    events_receiver: bool = False
+    events_report_to: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AppKnobs:
@@ -64,6 +97,14 @@ class AppKnobs:
         """
         default = cls()
         seed_text = env.get("SIM_SEED", "").strip()
+        receiver = env.get("EVENTS_RECEIVER", "").strip().lower()
+        if receiver not in _TRUE + _FALSE:
+            raise KnobError(f"invalid EVENTS_RECEIVER={receiver!r}: want true or false")
+        report_to = env.get("EVENTS_REPORT_TO", "").strip()
+        if report_to:
+            parts = urlsplit(report_to)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise KnobError(f"invalid EVENTS_REPORT_TO={report_to!r}: want an http(s) URL")
         if seed_text and not seed_text.lstrip("-").isdigit():
             raise KnobError(f"invalid SIM_SEED={seed_text!r}: want an integer")
         return cls(
@@ -88,6 +129,8 @@ class AppKnobs:
             pod_speed_sd=_number(env, "SIM_POD_SPEED_SD", default.pod_speed_sd, 0.0, 1.0),
             pod=env.get("SERVING_POD", ""),
             seed=int(seed_text) if seed_text else None,
+            events_receiver=receiver in _TRUE,
+            events_report_to=report_to,
         )
 
 
@@ -125,6 +168,10 @@ class SampleApp:
         self._second: int | None = None
         self._stall_ms = 0.0
         self._burst = False
+        self.events: EventLog | None = (
+            EventLog(knobs.revision, knobs.pod) if knobs.events_receiver else None
+        )
+        self._forwarder: asyncio.Task[None] | None = None
 
     def _this_second(self) -> tuple[float, bool]:
         """(stall ms, error burst?) of the current second of this pod, drawn once per second."""
@@ -156,19 +203,56 @@ class SampleApp:
         failed = error_rate > 0 and rnd.random() < error_rate
         return (500 if failed else 200), delay_ms / 1000.0
 
-    async def respond(self) -> tuple[int, bytes]:
-        """Serve one request: wait the drawn latency, then return (status, body)."""
+    async def respond(self, request: Incoming | None = None) -> tuple[int, bytes]:
+        """Serve one request: wait the drawn latency, then return (status, body).
+
+        In receiver mode, ``request`` (when given) may be a delivery to record or a
+        report to serve.
+        """
+        if self.events is not None and request is not None:
+            if request.path == REPORT_PATH:
+                return await self._report(request, self.events)
+            if request.method == "POST":
+                return await self._receive(request, self.events)
         status, delay = self.draw()
         if delay > 0:
             await asyncio.sleep(delay)
         return status, (self.body if status == 200 else _ERROR_BODY)
+
+    async def _receive(self, request: Incoming, events: EventLog) -> tuple[int, bytes]:
+        received = now_ns()
+        body = await request.read()
+        status, delay = self.draw()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if not events.record(request.headers, body, status, received, now_ns()):
+            return 400, b"not a CloudEvent\n"
+        if self.knobs.events_report_to and self._forwarder is None:
+            self._forwarder = asyncio.ensure_future(
+                forward_forever(events, self.knobs.events_report_to)
+            )
+        return status, (b"" if status < 300 else _ERROR_BODY)
+
+    async def _report(self, request: Incoming, events: EventLog) -> tuple[int, bytes]:
+        if request.method == "POST":
+            body = await request.read()
+            if events.accept_forwarded(body):
+                return 202, b""
+            return 400, b"not a batch of event records\n"
+        if request.method != "GET":
+            return 405, b"method not allowed\n"
+        run = request.query.get("run", "")
+        after = request.query.get("after", "0")
+        if not run or len(run) > 64 or not after.isdigit() or len(after) > 12:
+            return 400, b"want ?run=RUN[&after=N]\n"
+        return 200, json.dumps(events.report(run, int(after))).encode()
 
 
 def _standalone_handler(app: SampleApp) -> Callable[[web.Request], Awaitable[web.Response]]:
     headers = {REVISION_HEADER: app.knobs.revision}
 
     async def handle(request: web.Request) -> web.Response:
-        status, body = await app.respond()
+        status, body = await app.respond(request)
         return web.Response(status=status, body=body, headers=headers, content_type="text/plain")
 
     return handle

@@ -185,30 +185,30 @@ class QueueProxyFront:
         tag = route_tag(headers.get(TAG_HEADER), headers.get(DEFAULT_ROUTE_HEADER), self.schema)
         self.stats.enter()
         try:
-            status, body = await self._serve()
+            status, body = await self._serve(request)
         finally:
             self.stats.leave()
         self.metrics.record_request(request.method, status, time.perf_counter() - start, tag)
         return web.Response(status=status, body=body, headers=self.headers)
 
-    async def _serve(self) -> tuple[int, bytes]:
+    async def _serve(self, request: web.BaseRequest) -> tuple[int, bytes]:
         if not self.ready.is_set():
             await self.ready.wait()
         breaker = self.breaker
         if breaker is None:
-            return await self._call_app()
+            return await self._call_app(request)
         if breaker.in_flight >= breaker.limit:
             return 503, _QUEUE_FULL_BODY
         breaker.in_flight += 1
         try:
             async with breaker.slots:
-                return await self._call_app()
+                return await self._call_app(request)
         finally:
             breaker.in_flight -= 1
 
-    async def _call_app(self) -> tuple[int, bytes]:
+    async def _call_app(self, request: web.BaseRequest) -> tuple[int, bytes]:
         start = time.perf_counter()
-        status, body = await self.app.respond()
+        status, body = await self.app.respond(request)
         self.metrics.record_app(status, time.perf_counter() - start)
         return status, body
 

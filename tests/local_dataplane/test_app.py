@@ -170,13 +170,29 @@ def test_app_file_needs_only_aiohttp_as_the_dockerfile_assumes(tmp_path: Path) -
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module.split(".")[0])
-    assert roots - set(sys.stdlib_module_names) - {"__future__"} == {"aiohttp"}
-    assert (
-        "COPY harness/local/app.py /app/app.py"
-        in (REPO / "examples/sample-app/Dockerfile").read_text()
-    )
+    # harness: only the receiver mode's module, itself stdlib + aiohttp, which the image copies.
+    assert roots - set(sys.stdlib_module_names) - {"__future__"} == {"aiohttp", "harness"}
+    receiver = (REPO / "harness/events/receiver.py").read_text()
+    receiver_roots = {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(ast.parse(receiver))
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name.split(".")[0]
+        for node in ast.walk(ast.parse(receiver))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert receiver_roots - set(sys.stdlib_module_names) - {"__future__"} <= {"aiohttp"}
+    dockerfile = (REPO / "examples/sample-app/Dockerfile").read_text()
+    assert "COPY harness/local/app.py /app/app.py" in dockerfile
+    assert "COPY harness/events/receiver.py /app/harness/events/receiver.py" in dockerfile
 
     (tmp_path / "app.py").write_text(source)  # run as the container does: a lone script
+    (tmp_path / "harness/events").mkdir(parents=True)
+    (tmp_path / "harness/__init__.py").write_text("")
+    (tmp_path / "harness/events/__init__.py").write_text("")
+    (tmp_path / "harness/events/receiver.py").write_text(receiver)
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, str(tmp_path / "app.py"), "--host", "127.0.0.1"],
@@ -193,7 +209,7 @@ def test_app_file_needs_only_aiohttp_as_the_dockerfile_assumes(tmp_path: Path) -
 
 def test_sample_app_manifests_pass_the_linter() -> None:
     manifests = sorted(str(p) for p in (REPO / "examples/sample-app").glob("*.yaml"))
-    assert len(manifests) == 2
+    assert len(manifests) == 5  # service-v1/v2 and the event consumer's events-*.yaml
     result = subprocess.run(
         [sys.executable, "-m", "harness.cli", "lint", *manifests],
         capture_output=True,
