@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.knative.lint import lint_text
 
 GOOD = """\
@@ -78,6 +80,7 @@ def test_other_eventing_kinds_are_skipped_and_old_versions_refused() -> None:
     assert [f.rule for f in old.findings] == ["api-version"]
 
 
+@pytest.mark.slow  # runs the command
 def test_lint_command(tmp_path: Path) -> None:
     manifest = tmp_path / "trigger.yaml"
     manifest.write_text(BAD)

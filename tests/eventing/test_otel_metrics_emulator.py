@@ -15,6 +15,8 @@ import pytest
 from harness.local.launcher import Emulator, alive, descendants
 from harness.local.state import EmulatorInfo
 
+pytestmark = pytest.mark.slow  # starts an emulator
+
 INGRESS_HOST = "broker-ingress.knative-eventing.svc.cluster.local"
 
 
