@@ -4,6 +4,7 @@ thread, that records every request and answers by path:
 - ``/fail...``: 500 with body ``boom``;
 - ``/reject...``: 400;
 - ``/reply...``: 200 with a reply event (type ``com.test.answer``) in binary mode;
+- ``/echo...``: 200 with a reply of the event's own type (a reply loop);
 - anything else: 200.
 """
 
@@ -69,12 +70,13 @@ def start_receiver() -> Receiver:
                 self._answer(500, b"boom", {})
             elif self.path.startswith("/reject"):
                 self._answer(400, b"no", {})
-            elif self.path.startswith("/reply"):
+            elif self.path.startswith(("/reply", "/echo")):
+                echo = self.path.startswith("/echo")
                 reply = {
                     "ce-specversion": "1.0",
                     "ce-id": f"reply-{headers.get('ce-id', '')}",
                     "ce-source": "/receiver",
-                    "ce-type": "com.test.answer",
+                    "ce-type": headers.get("ce-type", "") if echo else "com.test.answer",
                     "Content-Type": "text/plain",
                 }
                 self._answer(200, b"answer", reply)

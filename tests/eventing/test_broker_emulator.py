@@ -310,6 +310,28 @@ def test_reply_goes_back_into_the_broker(emulator: RunningEmulator, receiver: Re
     assert wait_counter(emulator, "replies", "asker", 1) == 1
 
 
+def test_a_reply_loop_ends_with_the_broker_ttl(
+    emulator: RunningEmulator, receiver: Receiver
+) -> None:
+    create(
+        emulator,
+        "triggers",
+        trigger(
+            "looping",
+            {"uri": f"{receiver.base}/echo/loop"},
+            filter={"attributes": {"type": "com.test.loop"}},
+        ),
+    )
+    # The ingress decrements knativebrokerttl (5 -> 4) and so does every reply's hop back.
+    assert publish(emulator, ce_headers("com.test.loop", knativebrokerttl="5")) == 202
+    got = receiver.wait_for("/echo/loop", 4)
+    time.sleep(0.5)
+    got = receiver.on("/echo/loop")
+    assert len(got) == 4
+    assert all(r.ce("knativebrokerttl") is None for r in got)  # removed before delivery
+    assert publish(emulator, ce_headers("com.test.loop", knativebrokerttl="1")) == 400
+
+
 def test_drop_knob_is_counted_exactly(emulator: RunningEmulator, receiver: Receiver) -> None:
     body = trigger(
         "lossy",

@@ -180,10 +180,13 @@ def _from_structured(body: bytes) -> CloudEvent:
     return CloudEvent(attrs, data)
 
 
-def to_binary(event: CloudEvent) -> dict[str, str]:
-    """The headers of the event in binary mode (the body is ``event.data``)."""
+def to_binary(event: CloudEvent, skip: str = "") -> dict[str, str]:
+    """The headers of the event in binary mode (the body is ``event.data``), without the
+    attribute ``skip``."""
     headers: dict[str, str] = {}
     for name, value in event.attributes.items():
+        if name == skip:
+            continue
         if name == "datacontenttype":
             headers["Content-Type"] = value
         else:

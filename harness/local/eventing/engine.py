@@ -56,6 +56,8 @@ NAMESPACE_HEADER = "Kn-Namespace"
 ATTEMPT_TIMEOUT_S = 30.0
 MAX_IN_FLIGHT_PER_TRIGGER = 1000
 RECONCILE_EVERY_S = 1.0
+TTL = "knativebrokerttl"  # pkg/broker/ttl.go TTLAttribute
+MAX_TTL = 255  # the broker ingress's MAX_TTL default
 ERROR_DATA_MAX = 1024  # knative_error.go KnativeErrorDataExtensionMaxLength
 _ALLOW = {"Allow": "POST, OPTIONS"}
 
@@ -236,6 +238,8 @@ class Eventing:
             return web.Response(status=400, text=f"{exc}\n", headers=_ALLOW)
         if self.store.peek("brokers", namespace, broker) is None:
             return web.Response(status=404, headers=_ALLOW)
+        if not _default_ttl(event):
+            return web.Response(status=400, text="TTL exhausted\n", headers=_ALLOW)
         started = time.perf_counter()
         self.ingest(namespace, broker, event)
         self.metrics.ingress(namespace, broker, event.type, 202, time.perf_counter() - started)
@@ -299,14 +303,16 @@ class Eventing:
             )
             if code is not None and 200 <= code < 300:
                 self.metrics.count("delivered", ns, broker, name)
-                self._reply(trigger, headers, body)
+                self._reply(trigger, _ttl_of(event), headers, body)
                 return
             if not should_retry(code) or attempt > policy.retry:
                 break
             await asyncio.sleep(policy.backoff(attempt - 1))
         await self._dead_letter(trigger, event, code, body)
 
-    def _reply(self, trigger: CompiledTrigger, headers: Mapping[str, str], body: bytes) -> None:
+    def _reply(
+        self, trigger: CompiledTrigger, ttl: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
         if not is_event_response(headers):
             return
         try:
@@ -316,6 +322,12 @@ class Eventing:
             return
         ns, broker = trigger.namespace, trigger.broker
         if self.store.peek("brokers", ns, broker) is None:
+            return
+        # The filter reattaches the event's TTL, the ingress decrements it: a reply loop
+        # ends after MAX_TTL hops (Knative's pkg/broker/ttl.go).
+        reply.attributes[TTL] = str(ttl)
+        if not _default_ttl(reply):
+            log.info("trigger %s/%s: reply dropped, TTL exhausted", ns, trigger.name)
             return
         self.metrics.count("replies", ns, broker, trigger.name)
         self.metrics.dispatch(
@@ -364,7 +376,7 @@ class Eventing:
             headers = {"Content-Type": STRUCTURED}
             data = _structured_body(event)
         else:
-            headers = to_binary(event)
+            headers = to_binary(event, skip=TTL)
             data = event.data
         headers[ATTEMPT_HEADER] = str(attempt)
         headers[NAMESPACE_HEADER] = namespace
@@ -396,8 +408,24 @@ class Eventing:
                 release()
 
 
+def _ttl_of(event: CloudEvent) -> int:
+    try:
+        return int(event.attributes.get(TTL, ""))
+    except ValueError:
+        return MAX_TTL
+
+
+def _default_ttl(event: CloudEvent) -> bool:
+    """Knative's TTLDefaulter at the ingress: MAX_TTL when absent (or not a number), else
+    one less (not below 0); False when the result is not positive (the ingress's 400)."""
+    raw = event.attributes.get(TTL)
+    ttl = MAX_TTL if raw is None else max(_ttl_of(event) - 1, 0)
+    event.attributes[TTL] = str(ttl)
+    return ttl > 0
+
+
 def _structured_body(event: CloudEvent) -> bytes:
-    document: dict[str, Any] = dict(event.attributes)
+    document: dict[str, Any] = {k: v for k, v in event.attributes.items() if k != TTL}
     media = document.get("datacontenttype", "")
     if event.data:
         if "json" in media:
