@@ -54,7 +54,7 @@ async def _receiver() -> None:
     async def receive(request: web.Request) -> web.Response:
         now = time.time()
         await request.read()
-        key = request.headers.get("ce-id") or request.headers.get("X-Bench-Id", "")
+        key = request.headers.get("ce-id") or request.headers.get("X-Bench-Id") or ""
         arrivals[key] = now
         return web.Response(status=200)
 
