@@ -216,13 +216,15 @@ class Margins(_Strict):
 class Tolerances(_Strict):
     """Rollback tolerances: how much worse the canary must be shown to be to roll back.
 
-    Default 1 everywhere: any provable regression rolls back. A tolerance (below its
-    margin) lets small real differences, such as two builds of the same code on different
-    nodes, reach promotion instead; larger regressions then take longer to detect.
+    Defaults are the judge's (`analysis.JudgeConfig`): errors 1.1, latency 1.02 (the
+    median, and the canary's tail thresholds are raised by it), tail shares 1. A
+    difference too small to matter, such as two builds of the same code on different
+    nodes, then reaches promotion instead of a rollback; 1 everywhere asks for any
+    provable regression (docs/judge.md, "Practical significance").
     """
 
-    error_ratio: Number = Field(default=1.0, ge=1.0)
-    median_ratio: Number = Field(default=1.0, ge=1.0)
+    error_ratio: Number = Field(default=1.1, ge=1.0)
+    median_ratio: Number = Field(default=1.02, ge=1.0)
     p99_ratio: Number = Field(default=1.0, ge=1.0)
 
 
@@ -334,6 +336,8 @@ class CanarySpec(_RunSpec):
     dry_run: bool = False
     confirm: bool = False
     gitops_check: Literal["warn", "fail", "off"] = "warn"  # harness.gitops
+    # A Broker: send CloudEvents through it instead of HTTP requests (harness.events.canary).
+    events: DnsLabel | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -398,6 +402,8 @@ class CanarySpec(_RunSpec):
             )
         if self.apply is not None and not self.apply.is_file():
             raise ValueError(f"apply: no such file: {self.apply}")
+        if self.events is not None and self.locustfile is not None:
+            raise ValueError("events: an event canary sends CloudEvents; drop locustfile")
         return self
 
     def _arms(self) -> int:

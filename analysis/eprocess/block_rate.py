@@ -5,9 +5,10 @@ canary's count ``c`` has mean ``k pi(rho)`` with ``pi = rho s / (rho s + 1 - s)`
 ``s`` is the canary's share of the block's requests and ``rho`` the ratio of the
 canary's event rate to the baseline's; the baseline rate cancels (Lindon & Malek,
 NeurIPS 2022, arXiv 2011.03567, condition on each event's arm). Events of one block are
-not assumed independent: an error burst puts many events in one arm at once. So the
-block's excess ``c - k pi`` is clipped at `blocks.CLIP` standard deviations
-(``sqrt(k pi (1 - pi))`` times the estimated dispersion) and the blocks are combined
+not assumed independent: an error burst puts many events in one arm at once. So a
+block counts as at most a few times the usual number of events (with the canary share
+it showed), its excess is clipped at `blocks.CLIP` standard deviations (times the
+estimated dispersion), and the blocks are combined
 with the normal mixture of `analysis.eprocess.blocks.BlockGrid` over the per-event
 drift of the canary's share. Under identically distributed arms the block's
 canary/baseline split is exchangeable, so its excess is symmetric about 0.
@@ -22,7 +23,7 @@ import numpy as np
 from analysis.eprocess.blocks import BlockGrid, BlockPriors, FloatArray
 
 _LOW, _HIGH, _STEP = -4.0, 4.0, 0.025
-EVENT_CAP = 2.0
+EVENT_CAP = 3.0
 _PSEUDO_EVENTS = 4.0  # blocks with more than this many times the usual events weigh less
 
 
@@ -61,7 +62,7 @@ class BlockRateRatioEProcess:
         self._events_c = 0
         self._events_k = 0
         self._share_sum = 0.0
-        self._block_events = 0
+        self._block_events = 0.0
         self.baseline_events = 0
         self.canary_events = 0
         self.baseline_trials = 0
@@ -100,18 +101,23 @@ class BlockRateRatioEProcess:
         if baseline_trials == 0 or canary_trials == 0:
             return
         self._blocks += 1
-        self._block_events += events
         if events == 0:
             return
         s = canary_trials / (baseline_trials + canary_trials)
         if self.grid is None:
             self.grid = self._make_grid(s)
         pi = self._share(self.theta, s)
+        # The block counts as `weight` events with the canary share it showed.
+        weight = self._weight(events)
+        self._block_events += weight
+        residual = self._residual(canary_events, events, s)
+        if residual is not None:
+            residual *= math.sqrt(weight / events)
         self.grid.update(
-            canary_events - events * pi,
-            events * pi * (1.0 - pi),
-            np.full(len(self.theta), self._exposure(events)),
-            self._residual(canary_events, events, s),
+            weight * (canary_events / events - pi),
+            weight * pi * (1.0 - pi),
+            np.full(len(self.theta), weight),
+            residual,
         )
         self._events_c += canary_events
         self._events_k += events
@@ -133,16 +139,19 @@ class BlockRateRatioEProcess:
         spread = math.sqrt(events * share * (1.0 - share))
         return shrink * (canary_events - events * share) / spread
 
-    def _exposure(self, events: int) -> float:
-        """A block's weight: its events, but at most ``sqrt(cap x events)``.
+    def _weight(self, events: int) -> float:
+        """How many events a block counts as: its own, at most `EVENT_CAP` x the usual.
 
-        ``cap`` is `EVENT_CAP` times the mean events of earlier blocks (predictable;
-        blocks without events count): a burst of errors in one arm is one occurrence,
-        not hundreds of independent ones. Independent events rarely reach the cap.
+        The usual is the mean weight of earlier blocks (predictable; blocks without
+        events count; one pseudo-block of one event to start), and never less than one
+        event. A burst of errors in one arm is one occurrence, not hundreds of
+        independent ones: capped, the block weighs as a few events that showed the
+        burst's canary share, so however large, it moves the evidence no more than a
+        few independent events could, and bursts do not raise the cap of later blocks.
+        Independent events rarely reach the cap.
         """
-        mean = (self._block_events - events) / max(self._blocks - 1, 1)
-        cap = EVENT_CAP * max(mean, 1.0)
-        return float(min(events, math.sqrt(cap * events)))
+        mean = (self._block_events + 1.0) / self._blocks
+        return float(min(events, max(1.0, EVENT_CAP * mean)))
 
     @property
     def blocks(self) -> int:

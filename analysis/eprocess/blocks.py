@@ -7,8 +7,9 @@ shock moves both arms and cancels), and the e-process is a normal mixture over b
 (Robbins 1970; Howard, Ramdas, McAuliffe & Sekhon, Ann. Statist. 2021) with two changes
 that make it robust:
 
-* each block's excess over the null is clipped at ``CLIP`` standard deviations, so one
-  block (a stall, a burst) can add at most a bounded amount of evidence; for a
+* each block's excess over the null is clipped at ``CLIP`` standard deviations (fewer in
+  the first blocks, while the dispersion is unknown), so one block (a stall, a burst)
+  can add at most a bounded amount of evidence; for a
   statistic symmetric about its mean under the null, clipping keeps its mean <= 0 and
   only lowers its moment generating function (cosh is increasing in |x|);
 * the variance is the block's nominal (within-block, CLT) variance times a predictable
@@ -39,7 +40,8 @@ from analysis.eprocess.log_shift import log_truncated_normal_mixture
 
 FloatArray = npt.NDArray[np.float64]
 
-CLIP = 3.0  # standard deviations of a block's excess (one block adds at most ~e^4)
+CLIP = 3.0  # standard deviations of a block's excess, from the fifth block on
+_CLIP_START, _CLIP_STEP = 1.8, 0.3  # the first blocks: 1.8, 2.1, 2.4, 2.7 sd
 _LAGS = 10  # autocovariance lags of the dispersion estimate (Bartlett weights)
 _PRIOR_BLOCKS = 10.0  # pseudo-blocks at dispersion 1
 
@@ -154,20 +156,28 @@ class BlockGrid:
         weighted by the block's information at the current estimate.
         """
         phi = self.dispersion.factor
+        clip = self.clip
         informative = variance > 0
         if not np.any(informative):
             return
         j = self.estimate_index()
         if residual is not None and informative[j]:
-            limit = CLIP * math.sqrt(phi)
+            limit = clip * math.sqrt(phi)
             weight = float(exposure[j] ** 2 / variance[j])
             self.dispersion.add(min(max(residual, -limit), limit), weight)
         w = np.where(informative, phi * variance, 1.0)
         sd = np.sqrt(w)
-        clipped = np.clip(excess, -CLIP * sd, CLIP * sd)
+        clipped = np.clip(excess, -clip * sd, clip * sd)
         self.score += np.where(informative, exposure * clipped / w, 0.0)
         self.info += np.where(informative, exposure * exposure / w, 0.0)
         self.blocks += 1
+
+    @property
+    def clip(self) -> float:
+        """Clip of the next block, in standard deviations: tighter while the dispersion
+        is still unknown (a stall in each of the first two canary blocks must not look
+        like a regression), `CLIP` from the fifth block on."""
+        return min(CLIP, _CLIP_START + _CLIP_STEP * self.blocks)
 
     def estimate_index(self) -> int:
         """Grid index where the clipped score crosses zero (a Huber-type M-estimate)."""

@@ -66,11 +66,11 @@ def canary(
     p99_ratio_margin: Annotated[float | None, typer.Option(help="p99 exceedance margin.")] = None,
     error_ratio_tolerance: Annotated[
         float | None,
-        typer.Option(help="Roll back only when errors are shown above this ratio (default 1)."),
+        typer.Option(help="Roll back only when errors are shown above this ratio (default 1.1)."),
     ] = None,
     median_ratio_tolerance: Annotated[
         float | None,
-        typer.Option(help="Roll back only when latency is shown above this ratio (default 1)."),
+        typer.Option(help="Roll back only when latency is shown above this ratio (default 1.02)."),
     ] = None,
     p99_ratio_tolerance: Annotated[
         float | None,
@@ -101,6 +101,12 @@ def canary(
     gitops_check: Annotated[
         str | None,
         typer.Option(help="Argo CD / Flux owning the Service: warn (default), fail or off."),
+    ] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events", help="Send CloudEvents through this Broker instead of HTTP requests."
+        ),
     ] = None,
     namespace: Namespace = "default",
     kubeconfig: Kubeconfig = None,
@@ -150,6 +156,7 @@ def canary(
         "store": store,
         "pushgateway": pushgateway,
         "gitops_check": gitops_check,
+        "events": events,
     }
     code = run_canary_command(
         config=config,

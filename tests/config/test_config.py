@@ -77,7 +77,7 @@ def test_flags_override_the_file_and_none_means_not_given() -> None:
     )
     assert spec.steps == [1, 50, 100]
     assert spec.margins.p99_ratio == 3.0 and spec.margins.median_ratio == 1.05
-    assert spec.tolerances.median_ratio == 1.02 and spec.tolerances.error_ratio == 1.0
+    assert spec.tolerances.median_ratio == 1.02 and spec.tolerances.error_ratio == 1.1
     assert spec.baseline == "hello-v0" and spec.rate == 100.0
     assert spec.dry_run and spec.step_interval == 30.0
 
@@ -256,4 +256,4 @@ def test_the_judge_gets_the_specs_margins_tolerances_and_slos() -> None:
     assert config.alpha == 0.01 and config.median_ratio_margin == 1.1
     assert config.error_ratio_margin == 2.0 and config.tail_ratio_margin == 2.0
     assert config.median_rollback_ratio == 1.03 and config.tail_rollback_ratio == 1.5
-    assert config.error_rollback_ratio == 1.0 and config.slo_latency_ms == 300
+    assert config.error_rollback_ratio == 1.1 and config.slo_latency_ms == 300
