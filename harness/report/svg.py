@@ -81,7 +81,7 @@ def line_chart(
         parts.append(_text(WIDTH / 2, HEIGHT / 2, "no data", "empty", anchor="middle"))
         parts.append("</svg>")
         return Markup("".join(parts))
-    x_scale = _Scale.fit(xs, _LEFT, WIDTH - _RIGHT, log=log_x)
+    x_scale = _Scale.fit(xs, _LEFT, WIDTH - _RIGHT, log=log_x, nice=False)
     y_scale = _Scale.fit(ys, HEIGHT - _BOTTOM, top, log=log_y, low=y_low, high=y_high)
     parts += _axes(x_scale, y_scale, x_label, y_label, x_tick_labels)
     for start, end in shaded:
@@ -117,11 +117,20 @@ def linear_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def log_ticks(low: float, high: float) -> list[float]:
-    """Powers of ten within [low, high] (at most 8, thinned evenly); low must be > 0."""
+    """Powers of ten within [low, high] (at most 8, thinned evenly), or 1-2-5 steps when the
+    range spans two decades or less; low must be > 0."""
     first, last = math.ceil(math.log10(low) - 1e-9), math.floor(math.log10(high) + 1e-9)
     exponents = list(range(first, last + 1))
-    if len(exponents) < 2:
-        # Less than a decade: 1-2-5 ticks read better than one lonely power of ten.
+    if len(exponents) < 3:
+        # Two decades or less: 1-2-5 ticks read better than one or two powers of ten.
+        candidates = [
+            round(m * 10.0**e, 12)
+            for e in range(first - 1, last + 1)
+            for m in (1, 2, 5)
+            if low * (1 - 1e-9) <= m * 10.0**e <= high * (1 + 1e-9)
+        ]
+        if len(candidates) >= 2:
+            return candidates
         return [t for t in linear_ticks(low, high) if t > 0]
     stride = math.ceil(len(exponents) / 8)
     return [10.0**e for e in exponents[::stride]]
@@ -146,7 +155,10 @@ class _Scale:
         log: bool,
         low: float | None = None,
         high: float | None = None,
+        nice: bool = True,
     ) -> _Scale:
+        """The range of ``values`` (``low``/``high`` fix an end); ``nice`` widens a free end
+        to a round value (y axes), else the axis ends at the data (x axes)."""
         data = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
         lo = low if low is not None else min(data, default=1.0)
         hi = high if high is not None else max(data, default=lo)
@@ -154,18 +166,18 @@ class _Scale:
             lo, hi = max(lo, 1e-12), max(hi, 1e-12)
             if hi <= lo:
                 lo, hi = lo / 10, hi * 10
-            if low is None:
+            if low is None and nice:
                 lo = 10.0 ** math.floor(math.log10(lo) + 1e-9)
-            if high is None:
+            if high is None and nice:
                 hi = 10.0 ** math.ceil(math.log10(hi) - 1e-9)
         else:
             if hi <= lo:
                 pad = abs(lo) * 0.1 or 1.0
                 lo, hi = lo - (pad if low is None else 0), hi + pad
             step = _nice_step((hi - lo) / 5)
-            if low is None:
+            if low is None and nice:
                 lo = math.floor(lo / step + 1e-9) * step
-            if high is None:
+            if high is None and nice:
                 hi = math.ceil(hi / step - 1e-9) * step
         return cls(lo, hi, pixel_low, pixel_high, log)
 
@@ -178,8 +190,10 @@ class _Scale:
         fraction = min(max(fraction, -0.02), 1.02)
         return self.pixel_low + fraction * (self.pixel_high - self.pixel_low)
 
-    def ticks(self) -> list[float]:
-        return log_ticks(self.low, self.high) if self.log else linear_ticks(self.low, self.high)
+    def ticks(self, count: int = 5) -> list[float]:
+        if self.log:
+            return log_ticks(self.low, self.high)
+        return linear_ticks(self.low, self.high, count)
 
 
 def _nice_step(rough: float) -> float:
@@ -251,7 +265,8 @@ def _axes(
         stride = max(1, math.ceil(len(x_tick_labels) / _MAX_X_LABELS))
         labelled = list(x_tick_labels)[::stride]
     else:
-        labelled = [(tick, _format_number(tick)) for tick in x_scale.ticks()]
+        # The x axis is wider than tall and ends at the data: room for more ticks.
+        labelled = [(tick, _format_number(tick)) for tick in x_scale.ticks(count=8)]
     for position, label in labelled:
         x = x_scale(position)
         parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>')

@@ -143,3 +143,28 @@ def test_cdf_points_rise_to_one_over_increasing_latencies() -> None:
     median_x = next(x for x, y in points if y >= 0.5)
     assert 19 < median_x < 21.5
     assert cdf_points(Histogram.empty().to_dict()) == []
+
+
+def test_the_x_axis_ends_at_the_data_and_narrow_log_ranges_get_1_2_5_ticks() -> None:
+    def ticks_and_points(points: list[tuple[float, float]], log_x: bool) -> tuple[list, list]:
+        svg = _parse(
+            line_chart(
+                [Series("s", points)], plot_id="p", title="t", x_label="x", y_label="y", log_x=log_x
+            )
+        )
+        labels = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "tick"]
+        xs = [float(_attr(c, "cx")) for c in svg.findall(f".//{SVG}circle")]
+        return labels, xs
+
+    labels, xs = ticks_and_points([(1.8, 0.0), (5.0, 0.5), (16.0, 1.0)], log_x=True)
+    assert {"2", "5", "10"} <= set(labels) and "100" not in labels and "1" not in labels[-3:]
+    assert xs[0] == pytest.approx(64) and xs[-1] == pytest.approx(620)  # frame's left, right
+    labels, xs = ticks_and_points([(0.0, 1.0), (118.0, 2.0)], log_x=False)
+    assert "150" not in labels and {"0", "20", "100"} <= set(labels)
+    assert xs == pytest.approx([64, 620])
+
+
+def test_log_ticks_in_two_decades_or_less_are_1_2_5() -> None:
+    assert log_ticks(1.8, 16) == [2, 5, 10]
+    assert log_ticks(2, 7) == [2, 5]
+    assert log_ticks(0.5, 300) == [1, 10, 100]
