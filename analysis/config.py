@@ -42,13 +42,17 @@ class JudgeConfig:
     in only 88% of identical runs, so no anytime-valid rule could promote 90% of them
     (docs/judge.md, "Margins").
 
-    Rollback tolerances (default 1: any provable regression rolls back): a metric rolls
-    back only once the canary is shown worse than ``error_rollback_ratio`` (error-rate
-    ratio), ``median_rollback_ratio`` (geometric-mean latency ratio) or
-    ``tail_rollback_ratio`` (ratio of shares above each tail threshold). Each must be
-    below its margin. A tolerance makes small, real differences (two builds of the same
-    code on different nodes) stop short of a rollback, and makes detection of larger
-    regressions slower: the test is against the tolerance, not against 1.
+    Rollback tolerances (practical significance): a metric rolls back only once the
+    canary is shown worse than ``error_rollback_ratio`` (error-rate ratio, default 1.1),
+    ``median_rollback_ratio`` (geometric-mean latency ratio, default 1.02; the canary's
+    tail thresholds are raised by it too) or ``tail_rollback_ratio`` (ratio of shares
+    above each tail threshold, default 1). Each must be below its margin. Small, real
+    differences (two builds of the same code on different nodes) stop short of a
+    rollback; detection of larger regressions is slower (docs/judge.md). 1 everywhere
+    rolls back any provable regression.
+
+    Looks are the unit of comparison (time blocks): latency looks with fewer than
+    ``min_block_requests`` requests in an arm are merged with the next ones.
 
     Tail thresholds: the ``tail_quantiles`` of both arms' latency pooled without arm
     labels (so the arm labels being tested stay exchangeable under the null), with

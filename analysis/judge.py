@@ -1,12 +1,15 @@
 """The anytime-valid canary judge: one call per look, a decision every time.
 
 Each metric is an e-process comparing the canary with the concurrently running baseline
-("is the canary worse?"), never restarted across looks or traffic steps:
+("is the canary worse?"), never restarted across looks or traffic steps. The unit is the
+look (a time block): each look's new requests in both arms give one comparison, so load
+swings common to both arms cancel and a stall or an error burst in one arm counts once
+(`analysis.eprocess.blocks`):
 
-* ``error_rate``: errors conditional on the arm they came from (`RateRatioEProcess`).
-* ``latency_median``: mSPRT on the mean log-latency shift (`LogShiftEProcess`).
+* ``error_rate``: errors conditional on the arm they came from (`BlockRateRatioEProcess`).
+* ``latency_median``: the shift of mean log-latency (`BlockShiftEProcess`).
 * ``latency_tail``: the average of exceedance e-processes above the p98, p99, p99.5 and
-  p99.9 of both arms' data pooled without arm labels (`RateRatioEProcess`).
+  p99.9 of both arms' data pooled without arm labels (`BlockRateRatioEProcess`).
 * optional absolute SLOs on the canary alone (`ProportionEProcess`).
 
 Rollback when a metric's e-value reaches m / alpha (m metrics: Bonferroni, valid under
