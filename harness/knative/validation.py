@@ -1,4 +1,4 @@
-"""Knative's webhook validation of Services, Routes and Configurations.
+"""Knative's webhook validation of Services, Routes, Configurations and Revisions.
 
 What ``validation.webhook.serving.knative.dev`` rejects, with its messages and field
 paths, from knative/serving ``pkg/apis/serving/v1/*_validation.go`` (service, route,
@@ -9,8 +9,11 @@ API; wrong shapes (a string where a number belongs) are reported as ``schema`` e
 as the API server would reject them before the webhook runs.
 
 Objects are validated as the webhook sees them on create, after Knative's defaulting
-(a Service without traffic gets 100% to the latest revision; an absent percent is 0).
-Rules that need the previous object (template changed without a new name) are not here.
+(``harness.knative.defaults``, the code the emulator's admission runs too; ``defaults=
+False`` validates the object as given, as Knative's unit tests call ``Validate``).
+Rules that need the previous object (template changed without a new name) are not here;
+neither are fields outside the CRD schema (``harness.knative.unknown_fields``), which
+the API server handles before the webhook.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from harness.knative.field_error import (
 )
 from harness.knative.goparse import SECOND, format_float, parse_duration, parse_float
 from harness.knative.k8s_validation import validate_pod_spec
+from harness.knative.model import SERVING_API_VERSION, SERVING_GROUP
 from harness.knative.names import dns1035_label_problems
 from harness.knative.quantity import is_quantity
 from harness.knative.traffic import JSON_FIELDS, TrafficTarget, json_type, validate_traffic
@@ -48,8 +52,7 @@ __all__ = [
     "validate_service",
 ]
 
-API_VERSION = "serving.knative.dev/v1"
-SERVING_GROUP = "serving.knative.dev"
+API_VERSION = SERVING_API_VERSION
 ROLLOUT_DURATION = (f"{SERVING_GROUP}/rollout-duration", f"{SERVING_GROUP}/rolloutDuration")
 PROGRESS_DEADLINE = f"{SERVING_GROUP}/progress-deadline"
 QUEUE_RESOURCE_PERCENTAGE = (
