@@ -19,7 +19,7 @@ from harness.local.eventing.cloudevent import (
 )
 from harness.local.eventing.delivery import DeliveryPolicy, policy_of, should_retry
 from harness.local.eventing.filters import Result, trigger_filter, type_filter
-from harness.local.eventing.metrics import EventingMetrics, series
+from harness.local.eventing.metrics import MAX_SERIES, OTHER_TYPE, EventingMetrics, series
 
 
 def event(**attrs: str) -> CloudEvent:
@@ -216,3 +216,14 @@ def test_otel_metrics_text() -> None:
         if s["otel_scope_name"].endswith("ingress")
     }
     assert buckets["0.005"] == 1  # seconds
+
+
+def test_event_type_series_are_capped() -> None:
+    m = EventingMetrics("legacy")
+    for i in range(MAX_SERIES + 50):
+        m.ingress("ns", "default", f"type-{i}", 202, 0.001)
+    text = m.render()
+    types = [s["event_type"] for s, _ in series(text, "event_count")]
+    assert len(types) == MAX_SERIES + 1
+    other = [v for s, v in series(text, "event_count") if s["event_type"] == OTHER_TYPE]
+    assert other == [50]

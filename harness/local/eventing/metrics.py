@@ -31,6 +31,13 @@ _UNIQUE_INGRESS = "mt-broker-ingress-emulator"
 _UNIQUE_FILTER = "mt-broker-filter-emulator"
 
 Labels = tuple[tuple[str, str], ...]
+MAX_SERIES = 5000  # per metric; past it, new event types are labelled OTHER_TYPE
+OTHER_TYPE = "_other_"
+_TYPE_LABELS = frozenset({"event_type", "filter_type", "cloudevents_type"})
+
+
+def _other_type(labels: Labels) -> Labels:
+    return tuple((k, OTHER_TYPE if k in _TYPE_LABELS else v) for k, v in labels)
 
 
 def _escape(value: str) -> str:
@@ -88,8 +95,19 @@ class EventingMetrics:
     def _histogram(self, table: dict[Labels, _Histogram], labels: Labels) -> _Histogram:
         found = table.get(labels)
         if found is None:
+            if len(table) >= MAX_SERIES:
+                # Senders choose event types: past the cap, new ones share one series.
+                labels = _other_type(labels)
+                found = table.get(labels)
+                if found is not None:
+                    return found
             found = table[labels] = _Histogram(self._bounds)
         return found
+
+    def _count(self, labels: Labels) -> None:
+        if labels not in self._counts and len(self._counts) >= MAX_SERIES:
+            labels = _other_type(labels)
+        self._counts[labels] = self._counts.get(labels, 0) + 1
 
     def ingress(
         self, namespace: str, broker: str, event_type: str, code: int, seconds: float
@@ -106,7 +124,7 @@ class EventingMetrics:
                 ("response_code_class", f"{code // 100}xx"),
                 ("unique_name", _UNIQUE_INGRESS),
             )
-            self._counts[labels] = self._counts.get(labels, 0) + 1
+            self._count(labels)
         else:
             labels = (
                 ("cloudevents_type", event_type),
@@ -180,7 +198,7 @@ class EventingMetrics:
             namespace, broker, trigger, filter_type, request_type, event_type, code
         )
         if self.schema == "legacy":
-            self._counts[labels] = self._counts.get(labels, 0) + 1
+            self._count(labels)
         self._histogram(self._dispatch, labels).observe(self._value(seconds))
 
     def process(
