@@ -89,6 +89,7 @@ class Dispersion:
         self.weight = 0.0
         self.sum_sq = 0.0
         self.cross = np.zeros(lags)
+        self._bartlett = 1.0 - np.arange(1, lags + 1) / (lags + 1)
         self._recent: deque[tuple[float, float]] = deque(maxlen=lags)
 
     @property
@@ -97,8 +98,7 @@ class Dispersion:
         if self.count == 0:
             return 1.0
         unit = self.weight / self.count  # the mean weight: one pseudo-block
-        bartlett = 1.0 - np.arange(1, self.lags + 1) / (self.lags + 1)
-        total = self.prior * unit + self.sum_sq + 2.0 * float(np.dot(bartlett, self.cross))
+        total = self.prior * unit + self.sum_sq + 2.0 * float(np.dot(self._bartlett, self.cross))
         return max(1.0, total / (self.prior * unit + self.weight))
 
     def add(self, z: float, weight: float) -> None:
