@@ -12,6 +12,19 @@ import pytest
 
 from harness.store import open_store
 
+
+def _one_cluster(cluster: str, user: str = "{token: t}") -> str:
+    return (
+        f"clusters:\n- name: a\n  cluster: {{{cluster}}}\n"
+        f"users:\n- name: u\n  user: {user}\n"
+        "contexts:\n- name: a\n  context: {cluster: a, user: u}\ncurrent-context: a\n"
+    )
+
+
+def _exec(command: str) -> str:
+    return f"{{exec: {{command: {command}, apiVersion: client.authentication.k8s.io/v1beta1}}}}"
+
+
 KUBECONFIGS: dict[str, tuple[str | None, str]] = {
     # name: (content, or None for an existing path; expected words)
     "etc-passwd": (None, "is not a kubeconfig"),
@@ -24,6 +37,32 @@ KUBECONFIGS: dict[str, tuple[str | None, str]] = {
         "names cluster 'b', which is not in clusters",
     ),
     "a-directory": (None, "is not a regular file"),
+    # Found by the issue-17 re-probe: these raised from lightkube/httpx/ssl (exit 1).
+    "server-not-a-url": (_one_cluster("server: 'http://[::1'"), "Invalid port"),
+    "ca-not-base64": (
+        _one_cluster("server: 'https://127.0.0.1:9', certificate-authority-data: '!!!x'"),
+        "Invalid base64",
+    ),
+    "ca-not-a-certificate": (
+        _one_cluster("server: 'https://127.0.0.1:9', certificate-authority: /etc/passwd"),
+        "NO_CERTIFICATE",
+    ),
+    "exec-fails": (
+        _one_cluster("server: 'https://127.0.0.1:9'", _exec("/bin/false")),
+        "returned 1",
+    ),
+    "exec-missing": (
+        _one_cluster("server: 'https://127.0.0.1:9'", _exec("/nonexistent/plugin")),
+        "No such file or directory",
+    ),
+    "exec-prints-no-credential": (
+        _one_cluster("server: 'https://127.0.0.1:9'", _exec("/bin/echo")),
+        "kubeconfig user for https://127.0.0.1:9",
+    ),
+    "token-file-missing": (
+        _one_cluster("server: 'https://127.0.0.1:9'", "{tokenFile: /nonexistent/token}"),
+        "Token file /nonexistent/token not found",
+    ),
 }
 
 COMMANDS: dict[str, list[str]] = {

@@ -63,13 +63,18 @@ class KubeBackend:
             raise BadInput(f"kubeconfig {kubeconfig} has no context {context!r}")
         self.server = single.cluster.server
         self.default_namespace = single.namespace or "default"
-        self._client = Client(
-            single,
-            namespace=self.default_namespace,
-            field_manager=FIELD_MANAGER,
-            timeout=lk_exceptions.httpx.Timeout(request_timeout),
-            lazy=False,
-        )
+        try:
+            self._client = Client(
+                single,
+                namespace=self.default_namespace,
+                field_manager=FIELD_MANAGER,
+                timeout=lk_exceptions.httpx.Timeout(request_timeout),
+                lazy=False,
+            )
+        except (ConfigError, OSError, ValueError, lk_exceptions.httpx.InvalidURL) as exc:
+            # A server URL httpx cannot parse, certificate data that is not base64 or not
+            # PEM (ssl.SSLError is an OSError), an unreadable certificate file.
+            raise BadInput(f"kubeconfig {kubeconfig}: {_one_line(exc)}") from exc
         # Writes of one process go one at a time (a lease renewal and a traffic change of
         # the same run would otherwise make each other's resourceVersion stale).
         self._write_lock = threading.Lock()
@@ -250,6 +255,20 @@ class _Conflict(Exception):
     """A 409 on a write: the object changed since it was read."""
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _raised_by_credentials(tb: Any) -> bool:
+    """Whether a traceback passes through lightkube's credential code (token file, exec)."""
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "lightkube.config.client_adapter":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class _ErrorMapping:
     """Turn API and transport errors into the harness's one-line errors."""
 
@@ -286,3 +305,7 @@ class _ErrorMapping:
             raise Unavailable(f"the cluster at {self.server} answered HTTP {code}") from exc
         if isinstance(exc, TransportError):
             raise Unavailable(f"cannot reach the cluster at {self.server}: {exc}") from exc
+        if isinstance(exc, ConfigError) or _raised_by_credentials(tb):
+            # The kubeconfig's user: a token file that is missing, an exec plugin that is
+            # missing, fails or prints no ExecCredential, an exec apiVersion lightkube lacks.
+            raise BadInput(f"kubeconfig user for {self.server}: {_one_line(exc)}") from exc
