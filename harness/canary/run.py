@@ -51,6 +51,9 @@ class Cluster:
     started_emulator: Path | None
     # Run (last first) before the backend closes, e.g. releasing the run lease.
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    # Where the backend came from (an event canary reads the Broker through it too).
+    kubeconfig: Path | None = None
+    context: str | None = None
 
 
 @contextmanager
@@ -66,6 +69,8 @@ def open_cluster(
             ingress=target.ingress,
             prometheus=target.prometheus,
             started_emulator=target.started,
+            kubeconfig=target.kubeconfig,
+            context=context,
         )
         try:
             yield cluster
@@ -129,6 +134,8 @@ class Prepared:
     arms: tuple[Arm, ...]
     metrics: PrometheusSource | None
     original: tuple[TrafficTarget, ...]
+    # With ``--events``: `harness.events.canary.EventCanary` (CloudEvents, not HTTP).
+    events: Any = None
 
 
 def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
@@ -185,6 +192,20 @@ def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
         _arm_for(canary_tag, tag_host(canary_tag, spec.service, spec.namespace, domain), ingress),
     )
     check_reachable(arms)
+    events = None
+    if spec.events is not None:
+        from harness.events.canary import prepare
+
+        if cluster.kubeconfig is None:
+            raise BadInput("--events needs the cluster's kubeconfig to read the Broker")
+        events = prepare(
+            cluster.kubeconfig,
+            cluster.context,
+            spec.namespace,
+            spec.events,
+            spec.service,
+            ingress,
+        )
 
     metrics = None
     prometheus = str(spec.prometheus) if spec.prometheus else cluster.prometheus
@@ -216,7 +237,9 @@ def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
         on_abort=spec.on_abort,
         use_server_metrics=metrics is not None,
     )
-    return Prepared(plan=plan, arms=arms, metrics=metrics, original=tuple(state.spec_traffic))
+    return Prepared(
+        plan=plan, arms=arms, metrics=metrics, original=tuple(state.spec_traffic), events=events
+    )
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
@@ -283,14 +306,20 @@ def run_controller(
         on_event=say,
         confirm=confirm,
         guard=guard,
-        equal_load=bool(getattr(pacing, "is_open", False)),  # sample-ratio guard (open model)
+        # Sample-ratio guard (open model); events follow the traffic split instead.
+        equal_load=bool(getattr(pacing, "is_open", False)) and prepared.events is None,
     )
     start_step = 0
     if resume is not None:
         start_step, state = resume
         controller.replay(state)
     budget = plan.warmup_s + plan.max_duration_s + 60.0
-    with LoadDriver() as load:
+    load_cm: Any = LoadDriver()
+    if prepared.events is not None:
+        from harness.events.canary import EventCanaryLoad
+
+        load_cm = EventCanaryLoad(prepared.events)
+    with load_cm as load:
         try:
             if resume is None:
                 controller.tag_arms()
@@ -389,7 +418,9 @@ def run_canary_command(
             if previous_run is not None:
                 run = previous_run
                 plan = _resumed_plan(plan, run)
-                prepared = Prepared(plan, prepared.arms, prepared.metrics, plan.original_traffic)
+                prepared = Prepared(
+                    plan, prepared.arms, prepared.metrics, plan.original_traffic, prepared.events
+                )
                 resume_point = resume_state(store, run, plan)
                 say(f"resuming run {run.id} at step {resume_point[0] + 1}")
             else:

@@ -70,6 +70,29 @@ def collect(sources: Sequence[Arm], run: str, *, timeout_s: float = 10.0) -> Col
     return Collected(tuple(out), overflow, tuple(receivers))
 
 
+def read_new(client: Any, source: Arm, run: str, after: int) -> tuple[list[Delivery], int, str]:
+    """The records of ``run`` after row ``after`` at one source (all pages), the next row
+    and the answering revision. For a caller that keeps reading as a run goes."""
+    out: list[Delivery] = []
+    revision = ""
+    while True:
+        page = _page(client, source, run, after)
+        revision = str(page.get("revision", ""))
+        rows = page.get("records")
+        if not isinstance(rows, list):
+            raise Unavailable(f"receiver {source.name}: a report without records")
+        try:
+            out.extend(parse_delivery(row) for row in rows)
+        except ValueError as exc:
+            raise Unavailable(f"receiver {source.name}: a malformed record: {exc}") from None
+        nxt, total = _count(page, "next"), _count(page, "total")
+        if nxt < after:
+            raise Unavailable(f"receiver {source.name} restarted: its records were lost")
+        after = nxt
+        if not rows or nxt >= total or len(out) > MAX_DELIVERIES:
+            return out, after, revision
+
+
 def _count(page: dict[str, Any], key: str) -> int:
     value = page.get(key, 0)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
