@@ -21,11 +21,11 @@ from lightkube.types import PatchType
 
 from harness.errors import Aborted, BadInput, Unavailable
 from harness.knative.backend import StaleWrite, TrafficCompute
-from harness.knative.model import RevisionState, ServiceState
+from harness.knative.model import SERVING_GROUP, RevisionState, ServiceState
 from harness.knative.names import require_dns_label
 from harness.knative.traffic import traffic_merge_patch
 
-GROUP = "serving.knative.dev"
+GROUP = SERVING_GROUP
 API_VERSION = f"{GROUP}/v1"
 SERVICE_LABEL = f"{GROUP}/service"
 CONFLICT_RETRIES = 10

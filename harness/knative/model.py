@@ -15,6 +15,10 @@ from typing import Any
 from harness.knative.traffic import TrafficTarget, targets_from_list
 from harness.knative.urls import domain_from_url
 
+# Knative Serving's API group, spelled once for the harness and the emulator.
+SERVING_GROUP = "serving.knative.dev"
+SERVING_API_VERSION = f"{SERVING_GROUP}/v1"
+
 SERVICE_LABEL = "serving.knative.dev/service"
 CONFIGURATION_GENERATION_LABEL = "serving.knative.dev/configurationGeneration"
 

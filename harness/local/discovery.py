@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness import __version__
+from harness.knative.model import SERVING_GROUP
 from harness.local.objectstore import JSON
 
-GROUP = "serving.knative.dev"
+GROUP = SERVING_GROUP
 VERSION = "v1"
 GROUP_VERSION = f"{GROUP}/{VERSION}"
 READ_VERBS = ["get", "list", "watch"]

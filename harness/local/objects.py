@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from harness.knative.model import SERVING_GROUP
 from harness.local.objectstore import JSON, ApiError
 
-GROUP = "serving.knative.dev"
+GROUP = SERVING_GROUP
 API_VERSION = f"{GROUP}/v1"
 LABEL_SERVICE = f"{GROUP}/service"
 LABEL_SERVICE_UID = f"{GROUP}/serviceUID"
