@@ -117,7 +117,10 @@ def _page(client: Any, source: Arm, run: str, after: int) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
-        raise Unavailable(f"receiver {source.name}: the report is not JSON") from None
+        data = None
     if not isinstance(data, dict):
-        raise Unavailable(f"receiver {source.name}: the report is not a JSON object")
+        raise Unavailable(
+            f"receiver {source.name} ({url}) answered no report: is the app in receiver mode "
+            "(EVENTS_RECEIVER=true)?"
+        )
     return data
