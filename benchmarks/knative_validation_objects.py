@@ -152,6 +152,9 @@ def return_helpers(text: str, env: dict[str, Any]) -> dict[str, Callable[..., An
 # config-defaults / config-autoscaler keys -> ClusterConfig fields.
 CONFIG_KEYS = {
     "max-revision-timeout-seconds": ("max_revision_timeout_seconds", int),
+    "revision-timeout-seconds": ("revision_timeout_seconds", int),
+    "revision-response-start-timeout-seconds": ("response_start_timeout_seconds", int),
+    "revision-idle-timeout-seconds": ("revision_idle_timeout_seconds", int),
     "container-concurrency-max-limit": ("container_concurrency_max_limit", int),
     "allow-container-concurrency-zero": ("allow_container_concurrency_zero", "bool"),
     "allow-zero-initial-scale": ("allow_zero_initial_scale", "bool"),
@@ -178,8 +181,8 @@ def config_from_maps(text: str) -> tuple[dict[str, str], dict[str, Any]]:
         if key in CONFIG_KEYS:
             name, kind = CONFIG_KEYS[key]
             config[name] = _config_value(kind, value)
-        elif key in ("revision-timeout-seconds", "initial-scale") or "timeout" in key:
-            continue
+        elif key == "initial-scale":
+            continue  # config-autoscaler's default initial scale: no validation reads it
         else:
             features[key] = value.capitalize() if value.islower() else value
     return features, config

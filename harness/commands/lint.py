@@ -24,6 +24,17 @@ def parse_features(assignments: list[str]) -> Any:
         raise BadInput(f"--feature: {exc}") from exc
 
 
+def parse_settings(config: Any, assignments: list[str]) -> Any:
+    """``--cluster-config KEY=VALUE`` flags applied to ``config``; a bad one is ``BadInput``."""
+    from harness.errors import BadInput
+    from harness.knative.cluster_settings import apply_settings
+
+    try:
+        return apply_settings(config, assignments)
+    except ValueError as exc:
+        raise BadInput(f"--cluster-config: {exc}") from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``lint`` command to the CLI."""
     app.command("lint")(lint)
@@ -95,6 +106,15 @@ def lint(
             "(repeatable; defaults are Knative's).",
         ),
     ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster-config",
+            metavar="KEY=VALUE",
+            help="A config-defaults or config-autoscaler key, e.g. revision-timeout-seconds=60 "
+            "or revision-cpu-request=100m (repeatable; applied after the flags above).",
+        ),
+    ] = None,
 ) -> None:
     """Check Knative Services, Routes, Configurations and Revisions as Knative's webhook would, plus
     warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
@@ -112,6 +132,7 @@ def lint(
         max_revision_timeout_seconds=max_revision_timeout_seconds,
         features=features,
     )
+    config = parse_settings(config, setting or [])
     summary = LintSummary(
         tuple(lint_path(f, config, security_warnings=security_warnings) for f in files)
     )

@@ -103,6 +103,15 @@ def up(
             "kubernetes.podspec-nodeselector=enabled (repeatable; as `harness lint`).",
         ),
     ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cluster-config",
+            metavar="KEY=VALUE",
+            help="A config-defaults or config-autoscaler key the admission uses, e.g. "
+            "revision-timeout-seconds=60 (repeatable; as `harness lint --cluster-config`).",
+        ),
+    ] = None,
     state_dir: StateDir = None,
     output: Format = OutputFormat.text,
 ) -> None:
@@ -120,6 +129,7 @@ def up(
         scale_to_zero=scale_to_zero,
         scale_to_zero_grace_s=scale_to_zero_grace_period,
         features=tuple(feature or ()),
+        settings=tuple(setting or ()),
     )
     _print_info(info, output, "emulator running")
 

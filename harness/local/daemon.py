@@ -26,6 +26,7 @@ from pathlib import Path
 from aiohttp import web
 
 from harness.knative.cluster import ClusterConfig
+from harness.knative.cluster_settings import apply_settings
 from harness.knative.features import Features
 from harness.knative.kpa import STABLE_WINDOW_S, Decision, ScalingSettings, revision_scale
 from harness.knative.traffic import TrafficTarget
@@ -254,7 +255,11 @@ async def serve(args: argparse.Namespace) -> None:
             DataPlaneRuntime(dataplane, revision_annotations),
             domain=args.domain,
             # config-features from `harness local up --feature` (Knative's defaults else).
-            cluster_config=ClusterConfig(features=Features.parse(args.feature or [])),
+            # and config-defaults / config-autoscaler from `--cluster-config`.
+            cluster_config=apply_settings(
+                ClusterConfig(features=Features.parse(args.feature or [])),
+                args.cluster_config or [],
+            ),
         )
         controller_ref.append(controller)
         # A new token and certificates at every start; only the kubeconfig holds them.
@@ -334,6 +339,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--demo", action="store_true")
     parser.add_argument("--feature", action="append", help="config-features KEY=VALUE")
+    parser.add_argument(
+        "--cluster-config", action="append", help="config-defaults/autoscaler KEY=VALUE"
+    )
     return parser.parse_args(argv)
 
 

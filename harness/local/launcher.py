@@ -136,6 +136,7 @@ class Emulator:
         scale_to_zero: bool = False,
         scale_to_zero_grace_s: float = 30.0,
         features: tuple[str, ...] = (),
+        settings: tuple[str, ...] = (),
         timeout: float = START_TIMEOUT,
     ) -> EmulatorInfo:
         """Start the daemon and return once it answers.
@@ -157,12 +158,18 @@ class Emulator:
             )
         if not 0 <= port <= 65535:
             raise BadInput(f"--port must be between 0 and 65535, not {port}")
+        from harness.knative.cluster import ClusterConfig
+        from harness.knative.cluster_settings import apply_settings
         from harness.knative.features import Features
 
         try:
             Features.parse(features)  # config-features for admission, as `harness lint`
         except ValueError as exc:
             raise BadInput(f"--feature: {exc}") from exc
+        try:
+            apply_settings(ClusterConfig(), settings)  # config-defaults / config-autoscaler
+        except ValueError as exc:
+            raise BadInput(f"--cluster-config: {exc}") from exc
         from harness.knative.urls import require_domain
 
         require_domain(domain)
@@ -198,6 +205,8 @@ class Emulator:
             command.append("--demo")
         for feature in features:
             command += ["--feature", feature]
+        for setting in settings:
+            command += ["--cluster-config", setting]
         env = dict(os.environ)
         package_root = str(Path(harness.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))

@@ -58,6 +58,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.knative.cluster_settings import setting_of
 from harness.knative.field_error import FieldError
 from harness.knative.lint import lint_text
 from harness.knative.unknown_fields import unknown_fields
@@ -104,16 +105,6 @@ def test_knative_verdict_and_message(case: CorpusCase) -> None:
         assert verdict.errors == verdict.want_errors
 
 
-def _config_flags(key: str, value: object) -> list[str]:
-    """The lint flags for a cluster setting a case's Go test puts in its context."""
-    if key == "allow_container_concurrency_zero":
-        return [] if value else ["--disallow-container-concurrency-zero"]
-    if isinstance(value, bool):
-        return ["--" + key.replace("_", "-")] if value else []
-    option = {"pod_autoscaler_class": "autoscaler-class"}.get(key, key.replace("_", "-"))
-    return [f"--{option}={value}"]
-
-
 @pytest.mark.parametrize(
     "case",
     [
@@ -128,7 +119,8 @@ def test_harness_lint_gives_the_same_verdict(case: CorpusCase, tmp_path: Path) -
     manifest = tmp_path / "m.yaml"
     manifest.write_text(yaml.safe_dump(case.raw["manifest"]), encoding="utf-8")
     flags = [f"--feature={k}={v}" for k, v in (case.raw.get("features") or {}).items()]
-    flags += [f for k, v in (case.raw.get("config") or {}).items() for f in _config_flags(k, v)]
+    for key, value in (case.raw.get("config") or {}).items():
+        flags.append(f"--cluster-config={setting_of(key, value)}")
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli", "lint", *flags, str(manifest)],
         capture_output=True,

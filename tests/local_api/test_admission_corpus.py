@@ -12,10 +12,10 @@ per distinct set of flags). The answer must be Knative's:
 - a case with fields outside Knative's CRD schema (``lifecycle``, ...): the API server's
   400 ``strict decoding error``, as a cluster refuses it before the webhook runs.
 
-Knative's warnings are checked in the ``Warning`` headers. Left out, each with its reason
-printed: Configurations and Revisions (not writable through the API), cases whose Go
-test sets config-defaults or config-autoscaler values (``harness local up`` has no flags
-for those), cases without a name (the API server's own name check answers first),
+Knative's warnings are checked in the ``Warning`` headers; the config-defaults and
+config-autoscaler settings a Go test sets are ``--cluster-config`` flags. Left out, each with its
+reason printed: Configurations and Revisions (not writable through the API), cases
+without a name (the API server's own name check answers first),
 Routes written with a Service owner (the emulator's own refusal), and the cases where
 the webhook's defaulting, which runs before validation on a cluster but not in Knative's
 unit tests, changes the answer (DEFAULTED).
@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.knative.cluster_settings import setting_of
 from harness.knative.field_error import WEBHOOK_NAME
 from harness.knative.unknown_fields import strict_decoding_error, unknown_fields
 from harness.local.api_client import client_options, credentials
@@ -47,8 +48,6 @@ def _why_left_out(case: CorpusCase) -> str:
     raw = case.raw
     if raw["manifest"]["kind"] not in RESOURCES:
         return f"{raw['manifest']['kind']} objects are not writable through the emulator's API"
-    if raw.get("config"):
-        return f"config-defaults/autoscaler settings {raw['config']} have no emulator flag"
     if not (raw["manifest"].get("metadata") or {}).get("name"):
         return "no name: the API server's own name check answers first"
     refs = (raw["manifest"].get("metadata") or {}).get("ownerReferences") or []
@@ -60,11 +59,22 @@ def _why_left_out(case: CorpusCase) -> str:
 
 
 CASES = [c for c in load_corpus() if not c.skip]
-GROUPS: dict[tuple[tuple[str, str], ...], list[CorpusCase]] = {}
+
+
+def _flags(case: CorpusCase) -> tuple[str, ...]:
+    """The case's `--feature` and `--cluster-config` flags, as ("--feature", "k=v", ...)."""
+    out: list[str] = []
+    for key, value in sorted((case.raw.get("features") or {}).items()):
+        out += ["--feature", f"{key}={value}"]
+    for key, value in sorted((case.raw.get("config") or {}).items()):
+        out += ["--cluster-config", setting_of(key, value)]
+    return tuple(out)
+
+
+GROUPS: dict[tuple[str, ...], list[CorpusCase]] = {}
 for _case in CASES:
     if not _why_left_out(_case):
-        flags = tuple(sorted((_case.raw.get("features") or {}).items()))
-        GROUPS.setdefault(flags, []).append(_case)
+        GROUPS.setdefault(_flags(_case), []).append(_case)
 
 
 def test_left_out_cases_are_few_and_say_why() -> None:
@@ -73,7 +83,7 @@ def test_left_out_cases_are_few_and_say_why() -> None:
         print(f"left out {case_id}: {why}")
     sent = sum(len(g) for g in GROUPS.values())
     print(f"{sent} of {len(CASES)} translated cases go through the emulator")
-    assert sent >= 480
+    assert sent >= 495
 
 
 def _in_scope(field: str, scope: str) -> bool:
@@ -83,8 +93,12 @@ def _in_scope(field: str, scope: str) -> bool:
     return any(field == s or field.startswith((f"{s}.", f"{s}[")) for s in scopes)
 
 
-def _emulator(state_dir: Path, flags: tuple[tuple[str, str], ...]) -> Iterator[httpx.Client]:
-    info = Emulator.start(state_dir, features=tuple(f"{k}={v}" for k, v in flags))
+def _emulator(state_dir: Path, flags: tuple[str, ...]) -> Iterator[httpx.Client]:
+    features = tuple(v for k, v in zip(flags[::2], flags[1::2], strict=True) if k == "--feature")
+    settings = tuple(
+        v for k, v in zip(flags[::2], flags[1::2], strict=True) if k == "--cluster-config"
+    )
+    info = Emulator.start(state_dir, features=features, settings=settings)
     try:
         with httpx.Client(
             base_url=info.api, timeout=30, **client_options(credentials(info))
@@ -151,12 +165,8 @@ def _check(api: httpx.Client, case: CorpusCase) -> str:
     return f"missing {missing} in {seen[:400]}" if missing else ""
 
 
-@pytest.mark.parametrize(
-    "flags", sorted(GROUPS), ids=lambda f: ",".join(f"{k}={v}" for k, v in f) or "defaults"
-)
-def test_the_emulator_answers_as_knative(
-    flags: tuple[tuple[str, str], ...], tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("flags", sorted(GROUPS), ids=lambda f: " ".join(f[1::2]) or "defaults")
+def test_the_emulator_answers_as_knative(flags: tuple[str, ...], tmp_path: Path) -> None:
     failures = []
     for api in _emulator(tmp_path / "emulator", flags):
         for case in GROUPS[flags]:
