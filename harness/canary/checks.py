@@ -5,7 +5,8 @@ Each raises ``BadInput`` (or ``Unavailable``) with one line, and changes nothing
 - ``check_report_dir``: the report folder can be created and written;
 - ``check_user_code``: a ``--locustfile`` runs and defines a User (in a child process,
   since importing Locust monkey-patches the interpreter with gevent);
-- ``check_promql``: Prometheus parses every query of the metric profile, filled in;
+- ``check_promql`` (`harness.metrics.query_check`, shared with perf): Prometheus parses
+  every query of the metric profile, filled in;
 - ``wait_for_revision``: after ``--apply``, the new revision becomes Ready, or its
   failure is reported as soon as Knative's status shows it.
 """
@@ -19,13 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from harness.errors import Aborted, BadInput, Unavailable
+from harness.errors import Aborted, BadInput
 from harness.knative.backend import TrafficBackend
 from harness.knative.model import ServiceState
 from harness.load.plan import UserCode
-from harness.metrics.profiles import MetricProfile
 
 # Revision Ready reasons that mean "still starting" rather than failed.
 _STARTING = frozenset({"", "Deploying", "ResolvingDigests", "ContainerCreating", "Pending"})
@@ -78,46 +76,6 @@ def check_user_code(code: UserCode, *, timeout: float = 120.0) -> None:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         why = lines[-1] if lines else f"exit code {proc.returncode}"
         raise BadInput(why if why.startswith("--locustfile") else f"--locustfile: {why}")
-
-
-def check_promql(
-    url: str,
-    profile: MetricProfile,
-    *,
-    namespace: str,
-    service: str,
-    revision: str,
-    tag: str,
-    timeout: float = 10.0,
-) -> None:
-    """Ask Prometheus to evaluate each of the profile's queries, filled in; BadInput when
-    it answers ``bad_data`` (a PromQL syntax or type error), naming the query."""
-    base = url.rstrip("/")
-    for field in ("requests", "errors", "latency_buckets"):
-        query = profile.render(
-            getattr(profile, field),
-            namespace=namespace,
-            service=service,
-            revision=revision,
-            tag=tag,
-        )
-        try:
-            response = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=timeout)
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"Prometheus did not answer: {type(exc).__name__}") from None
-        if response.status_code in (400, 422):
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            if isinstance(body, dict) and body.get("errorType") in ("bad_data", "execution"):
-                error = " ".join(str(body.get("error", "")).split())[:300]
-                raise BadInput(
-                    f"metrics profile {profile.name}: the {field} query is not valid PromQL "
-                    f"({error}): {' '.join(query.split())[:200]}"
-                )
-        if response.status_code != 200:
-            raise Unavailable(f"Prometheus answered HTTP {response.status_code} to a query")
 
 
 def wait_for_revision(

@@ -243,6 +243,24 @@ def load_outcome(
     )
 
 
+def _check_queries(spec: PerfSpec, target: PerfTarget) -> None:
+    """Preflight: Prometheus parses the metric profile's queries (a custom template's
+    syntax error is one line and exit 2 before the run is recorded, not a failed run)."""
+    if target.prometheus is None or not target.revisions:
+        return
+    from harness.metrics.profiles import resolve_profile
+    from harness.metrics.query_check import check_promql
+
+    check_promql(
+        target.prometheus,
+        resolve_profile(spec.metrics_profile, spec.queries),
+        namespace=target.namespace,
+        service=target.service,
+        revision=target.revisions[0],
+        tag=target.tag or "",
+    )
+
+
 def _server_recorder(spec: PerfSpec, target: PerfTarget) -> Any:
     if target.prometheus is None:
         return None
@@ -429,6 +447,7 @@ def execute_perf(
     try:
         with open_backend(kubeconfig, context, state_dir) as (backend, emulator):
             target = resolve_target(spec, backend, emulator)
+            _check_queries(spec, target)
             if spec.profile != COLD_START:
                 from harness.load.targets import check_reachable
 

@@ -1,0 +1,58 @@
+"""Issue 17 re-probed as an attacker and a careless user: what the re-probe still found.
+
+Each test is a probe that failed on the tree the re-probe started from (aa2510e) and
+passes now; the probes that already held are covered by the tests named in the report.
+Real CLI against the real emulator and its Prometheus.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningEmulator
+from tests.gate.helpers import run_cli
+
+SELECTOR = 'namespace_name="{namespace}",revision_name="{revision}"'
+BAD_TEMPLATES = {
+    "syntax": f'revision_request_count{{{SELECTOR},response_code_class="5xx"}} +',
+    "type": f'rate(revision_request_count{{{SELECTOR},response_code_class="5xx"}})',
+}
+
+
+def _runs(store: Path) -> int:
+    if not store.exists():
+        return 0
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+
+@pytest.mark.parametrize("error", sorted(BAD_TEMPLATES))
+def test_perf_finds_a_promql_error_in_a_custom_template_before_the_run(
+    error: str, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # Before: the run was recorded, loaded the Service, then failed with "Prometheus ...
+    # did not answer: HTTP Status Code 400" and left a failed run in history.
+    if emulator.prometheus is None:
+        pytest.skip("prometheus is not installed here (CI installs it)")
+    spec = tmp_path / "perf.yaml"
+    spec.write_text(
+        "metrics_profile: custom\n"
+        "queries:\n"
+        f"  requests: 'revision_request_count{{{SELECTOR}}}'\n"
+        f"  errors: '{BAD_TEMPLATES[error]}'\n"
+        f"  latency_buckets: 'revision_request_latencies_bucket{{{SELECTOR}}}'\n"
+    )
+    store = tmp_path / "h.sqlite"
+    result = run_cli(
+        "perf", "hello", "--config", str(spec), "--duration", "2s", "--warmup", "0",
+        "--save", "--store", str(store), "--report-dir", str(tmp_path / "r"),
+        "--state-dir", str(emulator.state_dir),
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "the errors query is not valid PromQL" in result.stderr
+    assert _runs(store) == 0
+    assert not (tmp_path / "r").exists()
