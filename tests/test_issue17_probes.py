@@ -56,3 +56,21 @@ def test_perf_finds_a_promql_error_in_a_custom_template_before_the_run(
     assert "the errors query is not valid PromQL" in result.stderr
     assert _runs(store) == 0
     assert not (tmp_path / "r").exists()
+
+
+def test_perf_refuses_an_unwritable_report_dir_before_the_run(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # Before: the load ran and the run was saved as completed, then perf failed with
+    # "report folder ...: Not a directory", exit 2 after the fact.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    store = tmp_path / "h.sqlite"
+    result = run_cli(
+        "perf", "hello", "--duration", "2s", "--warmup", "0", "--save", "--store", str(store),
+        "--report-dir", str(blocker / "report"), "--state-dir", str(emulator.state_dir),
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "--report-dir" in result.stderr and "cannot write there" in result.stderr
+    assert _runs(store) == 0

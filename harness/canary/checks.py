@@ -2,7 +2,8 @@
 
 Each raises ``BadInput`` (or ``Unavailable``) with one line, and changes nothing:
 
-- ``check_report_dir``: the report folder can be created and written;
+- ``check_report_dir`` (`harness.report.folder_check`, shared with perf): the report
+  folder can be created and written;
 - ``check_user_code``: a ``--locustfile`` runs and defines a User (in a child process,
   since importing Locust monkey-patches the interpreter with gevent);
 - ``check_promql`` (`harness.metrics.query_check`, shared with perf): Prometheus parses
@@ -14,11 +15,9 @@ Each raises ``BadInput`` (or ``Unavailable``) with one line, and changes nothing
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from harness.errors import Aborted, BadInput
 from harness.knative.backend import TrafficBackend
@@ -27,19 +26,6 @@ from harness.load.plan import UserCode
 
 # Revision Ready reasons that mean "still starting" rather than failed.
 _STARTING = frozenset({"", "Deploying", "ResolvingDigests", "ContainerCreating", "Pending"})
-
-
-def check_report_dir(folder: Path) -> None:
-    """Create ``folder`` if needed and prove a file can be written in it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".harness-write-check-{secrets.token_hex(4)}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BadInput(
-            f"--report-dir {folder}: cannot write there ({exc.strerror or exc})"
-        ) from None
 
 
 _LOAD_USER_CODE = """

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import ArmSnapshot, JudgeConfig
-from harness.canary.checks import check_report_dir, check_user_code
+from harness.canary.checks import check_user_code
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.canary.lease import ServiceLease, holder_name
 from harness.config import DEFAULT_RATE, CanarySpec
@@ -34,6 +34,7 @@ from harness.metrics.profiles import MetricProfile, resolve_profile
 from harness.metrics.query_check import check_promql
 from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
+from harness.report.folder_check import check_report_dir
 from harness.store import RunRecord, Store, new_run_id
 
 Say = Callable[[str], None]

@@ -448,6 +448,10 @@ def execute_perf(
         with open_backend(kubeconfig, context, state_dir) as (backend, emulator):
             target = resolve_target(spec, backend, emulator)
             _check_queries(spec, target)
+            from harness.report import DEFAULT_REPORTS_ROOT
+            from harness.report.folder_check import check_report_dir
+
+            check_report_dir(spec.report_dir or DEFAULT_REPORTS_ROOT)
             if spec.profile != COLD_START:
                 from harness.load.targets import check_reachable
 
