@@ -74,3 +74,27 @@ def test_perf_refuses_an_unwritable_report_dir_before_the_run(
     assert result.stderr.count("\n") == 1, result.stderr
     assert "--report-dir" in result.stderr and "cannot write there" in result.stderr
     assert _runs(store) == 0
+
+
+def test_perf_json_output_masks_a_password_in_the_prometheus_url(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # Before: `perf -o json` printed server.prometheus with the password (the store, the
+    # report and the text output already masked it).
+    if emulator.prometheus is None:
+        pytest.skip("prometheus is not installed here (CI installs it)")
+    secret = "s3cretPW-issue17"
+    with_password = emulator.prometheus.replace("http://", f"http://alice:{secret}@", 1)
+    store = tmp_path / "h.sqlite"
+    result = run_cli(
+        "perf", "hello", "--duration", "2s", "--warmup", "0", "--prometheus", with_password,
+        "--save", "--store", str(store), "--report-dir", str(tmp_path / "r"), "-o", "json",
+        "--state-dir", str(emulator.state_dir),
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert '"prometheus": "http://alice:***@' in result.stdout
+    assert secret.encode() not in store.read_bytes()
+    for path in (tmp_path / "r").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

@@ -198,8 +198,11 @@ def perf_document(
     store: str | None,
     report: Mapping[str, Path],
 ) -> dict[str, Any]:
-    """The ``--format json`` summary of a run (one JSON document)."""
-    return {
+    """The ``--format json`` summary of a run (one JSON document), with any password in
+    a URL in it (``--prometheus http://user:pass@...``) masked as in the store."""
+    from harness.redact import redact_values
+
+    document: dict[str, Any] = {
         "run_id": run.id,
         "saved": saved,
         "store": store,
@@ -224,3 +227,5 @@ def perf_document(
         "explanation": outcome.explanation(),
         "report": {kind: str(path) for kind, path in report.items()},
     }
+    redacted: dict[str, Any] = redact_values(document)
+    return redacted
