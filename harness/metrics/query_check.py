@@ -10,6 +10,7 @@ import httpx
 
 from harness.errors import BadInput, Unavailable
 from harness.metrics.profiles import MetricProfile
+from harness.redact import redact_url
 
 
 def check_promql(
@@ -36,7 +37,8 @@ def check_promql(
         try:
             response = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=timeout)
         except httpx.HTTPError as exc:
-            raise Unavailable(f"Prometheus did not answer: {type(exc).__name__}") from None
+            why = type(exc).__name__
+            raise Unavailable(f"Prometheus at {redact_url(base)} did not answer: {why}") from None
         if response.status_code in (400, 422):
             try:
                 body = response.json()
@@ -49,4 +51,6 @@ def check_promql(
                     f"({error}): {' '.join(query.split())[:200]}"
                 )
         if response.status_code != 200:
-            raise Unavailable(f"Prometheus answered HTTP {response.status_code} to a query")
+            raise Unavailable(
+                f"Prometheus at {redact_url(base)} answered HTTP {response.status_code} to a query"
+            )
