@@ -169,6 +169,7 @@ SLOW_TESTS = frozenset(
         "tests/analysis/test_judge.py::test_identical_arms_with_rare_errors_promote_within_20000_requests",
         "tests/eventing/test_lint_eventing.py::test_lint_command",
         "tests/gate/test_gate.py::test_a_corrupt_store_is_a_clear_error_and_never_rewritten",
+        "tests/knative/test_cluster_settings.py::test_lint_config_flag",
         "tests/knative/test_knative_corpus.py::test_harness_lint_gives_the_same_verdict",
         "tests/local_dataplane/test_app.py::test_app_file_needs_only_aiohttp_as_the_dockerfile_assumes",
         "tests/local_dataplane/test_app.py::test_app_process_with_a_bad_knob_exits_2_with_one_line",
