@@ -129,4 +129,5 @@ def test_per_revision_attempts_failures_retries_and_processing() -> None:
     assert (per["r-v2"].attempts, per["r-v2"].retries, per["r-v2"].delivered) == (1, 1, 1)
     snap = per["r-v1"].to_snapshot()
     assert (snap.requests, snap.errors) == (2, 1)
+    assert snap.latency is not None
     assert snap.latency.max == pytest.approx(6.0, rel=0.02)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import RunningEmulator
 from tests.events.helpers import (
@@ -68,7 +69,7 @@ def _pair(emu: RunningEmulator, name: str, canary_env: dict[str, str]) -> None:
     wait_service_ready(emu, name, f"{name}-v2")
 
 
-def _canary(emu: RunningEmulator, tmp_path: Path, name: str) -> tuple[int, str, dict]:  # type: ignore[type-arg]
+def _canary(emu: RunningEmulator, tmp_path: Path, name: str) -> tuple[int, str, dict[str, Any]]:
     done = harness(
         emu,
         "canary",
