@@ -125,6 +125,7 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError("the sample app did not start")
 
 
+@pytest.mark.slow  # starts processes
 def test_app_receiver_forwards_to_a_dedicated_receiver() -> None:
     collector, collector_url = _start(
         {"EVENTS_RECEIVER": "true", "K_REVISION": "events-receiver-1"}
@@ -162,6 +163,7 @@ def test_app_receiver_forwards_to_a_dedicated_receiver() -> None:
             proc.wait(10)
 
 
+@pytest.mark.slow  # starts processes
 def test_bad_receiver_knobs_exit_2() -> None:
     for env in ({"EVENTS_RECEIVER": "maybe"}, {"EVENTS_REPORT_TO": "ftp://x"}):
         done = subprocess.run(
