@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -112,6 +113,7 @@ class Eventing:
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0),
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_S, sock_connect=5.0),
             auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._reconciler = asyncio.create_task(self._reconcile_loop())
@@ -369,7 +371,7 @@ class Eventing:
     ) -> tuple[int | None, Mapping[str, str], bytes]:
         """POST the event; (status or None for no answer, headers, body)."""
         assert self._session is not None
-        parts = urlsplit(url)
+        parts = _split(url)
         host = (parts.hostname or "").lower()
         headers: dict[str, Any]
         if structured:
@@ -406,6 +408,11 @@ class Eventing:
         finally:
             if release is not None:
                 release()
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(url: str) -> SplitResult:
+    return urlsplit(url)
 
 
 def _ttl_of(event: CloudEvent) -> int:
