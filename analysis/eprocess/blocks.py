@@ -41,7 +41,7 @@ from analysis.eprocess.log_shift import log_truncated_normal_mixture
 FloatArray = npt.NDArray[np.float64]
 
 CLIP = 3.0  # standard deviations of a block's excess, from the fifth block on
-_CLIP_START, _CLIP_STEP = 1.8, 0.3  # the first blocks: 1.8, 2.1, 2.4, 2.7 sd
+_CLIP_START, _CLIP_STEP = 2.2, 0.2  # the first blocks: 2.2, 2.4, 2.6, 2.8 sd
 _LAGS = 10  # autocovariance lags of the dispersion estimate (Bartlett weights)
 _PRIOR_BLOCKS = 10.0  # pseudo-blocks at dispersion 1
 
