@@ -7,7 +7,11 @@ Real CLI against the real emulator and its Prometheus.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -98,3 +102,59 @@ def test_perf_json_output_masks_a_password_in_the_prometheus_url(
     for path in (tmp_path / "r").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+@contextlib.contextmanager
+def _foreign_server(revision: str | None) -> Iterator[str]:
+    """A loopback server that is not the Service: answers 200, naming ``revision`` in
+    K-Revision (or no header, as a user's own app on a cluster)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            if revision is not None:
+                self.send_header("K-Revision", revision)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("header", ["other-rev", None])
+def test_a_perf_run_answered_by_another_server_is_not_saved_as_valid_history(
+    header: str | None, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # Before: every answer came from elsewhere (a wrong --ingress), and the run was saved
+    # as completed with a perf result that `harness gate` then compared against.
+    if header is None and emulator.prometheus is None:
+        pytest.skip("without K-Revision only Prometheus can tell (CI installs it)")
+    store = tmp_path / "h.sqlite"
+    with _foreign_server(header) as ingress:
+        result = run_cli(
+            "perf", "hello", "--ingress", ingress, "--duration", "2s", "--warmup", "0",
+            "--save", "--store", str(store), "--report-dir", str(tmp_path / "r"),
+            "--state-dir", str(emulator.state_dir),
+        )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "hello-v1" in result.stderr and "--ingress" in result.stderr
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        assert [r[0] for r in db.execute("SELECT status FROM runs")] == ["failed"]
+        assert db.execute("SELECT count(*) FROM perf_results").fetchone()[0] == 0
+    # The same run through the Service's own ingress is kept.
+    good = run_cli(
+        "perf", "hello", "--duration", "2s", "--warmup", "0", "--save", "--store", str(store),
+        "--report-dir", str(tmp_path / "r2"), "--state-dir", str(emulator.state_dir),
+    )  # fmt: skip
+    assert good.code == 0, good.stderr

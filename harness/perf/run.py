@@ -214,6 +214,7 @@ def load_outcome(
         if count - first.revisions.get(name, 0) > 0
     }
     stray = sorted(set(revisions) - set(target.revisions))
+    _require_target_answered(target, requests, revisions, server)
     if stray:
         notes.append(f"responses also came from revision(s) {', '.join(stray)}")
     return PerfOutcome(
@@ -241,6 +242,34 @@ def load_outcome(
             origin=min(origins, default=None),
         ),
     )
+
+
+def _require_target_answered(
+    target: PerfTarget,
+    requests: int,
+    revisions: Mapping[str, int],
+    server: Mapping[str, Any] | None,
+) -> None:
+    """``Aborted`` (the run is then kept as failed, not as valid history) when none of
+    the measured window's answers came from the target revisions: the responses name
+    only other revisions (the ``K-Revision`` header), or, without that header, the
+    server's counters (scraped past the end of the load) saw no request to them."""
+    where = ", ".join(target.revisions)
+    hint = "is --ingress the Service's ingress?"
+    if revisions and not set(revisions) & set(target.revisions):
+        others = ", ".join(sorted(revisions))
+        raise Aborted(f"no response came from {where} (they came from {others}); {hint}")
+    if revisions or server is None or not server.get("complete"):
+        return
+    counted = sum(
+        int(record.get("requests") or 0)
+        for name, record in server.get("revisions", {}).items()
+        if name in target.revisions
+    )
+    if counted == 0:
+        raise Aborted(
+            f"{requests:,} requests got answers but the server counted none to {where}; {hint}"
+        )
 
 
 def _check_queries(spec: PerfSpec, target: PerfTarget) -> None:
