@@ -10,6 +10,10 @@ binned into each arm's cumulative fine histogram with ``record_many`` and fed to
 * Regressions: canary requests to ROLLBACK (median, p80), against the fixed-n oracle
   sample sizes (docs/judge.md, "Benchmark"; bar: median <= 2.5x oracle), and the detection
   probability within 10x the oracle (bar: >= 90%).
+* Realistic (`analysis.bench_realistic`): requests dependent within a second (stalls,
+  error bursts, load swings, pods, autocorrelation) at 300 requests/s per arm, looks every
+  2 s: false rollbacks of the same code (bar: <= 10%), promotions, and seconds to roll
+  back real regressions (bar: >= 95%, median <= 30 s).
 * Cost: one update on histograms of 10 million requests per arm (bar: <= 20 ms), and
   the judge's state size as the request count grows.
 
