@@ -514,7 +514,7 @@ class SequentialJudge:
             )
         observed = (
             f"shares of requests above the pooled {label} ({fmt(self._threshold_ms(k))} ms)"
-            f"{raised} compared, the canary's {fmt(shown.estimate)}x the baseline's"
+            f"{raised} compared, {_share_ratio(shown.estimate)}"
             if has_data
             else "no latency data from both arms yet"
         )
@@ -639,3 +639,10 @@ def _mismatch_reason(
         f"{fmt(e_value if e_value is not None else math.nan)} >= {1 / alpha:.0f}), so the "
         "comparison cannot be trusted and nothing is judged."
     )
+
+
+def _share_ratio(estimate: float) -> str:
+    """The tail comparison in words; a baseline with no request above the threshold has no ratio."""
+    if math.isinf(estimate):
+        return "the canary has requests above it and the baseline none"
+    return f"the canary's {fmt(estimate)}x the baseline's"

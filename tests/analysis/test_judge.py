@@ -346,3 +346,10 @@ def test_a_canary_on_the_median_margin_is_promoted_at_most_promote_alpha_of_the_
         for _ in range(runs)
     )
     assert promoted / runs <= 0.05 + 0.04
+
+
+def test_tail_sentence_with_no_baseline_exceedance_has_no_infinite_ratio() -> None:
+    from analysis.judge import _share_ratio
+
+    assert _share_ratio(math.inf) == "the canary has requests above it and the baseline none"
+    assert _share_ratio(1.5) == "the canary's 1.5x the baseline's"
