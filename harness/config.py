@@ -73,6 +73,10 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
+# Any run's durations (load, step interval, max duration) are bounded: docs/limits.md.
+MAX_DURATION_S = 7 * 24 * 3600.0
+
+
 def parse_duration(value: object) -> float:
     """Seconds from a number or a Go-style duration (``90``, ``"30s"``, ``"1m30s"``, ``"500ms"``).
 
@@ -92,6 +96,8 @@ def parse_duration(value: object) -> float:
         raise ValueError("must be a duration like 30s, 2m or 1h30m")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError("must be a finite, non-negative duration")
+    if seconds > MAX_DURATION_S:
+        raise ValueError("must be at most 7 days (168h): every run stops by itself")
     return seconds
 
 

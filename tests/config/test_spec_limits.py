@@ -80,3 +80,13 @@ def test_namespace_is_a_dns1123_label() -> None:
     assert "namespace: must be a DNS-1123 label" in _canary_error({"namespace": "a" * 64})
     # Service names keep Knative's DNS-1035 rule
     assert "service: must be a DNS label" in _canary_error({"service": "1abc"})
+
+
+def test_durations_are_bounded_to_a_week() -> None:
+    import pytest
+
+    from harness.config import MAX_DURATION_S, parse_duration
+
+    assert parse_duration("168h") == MAX_DURATION_S
+    with pytest.raises(ValueError, match="at most 7 days"):
+        parse_duration("99999999h")
