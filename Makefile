@@ -30,8 +30,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers, a test module stays on one worker (its module-scoped emulator is started once);
+# -rs prints every skip's reason.
 pytest: $(STAMP)
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile -rs --durations=15
 
 # The full suite, as CI runs it: lint, types, every test.
 test: lint typecheck pytest
