@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -48,6 +49,7 @@ __all__ = [
     "PerfResult",
     "RunKind",
     "RunRecord",
+    "RunStatus",
     "SqliteStore",
     "Store",
     "default_store_path",
@@ -59,11 +61,26 @@ __all__ = [
 
 RunKind = Literal["canary", "perf"]
 RUN_KINDS: tuple[str, ...] = ("canary", "perf")
-RUNNING = "running"
-# canary: promoted | rolled_back | held | aborted | inconclusive; perf: completed | failed.
-FINAL_STATUSES = frozenset(
-    {"promoted", "rolled_back", "held", "aborted", "inconclusive", "completed", "failed"}
-)
+
+
+class RunStatus(StrEnum):
+    """A run's status in the journal, for canary and perf runs alike. The values are what
+    the store keeps and what JSON output shows (docs/contracts.md)."""
+
+    RUNNING = "running"
+    # canary
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    INCONCLUSIVE = "inconclusive"
+    ABORTED = "aborted"
+    HELD = "held"
+    # perf (and events)
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+RUNNING = RunStatus.RUNNING
+FINAL_STATUSES = frozenset(RunStatus) - {RunStatus.RUNNING}
 # The kinds the canary writes; others are accepted if they are lower_snake_case words.
 ACTION_KINDS = ("set_traffic", "rollback", "promote", "hold", "apply")
 _ACTION_KIND = re.compile(r"[a-z][a-z_]{0,31}")
@@ -839,7 +856,7 @@ class SqliteStore:
             namespace=namespace,
             service=service,
             kind="perf",
-            status="completed",
+            status=RunStatus.COMPLETED,
             label=label,
         )
         if arm is not None:

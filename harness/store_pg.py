@@ -39,6 +39,7 @@ from harness.store import (
     PerfResult,
     RunKind,
     RunRecord,
+    RunStatus,
     _action_record,
     _dumps,
     _pack,
@@ -543,7 +544,7 @@ class PostgresStore:
             namespace=namespace,
             service=service,
             kind="perf",
-            status="completed",
+            status=RunStatus.COMPLETED,
             label=label,
         )
         if arm is not None:
