@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from types import FrameType
 from typing import Any, Protocol
 
@@ -34,7 +33,7 @@ from harness.knative.backend import TrafficBackend
 from harness.knative.model import ServiceState
 from harness.knative.traffic import TrafficTarget, canary_split, promote_split
 from harness.metrics.source import MetricSource, RevisionCounters
-from harness.store import Store
+from harness.store import RunStatus, Store
 
 # Series of a revision appear in Prometheus only after its first requests are scraped.
 SERIES_GRACE_S = 15.0
@@ -42,14 +41,6 @@ SERIES_GRACE_S = 15.0
 
 class Interrupted(Exception):
     """SIGINT or SIGTERM arrived during a run."""
-
-
-class RunStatus(StrEnum):
-    PROMOTED = "promoted"
-    ROLLED_BACK = "rolled_back"
-    INCONCLUSIVE = "inconclusive"
-    ABORTED = "aborted"
-    HELD = "held"
 
 
 EXIT_CODES = {
