@@ -41,8 +41,8 @@ from harness.knative.kpa_windows import MaxWindow, WeightedWindowAverage, Window
 __all__ = [
     "STABLE_WINDOW_S",
     "Decider",
-    "Decision",
     "KpaModel",
+    "ScaleDecision",
     "ScaleResult",
     "ScalingSettings",
     "apply_bounds",
@@ -121,7 +121,7 @@ class Decider:
 
 
 @dataclass(frozen=True)
-class Decision:
+class ScaleDecision:
     """One KPA tick for a revision: what it observed and the pods it wants.
 
     ``desired_pods`` is kept within [min-scale, max-scale]; ``decided_pods`` is the
@@ -163,7 +163,7 @@ class KpaModel:
         self._stable = window(settings.stable_window_s)
         self._panic = window(settings.panic_window_s)
         self.decider = Decider(settings, ready_pods, now)
-        self.decision: Decision | None = None
+        self.decision: ScaleDecision | None = None
 
     def record(self, t: float, value: float) -> None:
         """One observation at time ``t``: the revision's average concurrency (or requests
@@ -171,7 +171,7 @@ class KpaModel:
         self._stable.record(t, value)
         self._panic.record(t, value)
 
-    def decide(self, now: float, ready_pods: int) -> Decision | None:
+    def decide(self, now: float, ready_pods: int) -> ScaleDecision | None:
         """The decision at ``now`` with ``ready_pods`` ready; the previous decision (or
         None) when the stable window holds no data, as Knative keeps its last scale.
         (With an unlimited burst capacity Knative scrapes nothing and averages the
@@ -184,7 +184,7 @@ class KpaModel:
             stable = 0.0
         panic = self._panic.average(now) or 0.0
         result = self.decider.scale(now, ready_pods, stable, panic)
-        self.decision = Decision(
+        self.decision = ScaleDecision(
             desired_pods=apply_bounds(spec.min_scale, spec.max_scale, result.desired_pods),
             actual_pods=ready_pods,
             panic_mode=self.decider.in_panic,

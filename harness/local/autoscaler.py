@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa import KpaModel, ScaleDecision
 from harness.knative.kpa_settings import ScalingSettings
 from harness.local.autoscaler_gauges import RevisionGauges, render_gauges
 from harness.local.metrics import SCHEMAS, MetricsSchema
@@ -69,7 +69,7 @@ class ScaledRevision:
 
 
 RevisionSource = Callable[[], Sequence[ScaledRevision]]
-DecisionCallback = Callable[[str, str, Decision], None]
+DecisionCallback = Callable[[str, str, ScaleDecision], None]
 
 
 @dataclass

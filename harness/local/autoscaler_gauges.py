@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.knative.kpa import Decision
+from harness.knative.kpa import ScaleDecision
 from harness.local.metrics import SCHEMAS, MetricsSchema
 
 
@@ -85,7 +85,7 @@ class RevisionGauges:
     configuration: str
     revision: str
     metric: str
-    decision: Decision
+    decision: ScaleDecision
 
 
 def render_gauges(revisions: Sequence[RevisionGauges], schema: MetricsSchema) -> str:

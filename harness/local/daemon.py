@@ -28,7 +28,7 @@ from aiohttp import web
 from harness.knative.cluster import ClusterConfig
 from harness.knative.cluster_settings import apply_settings
 from harness.knative.features import Features
-from harness.knative.kpa import STABLE_WINDOW_S, Decision, ScalingSettings, revision_scale
+from harness.knative.kpa import STABLE_WINDOW_S, ScaleDecision, ScalingSettings, revision_scale
 from harness.knative.traffic import TrafficTarget
 from harness.local import api_tls
 from harness.local.api import make_app
@@ -219,7 +219,7 @@ async def serve(args: argparse.Namespace) -> None:
         scale_to_zero_grace_s=args.scale_to_zero_grace_period,
     )
 
-    def scale(namespace: str, name: str, decision: Decision) -> None:
+    def scale(namespace: str, name: str, decision: ScaleDecision) -> None:
         dataplane.scale_revision(namespace, name, decision.desired_pods)
 
     autoscaler = Autoscaler(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa import KpaModel, ScaleDecision
 from harness.knative.kpa_settings import ScalingSettings
 from harness.knative.kpa_windows import WindowAverage
 from harness.local.autoscaler import dataplane_revisions, observed_value
@@ -143,7 +143,7 @@ def test_excess_burst_capacity_follows_knative() -> None:
     assert decision is not None and decision.excess_burst_capacity == 100 - 50 - 20
     unlimited = KpaModel(settings(**{"target-burst-capacity": "-1"}))
     feed(unlimited, 0.5, 5.5, 20.0)
-    assert unlimited.decide(5.6, 1) == Decision(1, 1, False, 20.0, 20.0, 70.0, -1.0)
+    assert unlimited.decide(5.6, 1) == ScaleDecision(1, 1, False, 20.0, 20.0, 70.0, -1.0)
 
 
 def test_observed_value_is_the_time_weighted_average_between_two_stats() -> None:
@@ -164,7 +164,7 @@ def test_observed_value_is_the_time_weighted_average_between_two_stats() -> None
 
 @pytest.mark.parametrize("schema", ["legacy", "otel"])
 def test_gauges_render_with_knatives_names_and_labels(schema: str) -> None:
-    decision = Decision(4, 1, True, 3.5, 3.9, 1.0, -212.0)
+    decision = ScaleDecision(4, 1, True, 3.5, 3.9, 1.0, -212.0)
     gauges = [RevisionGauges("default", "hello", "hello", "hello-v1", "concurrency", decision)]
     samples = parse(render_gauges(gauges, "otel" if schema == "otel" else "legacy"))
     if schema == "legacy":

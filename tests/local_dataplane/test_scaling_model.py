@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from harness.knative.kpa import Decision, KpaModel
+from harness.knative.kpa import KpaModel, ScaleDecision
 from harness.knative.kpa_settings import AutoscalerConfig, ScalingSettings, revision_scale
 from harness.local.autoscaler import Autoscaler, ScaledPod, ScaledRevision
 from harness.local.dataplane import RevisionSpec, scale_bounds
@@ -75,7 +75,7 @@ def test_scale_down_delay_holds_the_highest_count_decided_within_it() -> None:
 def test_observed_concurrency_is_summed_over_ready_pods_and_decisions_are_handed_on() -> None:
     in_flight = {"a": 2, "b": 3, "c": 100}  # c is not ready: it must not count
 
-    async def run() -> tuple[list[tuple[str, str, Decision]], Decision | None]:
+    async def run() -> tuple[list[tuple[str, str, ScaleDecision]], ScaleDecision | None]:
         loop = asyncio.get_running_loop()
         servers = {}
         for pod, count in in_flight.items():
@@ -108,7 +108,7 @@ def test_observed_concurrency_is_summed_over_ready_pods_and_decisions_are_handed
             {A + "target-utilization-percentage": "100"},
             container_concurrency=1,
         )
-        decisions: list[tuple[str, str, Decision]] = []
+        decisions: list[tuple[str, str, ScaleDecision]] = []
         autoscaler = Autoscaler(
             lambda: [revision],
             scrape_interval_s=60.0,  # one scrape, at start
