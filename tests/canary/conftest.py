@@ -1,4 +1,5 @@
-"""Helpers for canary end-to-end tests: the real CLI against the real emulator."""
+"""Helpers for end-to-end tests of the canary and its neighbours (tests/teams): the real
+CLI against the real emulator. One copy of each; test modules import them from here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.knative.kube import KubeBackend
+from harness.store import SqliteStore
 from tests.conftest import RunningEmulator
 
 # Short steps and a fast pace keep each run to seconds; margins are the defaults unless a
@@ -29,11 +31,44 @@ FAST = [
 ]
 
 
-def canary_command(emu: RunningEmulator, store: Path, *args: str) -> list[str]:
+# A candidate with injected errors is rolled back at its first step (10%) within seconds;
+# the 20 s step interval leaves the judge time to see it before the next step.
+ROLLBACK_PACE = [
+    "--steps",
+    "10,50,100",
+    "--step-interval",
+    "20s",
+    "--look-interval",
+    "1s",
+    "--warmup",
+    "1s",
+    "--rate",
+    "150",
+    "--max-duration",
+    "90s",
+]
+
+HARNESS = (sys.executable, "-m", "harness.cli")
+
+
+def run_harness(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``harness ARGS`` as a real process, output captured, in `harness_env` by default."""
+    return subprocess.run(
+        [*HARNESS, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=harness_env() if env is None else env,
+        check=False,
+    )
+
+
+def canary_command(emu: RunningEmulator, store: Path | str, *args: str) -> list[str]:
+    """``harness canary ARGS`` on the emulator; ``store`` is a file or a store URL."""
     return [
-        sys.executable,
-        "-m",
-        "harness.cli",
+        *HARNESS,
         "canary",
         *args,
         "--kubeconfig",
@@ -53,7 +88,7 @@ def harness_env() -> dict[str, str]:
 
 
 def run_canary(
-    emu: RunningEmulator, store: Path, report: Path, *args: str, timeout: float = 150
+    emu: RunningEmulator, store: Path | str, report: Path, *args: str, timeout: float = 150
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*canary_command(emu, store, *args), "--report-dir", str(report)],
@@ -63,6 +98,60 @@ def run_canary(
         env=harness_env(),
         check=False,
     )
+
+
+def spawn_canary(emu: RunningEmulator, store: Path, *args: str) -> subprocess.Popen[str]:
+    """`harness canary` in the background, for tests that act on it mid-run."""
+    return subprocess.Popen(
+        canary_command(emu, store, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=harness_env(),
+    )
+
+
+def rollback(
+    emu: RunningEmulator, store: Path, *extra: str, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """``harness rollback hello`` on the emulator with that store."""
+    return run_harness(
+        "rollback",
+        "hello",
+        "--kubeconfig",
+        str(emu.kubeconfig),
+        "--store",
+        str(store),
+        *extra,
+        timeout=timeout,
+    )
+
+
+def wait_for_look(
+    store: Path,
+    proc: subprocess.Popen[str],
+    known: frozenset[str] = frozenset(),
+    timeout: float = 60,
+) -> str:
+    """The id of the newest canary run of hello not in ``known`` once it has journaled a
+    look; fails at once if ``proc`` (the canary) exits first."""
+    found: list[str] = []
+
+    def has_look() -> bool:
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"harness exited {proc.returncode} before a look: {err}")
+        if not store.exists():
+            return False
+        with SqliteStore(store) as s:
+            for run in s.list_runs(service="hello", kind="canary"):
+                if run.id not in known and s.looks(run.id):
+                    found.append(run.id)
+                    return True
+        return False
+
+    wait_for(has_look, timeout, "the new run's first look in the journal")
+    return found[0]
 
 
 def service(emu: RunningEmulator, name: str = "hello") -> dict[str, Any]:
@@ -77,6 +166,40 @@ def service(emu: RunningEmulator, name: str = "hello") -> dict[str, Any]:
 def spec_traffic(emu: RunningEmulator) -> list[dict[str, Any]]:
     traffic: list[dict[str, Any]] = service(emu)["spec"]["traffic"]
     return traffic
+
+
+def patch_service(emu: RunningEmulator, body: dict[str, Any], name: str = "hello") -> None:
+    """A JSON merge patch of the Service through the emulator's API."""
+    with emu.api_client() as client:
+        r = client.patch(
+            f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/{name}",
+            json=body,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    r.raise_for_status()
+
+
+def service_manifest(tmp_path: Path, env: dict[str, str], name: str = "hello-v5") -> Path:
+    """``service.yaml``: hello with a new revision ``name`` and these env knobs."""
+    lines = [
+        "apiVersion: serving.knative.dev/v1",
+        "kind: Service",
+        "metadata:",
+        "  name: hello",
+        "  namespace: default",
+        "spec:",
+        "  template:",
+        "    metadata:",
+        f"      name: {name}",
+        "    spec:",
+        "      containers:",
+        "        - image: ghcr.io/knative/helloworld-go:latest",
+        "          env:",
+        *[f'            - name: {k}\n              value: "{v}"' for k, v in env.items()],
+    ]
+    path = tmp_path / "service.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def add_revision(emu: RunningEmulator, name: str, env: dict[str, str]) -> None:
@@ -138,9 +261,9 @@ def identical_pair(emu: RunningEmulator) -> tuple[str, str]:
     """Revisions hello-a (100%, tag a) and hello-b (0%, tag b) with the same env."""
     add_revision(emu, "hello-a", {"TARGET": "a", **IDENTICAL_ENV})
     add_revision(emu, "hello-b", {"TARGET": "b", **IDENTICAL_ENV})
-    r = emu.api_client().patch(
-        f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
-        json={
+    patch_service(
+        emu,
+        {
             "spec": {
                 "traffic": [
                     {"revisionName": "hello-a", "percent": 100, "tag": "a"},
@@ -148,9 +271,7 @@ def identical_pair(emu: RunningEmulator) -> tuple[str, str]:
                 ]
             }
         },
-        headers={"Content-Type": "application/merge-patch+json"},
     )
-    r.raise_for_status()
     backend = KubeBackend(emu.kubeconfig)
     try:
         backend.wait_ready("default", "hello", timeout=30)

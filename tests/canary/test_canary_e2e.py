@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,15 +15,19 @@ from harness.store import SqliteStore
 from tests.canary.conftest import (
     FAST,
     IDENTICAL_ENV,
+    ROLLBACK_PACE,
     add_revision,
-    canary_command,
-    harness_env,
     identical_pair,
+    patch_service,
     percent_of,
+    rollback,
     run_canary,
     service,
+    service_manifest,
+    spawn_canary,
     spec_traffic,
     wait_for,
+    wait_for_look,
 )
 from tests.conftest import RunningEmulator
 
@@ -70,25 +72,8 @@ def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_pat
     assert report["status"] == "promoted"
     assert (tmp_path / "report" / "junit.xml").is_file()
     # `harness rollback` undoes even a finished run: the block from before it comes back.
-    rollback = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "rollback",
-            "hello",
-            "--kubeconfig",
-            str(fresh_emulator.kubeconfig),
-            "--store",
-            str(tmp_path / "h.sqlite"),
-        ],
-        capture_output=True,
-        text=True,
-        env=harness_env(),
-        timeout=60,
-        check=False,
-    )
-    assert rollback.returncode == 0, rollback.stderr
+    restored = rollback(fresh_emulator, tmp_path / "h.sqlite")
+    assert restored.returncode == 0, restored.stderr
     assert spec_traffic(fresh_emulator) == before
 
 
@@ -118,18 +103,7 @@ def test_error_regression_is_rolled_back_fast(
         "v1",
         "--to",
         "v3",
-        "--steps",
-        "10,50,100",
-        "--step-interval",
-        "20s",
-        "--look-interval",
-        "1s",
-        "--warmup",
-        "1s",
-        "--rate",
-        "150",
-        "--max-duration",
-        "90s",
+        *ROLLBACK_PACE,
     )
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr
@@ -230,17 +204,6 @@ def test_bad_flag_value_is_one_line_exit_2(
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
 
-def spawn_canary(emu: RunningEmulator, store: Path, *args: str) -> subprocess.Popen[str]:
-    """`harness canary` in the background, for tests that act on it mid-run."""
-    return subprocess.Popen(
-        canary_command(emu, store, *args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=harness_env(),
-    )
-
-
 def _prometheus_pid(emu: RunningEmulator) -> int:
     from harness.local.launcher import descendants
 
@@ -252,22 +215,6 @@ def _prometheus_pid(emu: RunningEmulator) -> int:
         if cmdline.endswith(b"prometheus"):
             return pid
     raise AssertionError("no Prometheus process under the emulator")
-
-
-def _wait_for_look(store: Path, proc: subprocess.Popen[str], timeout: float = 60) -> str:
-    def has_look() -> bool:
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            raise AssertionError(f"harness exited {proc.returncode} before a look: {err}")
-        if not store.exists():
-            return False
-        with SqliteStore(store) as s:
-            runs = s.list_runs(service="hello", kind="canary")
-            return bool(runs) and bool(s.looks(runs[0].id))
-
-    wait_for(has_look, timeout, "the first look in the journal")
-    with SqliteStore(store) as s:
-        return s.list_runs(service="hello", kind="canary")[0].id
 
 
 def test_prometheus_lost_mid_run_aborts_and_restores(
@@ -301,7 +248,7 @@ def test_prometheus_lost_mid_run_aborts_and_restores(
         str(tmp_path / "r"),
     )
     try:
-        _wait_for_look(store, proc)
+        wait_for_look(store, proc)
 
         os.kill(_prometheus_pid(fresh_emulator), signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
@@ -341,32 +288,15 @@ def test_sigkill_then_rollback_restores_original_block(
         str(tmp_path / "r"),
     )
     try:
-        _wait_for_look(store, proc)
+        wait_for_look(store, proc)
         wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 20, 30, "20%")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         proc.kill()
     assert spec_traffic(fresh_emulator) != before
-    rollback = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "rollback",
-            "hello",
-            "--kubeconfig",
-            str(fresh_emulator.kubeconfig),
-            "--store",
-            str(store),
-        ],
-        capture_output=True,
-        text=True,
-        env=harness_env(),
-        timeout=60,
-        check=False,
-    )
-    assert rollback.returncode == 0, rollback.stderr
+    restored = rollback(fresh_emulator, store)
+    assert restored.returncode == 0, restored.stderr
     assert spec_traffic(fresh_emulator) == before
 
 
@@ -400,25 +330,14 @@ def test_resume_continues_an_interrupted_run(
         str(tmp_path / "r"),
     )
     try:
-        run_id = _wait_for_look(store, proc)
+        run_id = wait_for_look(store, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
         proc.kill()
     with SqliteStore(store) as s:
         looks_before = len(s.looks(run_id))
-    resumed = subprocess.run(
-        [
-            *canary_command(fresh_emulator, store, "--resume", run_id),
-            "--report-dir",
-            str(tmp_path / "r2"),
-        ],
-        capture_output=True,
-        text=True,
-        env=harness_env(),
-        timeout=150,
-        check=False,
-    )
+    resumed = run_canary(fresh_emulator, store, tmp_path / "r2", "--resume", run_id)
     assert resumed.returncode == 0, resumed.stderr
     assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 100
     with SqliteStore(store) as s:
@@ -448,13 +367,10 @@ def test_annotation_added_during_run_survives(
         str(tmp_path / "r"),
     )
     try:
-        _wait_for_look(store, proc)
-        r = fresh_emulator.api_client().patch(
-            f"{fresh_emulator.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
-            json={"metadata": {"annotations": {"team.example.com/owner": "sre"}}},
-            headers={"Content-Type": "application/merge-patch+json"},
+        wait_for_look(store, proc)
+        patch_service(
+            fresh_emulator, {"metadata": {"annotations": {"team.example.com/owner": "sre"}}}
         )
-        r.raise_for_status()
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -493,7 +409,7 @@ def test_sigterm_restores_the_original_block_and_exits_3(
         str(tmp_path / "r"),
     )
     try:
-        _wait_for_look(store, proc)
+        wait_for_look(store, proc)
         wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 30, 30, "30%")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -531,33 +447,11 @@ def test_dry_run_judges_but_never_patches(fresh_emulator: RunningEmulator, tmp_p
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
 
 
-def _manifest(tmp_path: Path, env: dict[str, str], name: str = "hello-v5") -> Path:
-    lines = [
-        "apiVersion: serving.knative.dev/v1",
-        "kind: Service",
-        "metadata:",
-        "  name: hello",
-        "  namespace: default",
-        "spec:",
-        "  template:",
-        "    metadata:",
-        f"      name: {name}",
-        "    spec:",
-        "      containers:",
-        "        - image: ghcr.io/knative/helloworld-go:latest",
-        "          env:",
-        *[f'            - name: {k}\n              value: "{v}"' for k, v in env.items()],
-    ]
-    path = tmp_path / "service.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_apply_rolls_out_a_new_revision_from_a_manifest(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     identical_pair(fresh_emulator)
-    manifest = _manifest(tmp_path, {"TARGET": "v5", **IDENTICAL_ENV})
+    manifest = service_manifest(tmp_path, {"TARGET": "v5", **IDENTICAL_ENV})
     proc = run_canary(
         fresh_emulator,
         tmp_path / "h.sqlite",
@@ -579,7 +473,7 @@ def test_apply_rolls_out_a_new_revision_from_a_manifest(
 
 def test_apply_with_a_lint_error_changes_nothing(emulator: RunningEmulator, tmp_path: Path) -> None:
     before = service(emulator)
-    manifest = _manifest(tmp_path, {"TARGET": "v6"}, name="other-v6")  # wrong prefix
+    manifest = service_manifest(tmp_path, {"TARGET": "v6"}, name="other-v6")  # wrong prefix
     proc = run_canary(
         emulator,
         tmp_path / "h.sqlite",

@@ -16,8 +16,15 @@ import pytest
 
 from harness.canary.lease import LEASE_ANNOTATION
 from harness.store import SqliteStore
-from tests.canary.conftest import run_canary, service, spec_traffic, wait_for
-from tests.canary.test_canary_e2e import _manifest, _wait_for_look, spawn_canary
+from tests.canary.conftest import (
+    run_canary,
+    service,
+    service_manifest,
+    spawn_canary,
+    spec_traffic,
+    wait_for,
+    wait_for_look,
+)
 from tests.conftest import RunningEmulator
 
 QUICK = [
@@ -128,7 +135,7 @@ def test_a_report_that_cannot_be_written_keeps_the_decisions_exit_code(
         str(report),
     )
     try:
-        run_id = _wait_for_look(store, proc)
+        run_id = wait_for_look(store, proc)
         if report.is_dir():  # (made by the report-folder check before the run)
             shutil.rmtree(report)
         report.write_text("the folder became a file mid-run\n")
@@ -149,7 +156,7 @@ def test_an_applied_revision_that_crashes_is_reported_at_once(
     fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     before = spec_traffic(fresh_emulator)
-    manifest = _manifest(tmp_path, {"SIM_SEED": "not-a-number"}, name="hello-v7")
+    manifest = service_manifest(tmp_path, {"SIM_SEED": "not-a-number"}, name="hello-v7")
     store = tmp_path / "h.sqlite"
     started = time.monotonic()
     proc = run_canary(
@@ -222,7 +229,7 @@ def test_sigterm_while_an_apply_starts_releases_the_lease(
 ) -> None:
     """Outside the controller too (here: waiting for an applied revision), SIGTERM unwinds:
     exit 3, one line, and the Service's lease is released instead of left to expire."""
-    manifest = _manifest(tmp_path, {"SIM_COLD_START_MS": "60000"}, name="hello-v8")
+    manifest = service_manifest(tmp_path, {"SIM_COLD_START_MS": "60000"}, name="hello-v8")
     proc = spawn_canary(
         fresh_emulator,
         tmp_path / "h.sqlite",

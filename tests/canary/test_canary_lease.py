@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,17 @@ from harness.knative.backend import StaleWrite
 from harness.knative.kube import KubeBackend
 from harness.store import SqliteStore
 from tests.canary.conftest import (
-    harness_env,
     identical_pair,
     percent_of,
+    rollback,
     run_canary,
+    run_harness,
     service,
+    spawn_canary,
     spec_traffic,
     wait_for,
+    wait_for_look,
 )
-from tests.canary.test_canary_e2e import spawn_canary
 from tests.conftest import RunningEmulator
 
 # A run that stays at its first step long enough to act on it.
@@ -85,50 +86,6 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
-def _rollback(emu: RunningEmulator, store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "rollback",
-            "hello",
-            "--kubeconfig",
-            str(emu.kubeconfig),
-            "--store",
-            str(store),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=harness_env(),
-        timeout=90,
-        check=False,
-    )
-
-
-def _new_run_with_a_look(
-    store: Path, proc: subprocess.Popen[str], known: set[str], timeout: float = 60
-) -> str:
-    found: list[str] = []
-
-    def has_look() -> bool:
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            raise AssertionError(f"harness exited {proc.returncode} before a look: {err}")
-        if not store.exists():
-            return False
-        with SqliteStore(store) as s:
-            for run in s.list_runs(service="hello", kind="canary"):
-                if run.id not in known and s.looks(run.id):
-                    found.append(run.id)
-                    return True
-        return False
-
-    wait_for(has_look, timeout, "the new run's first look in the journal")
-    return found[0]
-
-
 def _kill_at(
     emu: RunningEmulator,
     proc: subprocess.Popen[str],
@@ -138,7 +95,7 @@ def _kill_at(
 ) -> str:
     """Wait for the new run's first look at ``percent``% for hello-b, then SIGKILL it."""
     try:
-        run_id = _new_run_with_a_look(store, proc, set(known))
+        run_id = wait_for_look(store, proc, known)
         wait_for(lambda: percent_of(spec_traffic(emu), "hello-b") == percent, 30, f"{percent}%")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -169,7 +126,7 @@ def test_a_second_canary_is_refused_naming_the_holder(
         str(tmp_path / "r1"),
     )
     try:
-        run_id = _new_run_with_a_look(store, first, set())
+        run_id = wait_for_look(store, first)
         lease = _lease(fresh_emulator)
         assert lease is not None and lease["holder"].startswith(f"{run_id}@")
         assert lease["holder"].endswith(f":{first.pid}")
@@ -244,25 +201,15 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
     after = service(fresh_emulator)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     # `harness status` shows who holds it.
-    status = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "status",
-            "hello",
-            "--kubeconfig",
-            str(fresh_emulator.kubeconfig),
-            "--store",
-            str(tmp_path / "h.sqlite"),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=harness_env(),
-        timeout=60,
-        check=False,
+    status = run_harness(
+        "status",
+        "hello",
+        "--kubeconfig",
+        str(fresh_emulator.kubeconfig),
+        "--store",
+        str(tmp_path / "h.sqlite"),
+        "--format",
+        "json",
     )
     assert status.returncode == 0, status.stderr
     shown = json.loads(status.stdout)["lease"]
@@ -273,10 +220,10 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
         assert s.list_runs() == []
         run = s.create_run("canary", "default", "hello", original_traffic=before["spec"]["traffic"])
         s.begin_action(run.id, "set_traffic", {"percent": 10})
-    refused = _rollback(fresh_emulator, store)
+    refused = rollback(fresh_emulator, store)
     assert refused.returncode == 2, refused.stderr
     assert holder in refused.stderr
-    forced = _rollback(fresh_emulator, store, "--force")
+    forced = rollback(fresh_emulator, store, "--force")
     assert forced.returncode == 0, forced.stderr
     assert _lease(fresh_emulator) is None
 
@@ -344,9 +291,9 @@ def test_rollback_after_a_chain_of_killed_runs_restores_the_first_original(
     assert second_id != first_id
     with SqliteStore(store) as s:
         assert s.get_run(second_id).original_traffic != before  # it started from 80/20
-    rollback = _rollback(fresh_emulator, store)
-    assert rollback.returncode == 0, rollback.stderr
-    assert f"from before run {first_id}" in rollback.stdout
+    restored = rollback(fresh_emulator, store)
+    assert restored.returncode == 0, restored.stderr
+    assert f"from before run {first_id}" in restored.stdout
     assert spec_traffic(fresh_emulator) == before
     assert _lease(fresh_emulator) is None
     with SqliteStore(store) as s:
@@ -401,9 +348,9 @@ def test_crash_then_rejected_run_then_rollback_restores_the_true_original(
     with SqliteStore(store) as s:
         assert [r.id for r in s.list_runs(service="hello")] == [crashed_id]
     assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 10
-    rollback = _rollback(fresh_emulator, store)
-    assert rollback.returncode == 0, rollback.stderr
-    assert f"from before run {crashed_id}" in rollback.stdout
+    restored = rollback(fresh_emulator, store)
+    assert restored.returncode == 0, restored.stderr
+    assert f"from before run {crashed_id}" in restored.stdout
     assert spec_traffic(fresh_emulator) == before
 
 
@@ -450,7 +397,7 @@ def test_a_run_whose_lease_is_taken_over_stops_without_touching_traffic(
     )
     other = "20260101-000000-abcd@build-7.example:4242"
     try:
-        run_id = _new_run_with_a_look(store, proc, set())
+        run_id = wait_for_look(store, proc)
         wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-b") == 10, 30, "10%")
         now = time.time()
         _set_lease(

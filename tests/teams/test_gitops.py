@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from harness.errors import BadInput
 from harness.gitops import ACK_ANNOTATION, check, detect
-from tests.canary.conftest import FAST, run_canary, service, spec_traffic
+from tests.canary.conftest import FAST, patch_service, run_canary, service, spec_traffic
 from tests.conftest import RunningEmulator
 
 ARGO_TRACKING = {"argocd.argoproj.io/tracking-id": "shop:serving.knative.dev/Service:default/hello"}
@@ -112,20 +111,8 @@ def test_fail_mode_raises_and_off_says_nothing() -> None:
 
 
 # ------------------------------------------------------------------ harness canary
-def _client(emu: RunningEmulator) -> httpx.Client:
-    # The emulator's API client (TLS and a token) where the fixture offers one.
-    factory = getattr(emu, "api_client", None)
-    return factory() if factory is not None else httpx.Client(timeout=10)
-
-
 def _label(emu: RunningEmulator, labels: dict[str, str], annotations: dict[str, str]) -> None:
-    with _client(emu) as client:
-        r = client.patch(
-            f"{emu.api}/apis/serving.knative.dev/v1/namespaces/default/services/hello",
-            json={"metadata": {"labels": labels, "annotations": annotations}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
-    r.raise_for_status()
+    patch_service(emu, {"metadata": {"labels": labels, "annotations": annotations}})
     meta: dict[str, Any] = service(emu)["metadata"]
     assert all(meta["labels"].get(k) == v for k, v in labels.items())
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from tests.canary.conftest import harness_env
+from tests.canary.conftest import run_harness
 from tests.conftest import RunningEmulator
 from tests.teams.openapi import validate
 
@@ -38,14 +38,7 @@ def schema() -> dict[str, Any]:
 
 
 def harness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "load", "manifests", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=harness_env(),
-        check=False,
-    )
+    return run_harness("load", "manifests", *args)
 
 
 def operator_document(*args: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ import math
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,13 @@ from harness.metrics.pushgateway import (
     exposition,
     group_path,
 )
-from tests.canary.conftest import add_revision, harness_env, run_canary, spec_traffic
+from tests.canary.conftest import (
+    ROLLBACK_PACE,
+    add_revision,
+    run_canary,
+    run_harness,
+    spec_traffic,
+)
 from tests.conftest import RunningEmulator
 from tests.teams.servers import (
     ALERT_RULES,
@@ -227,18 +232,7 @@ def test_rollback_by_harness_canary_fires_the_example_alert(
         "v1",
         "--to",
         "v3",
-        "--steps",
-        "10,50,100",
-        "--step-interval",
-        "20s",
-        "--look-interval",
-        "1s",
-        "--warmup",
-        "1s",
-        "--rate",
-        "150",
-        "--max-duration",
-        "90s",
+        *ROLLBACK_PACE,
         "--pushgateway",
         gateway,
     )
@@ -284,23 +278,13 @@ def test_rollback_by_harness_canary_fires_the_example_alert(
 
 
 def test_bad_pushgateway_url_is_one_line_exit_2(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "gate",
-            "hello",
-            "--store",
-            str(tmp_path / "h.sqlite"),
-            "--pushgateway",
-            "ftp://127.0.0.1:9091",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=harness_env(),
-        check=False,
+    proc = run_harness(
+        "gate",
+        "hello",
+        "--store",
+        str(tmp_path / "h.sqlite"),
+        "--pushgateway",
+        "ftp://127.0.0.1:9091",
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -16,7 +16,14 @@ import pytest
 
 from harness.errors import BadInput, HarnessError, Unavailable
 from harness.store import PerfResult, SqliteStore, Store, open_store
-from tests.canary.conftest import harness_env
+from tests.canary.conftest import (
+    ROLLBACK_PACE,
+    add_revision,
+    harness_env,
+    run_canary,
+    run_harness,
+    spec_traffic,
+)
 from tests.conftest import RunningEmulator
 from tests.store import test_store as suite
 from tests.teams.pg import fresh_database, postgres_server
@@ -25,8 +32,6 @@ from tests.teams.servers import pushgateway
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 (pyproject) drives PostgreSQL")
 
 from harness.store_pg import SCHEMA, SCHEMA_VERSION, PostgresStore  # noqa: E402
-
-HARNESS = (sys.executable, "-m", "harness.cli")
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +134,7 @@ def test_an_unreachable_server_is_unavailable_without_the_password() -> None:
     with pytest.raises(Unavailable) as caught:
         open_store(url)
     assert "s3cret" not in caught.value.message and "harness:***@" in caught.value.message
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "gate", "hello", "--store", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=harness_env(),
-        check=False,
-    )
+    proc = run_harness("gate", "hello", "--store", url)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "s3cret" not in proc.stderr
 
@@ -248,46 +246,12 @@ def test_migrate_copies_everything_both_ways_and_again_skips(server: str, tmp_pa
         _fill(store)
         expected = _dump(store)
     url = fresh_database(server)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "store",
-            "migrate",
-            "--from",
-            str(source),
-            "--to",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=harness_env(),
-        check=False,
-    )
+    proc = run_harness("store", "migrate", "--from", str(source), "--to", url)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("copied 3 runs from"), proc.stdout
     with PostgresStore(url) as store:
         assert _dump(store) == expected
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "store",
-            "migrate",
-            "--from",
-            str(source),
-            "--to",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=harness_env(),
-        check=False,
-    )
+    again = run_harness("store", "migrate", "--from", str(source), "--to", url)
     assert (
         again.returncode == 0
         and "copied 0 runs" in again.stdout
@@ -337,57 +301,41 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
         gateway,
     ]
     for label in ("nightly", "pr-42"):  # a CronJob's run, then a pull request's
-        perf = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "harness.cli",
-                "perf",
-                "hello",
-                "--save",
-                "--label",
-                label,
-                "--duration",
-                "2s",
-                "--warmup",
-                "1s",
-                "--rate",
-                "50",
-                "--report-dir",
-                str(tmp_path / label),
-                *common,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        perf = run_harness(
+            "perf",
+            "hello",
+            "--save",
+            "--label",
+            label,
+            "--duration",
+            "2s",
+            "--warmup",
+            "1s",
+            "--rate",
+            "50",
+            "--report-dir",
+            str(tmp_path / label),
+            *common,
             env=env,
-            check=False,
+            timeout=120,
         )
         assert perf.returncode == 0, perf.stderr
     with PostgresStore(url) as store:
         runs = store.list_runs("default", "hello", kind="perf")
         assert [r.label for r in runs] == ["pr-42", "nightly"]
-    gate = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "gate",
-            "hello",
-            "--against",
-            "label:nightly",
-            "--pushgateway",
-            gateway,
-            "--report-dir",
-            str(tmp_path / "gate"),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    gate = run_harness(
+        "gate",
+        "hello",
+        "--against",
+        "label:nightly",
+        "--pushgateway",
+        gateway,
+        "--report-dir",
+        str(tmp_path / "gate"),
+        "--format",
+        "json",
         env=env,
-        check=False,
+        timeout=120,
     )
     assert gate.returncode in (0, 1, 3), gate.stderr
     import json
@@ -411,48 +359,40 @@ def test_ci_and_cronjob_share_one_database_and_gate_across_both(
 def test_a_canary_journals_in_postgresql_and_rollback_reads_it(
     server: str, fresh_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    from tests.canary.conftest import add_revision, canary_command, spec_traffic
-
     url = fresh_database(server)
     add_revision(fresh_emulator, "hello-v3", {"TARGET": "v3", "SIM_ERROR_RATE": "0.08"})
     before = spec_traffic(fresh_emulator)
-    args = [
-        *canary_command(fresh_emulator, tmp_path / "unused.sqlite", "hello"),
-        *("--from", "v1", "--to", "v3", "--steps", "10,50,100", "--step-interval", "20s"),
-        *("--look-interval", "1s", "--warmup", "1s", "--rate", "150", "--max-duration", "90s"),
-        *("--report-dir", str(tmp_path / "report")),
-    ]
-    at = args.index("--store")
-    args[at + 1] = url  # the journal in PostgreSQL instead of a file
-    proc = subprocess.run(
-        args, capture_output=True, text=True, timeout=150, env=harness_env(), check=False
+    # The journal in PostgreSQL instead of a file.
+    proc = run_canary(
+        fresh_emulator,
+        url,
+        tmp_path / "report",
+        "hello",
+        "--from",
+        "v1",
+        "--to",
+        "v3",
+        *ROLLBACK_PACE,
     )
     assert proc.returncode == 1, proc.stderr
     assert spec_traffic(fresh_emulator) == before
-    assert not (tmp_path / "unused.sqlite").exists()
+    assert not list(tmp_path.rglob("*.sqlite*"))
     with PostgresStore(url) as store:
         run = store.last_run("default", "hello", "canary")
         assert run is not None and run.status == "rolled_back"
         assert len(store.looks(run.id)) >= 1
         kinds = [a.kind for a in store.actions(run.id)]
         assert kinds[0] == "set_traffic" and kinds[-1] == "rollback", kinds
-    status = subprocess.run(
-        [
-            *HARNESS,
-            "status",
-            "hello",
-            "--kubeconfig",
-            str(fresh_emulator.kubeconfig),
-            "--state-dir",
-            str(fresh_emulator.state_dir),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    status = run_harness(
+        "status",
+        "hello",
+        "--kubeconfig",
+        str(fresh_emulator.kubeconfig),
+        "--state-dir",
+        str(fresh_emulator.state_dir),
+        "--format",
+        "json",
         env={**harness_env(), "HARNESS_STORE": url},
-        check=False,
     )
     assert status.returncode == 0, status.stderr
     assert run.id in status.stdout
