@@ -126,26 +126,6 @@ class Resume:
     past_client: Sequence[Mapping[str, ArmSnapshot]] = field(default_factory=list)
 
 
-def snapshot_minus(a: ArmSnapshot, b: ArmSnapshot) -> ArmSnapshot:
-    """Counts in ``a`` that are not in ``b`` (both cumulative, ``b`` earlier)."""
-    latency = a.latency
-    if a.latency is not None and b.latency is not None:
-        latency = a.latency - b.latency
-    return ArmSnapshot(
-        requests=a.requests - b.requests, errors=a.errors - b.errors, latency=latency
-    )
-
-
-def snapshot_plus(a: ArmSnapshot, b: ArmSnapshot) -> ArmSnapshot:
-    """Counts of two disjoint periods together."""
-    latency = a.latency if b.latency is None else b.latency
-    if a.latency is not None and b.latency is not None:
-        latency = a.latency + b.latency
-    return ArmSnapshot(
-        requests=a.requests + b.requests, errors=a.errors + b.errors, latency=latency
-    )
-
-
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into ``Interrupted`` for the duration of a run."""
@@ -300,8 +280,8 @@ class CanaryController:
         out: dict[str, ArmSnapshot] = {}
         for role, arm in self._arms.items():
             current = stats[arm].to_snapshot()
-            since = snapshot_minus(current, self._zero[role]) if role in self._zero else current
-            out[role] = snapshot_plus(self._offset[role], since) if role in self._offset else since
+            since = current - self._zero[role] if role in self._zero else current
+            out[role] = self._offset[role] + since if role in self._offset else since
         return out
 
     def _check_attribution(self) -> None:

@@ -22,7 +22,9 @@ gate only reads the store; it never writes, repairs or creates one.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import re
 import time
 from collections.abc import Sequence
@@ -341,14 +343,8 @@ def _merged(results: Sequence[PerfResult]) -> ArmSnapshot:
     from analysis import ArmSnapshot, Histogram
 
     try:
-        latency = Histogram.from_dict(results[0].latency)
-        for result in results[1:]:
-            latency = latency + Histogram.from_dict(result.latency)
-        return ArmSnapshot(
-            requests=sum(r.requests for r in results),
-            errors=sum(r.errors for r in results),
-            latency=latency,
-        )
+        arms = [ArmSnapshot(r.requests, r.errors, Histogram.from_dict(r.latency)) for r in results]
+        return functools.reduce(operator.add, arms)
     except (ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"store: a saved perf result cannot be read ({exc})") from None
 
