@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from analysis.config import Direction, JudgeConfig
+from analysis.config import Direction, JudgeConfig, Margins, Priors, Slos, Tolerances
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
 from analysis.verdict import Decision, MetricStatus, MetricVerdict, Verdict
@@ -42,10 +42,14 @@ __all__ = [
     "Direction",
     "Histogram",
     "JudgeConfig",
+    "Margins",
     "MetricStatus",
     "MetricVerdict",
+    "Priors",
     "SampleRatioGuard",
     "SequentialJudge",
+    "Slos",
     "SrmResult",
+    "Tolerances",
     "Verdict",
 ]

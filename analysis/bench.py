@@ -39,7 +39,7 @@ import numpy as np
 from scipy import stats
 
 from analysis import bench_realistic as realistic
-from analysis.config import JudgeConfig
+from analysis.config import JudgeConfig, Margins, Tolerances
 from analysis.fixed import mann_whitney
 from analysis.histogram import Histogram
 from analysis.judge import SequentialJudge
@@ -313,9 +313,9 @@ def report_aa(
     lines = [
         f"A/A: {runs} runs each, a look every {LOOK_EVERY} requests per arm up to {HORIZON} "
         f"({HORIZON // LOOK_EVERY} looks); alpha = {config.alpha}; margins: error ratio "
-        f"{config.error_ratio_margin:g} or +{100 * config.error_abs_margin:g} point, median "
-        f"{config.median_ratio_margin:g}, p{100 * config.tail_margin_quantile:g} exceedance "
-        f"{config.tail_ratio_margin:g}",
+        f"{config.margins.error_ratio:g} or +{100 * config.margins.error_abs:g} point, median "
+        f"{config.margins.median_ratio:g}, p{100 * config.margins.tail_quantile:g} exceedance "
+        f"{config.margins.tail_ratio:g}",
         f"{'case':34} {'false rollback':>22} {'naive MW':>9} {'promoted':>9}"
         f" {'promote median':>15} {'limit':>6}  not promoted: why",
     ]
@@ -332,8 +332,8 @@ def report_aa(
         mark = "ok" if false_rb / runs <= config.alpha else "OVER"
         pmark = "ok" if len(promoted) / runs >= 0.9 else "under"
         limit = fixed_n_limit(
-            scenario.baseline_errors, config.error_ratio_margin, level
-        ) * fixed_n_limit(1.0 - config.tail_margin_quantile, config.tail_ratio_margin, level)
+            scenario.baseline_errors, config.margins.error_ratio, level
+        ) * fixed_n_limit(1.0 - config.margins.tail_quantile, config.margins.tail_ratio, level)
         blocked: dict[str, int] = {}
         for o in outcomes:
             for name in o.blockers:
@@ -408,9 +408,9 @@ def report_detection(
 def _tolerances(config: JudgeConfig) -> str:
     """'; rollback tolerances: ...' when any is set, else ''."""
     values = (
-        config.error_rollback_ratio,
-        config.median_rollback_ratio,
-        config.tail_rollback_ratio,
+        config.tolerances.error_ratio,
+        config.tolerances.median_ratio,
+        config.tolerances.tail_ratio,
     )
     if all(v == 1.0 for v in values):
         return ""
@@ -453,6 +453,21 @@ def report_cost(config: JudgeConfig, seed: int) -> list[str]:
     ]
 
 
+def _config(args: argparse.Namespace) -> JudgeConfig:
+    """The default config with the margins and tolerances given on the command line."""
+    margins = {
+        name: getattr(args, f"{name}_margin")
+        for name in ("error_ratio", "tail_ratio")
+        if getattr(args, f"{name}_margin") is not None
+    }
+    tolerances = {
+        f"{kind}_ratio": getattr(args, f"{kind}_rollback_ratio")
+        for kind in ("error", "median", "tail")
+        if getattr(args, f"{kind}_rollback_ratio") is not None
+    }
+    return JudgeConfig(margins=Margins(**margins), tolerances=Tolerances(**tolerances))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its tables; returns 0."""
     parser = argparse.ArgumentParser(
@@ -478,15 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     args = parser.parse_args(argv)
     runs = args.runs or (200 if args.quick else 1000)
-    names = (
-        "error_ratio_margin",
-        "tail_ratio_margin",
-        "error_rollback_ratio",
-        "median_rollback_ratio",
-        "tail_rollback_ratio",
-    )
-    chosen = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    config = JudgeConfig(**chosen)
+    config = _config(args)
     started = time.perf_counter()
     print(
         f"analysis.bench: {platform.machine()}, {os.cpu_count()} CPUs, Python "

@@ -85,35 +85,35 @@ class SequentialJudge:
         self._arms = {"baseline": _ArmState(), "canary": _ArmState()}
         self._layout: _LatencyLayout | None = None
         self._errors = BlockRateRatioEProcess(
-            rollback_scale=cfg.rate_prior_scale,
-            margin=cfg.error_ratio_margin,
-            bound_width=cfg.bound_prior_width,
-            tolerance=cfg.error_rollback_ratio,
+            rollback_scale=cfg.priors.rate_scale,
+            margin=cfg.margins.error_ratio,
+            bound_width=cfg.priors.bound_width,
+            tolerance=cfg.tolerances.error_ratio,
         )
         self._shift = BlockShiftEProcess(
-            rollback_scale=cfg.shift_prior_scale,
-            margin=cfg.median_ratio_margin,
-            bound_width=cfg.bound_prior_width,
-            tolerance=cfg.median_rollback_ratio,
+            rollback_scale=cfg.priors.shift_scale,
+            margin=cfg.margins.median_ratio,
+            bound_width=cfg.priors.bound_width,
+            tolerance=cfg.tolerances.median_ratio,
         )
         self._tail = [
             BlockRateRatioEProcess(
-                rollback_scale=cfg.rate_prior_scale,
-                margin=cfg.tail_ratio_margin,
-                bound_width=cfg.bound_prior_width,
-                tolerance=cfg.tail_rollback_ratio,
+                rollback_scale=cfg.priors.rate_scale,
+                margin=cfg.margins.tail_ratio,
+                bound_width=cfg.priors.bound_width,
+                tolerance=cfg.tolerances.tail_ratio,
             )
             for _ in cfg.tail_quantiles
         ]
         self._tail_thresholds: list[int | None] = [None] * len(cfg.tail_quantiles)
         self._pending: dict[str, IntArray] | None = None  # latency not yet in a block
         self._slo_error = (
-            None if cfg.slo_error_rate is None else ProportionEProcess(cfg.slo_error_rate)
+            None if cfg.slos.error_rate is None else ProportionEProcess(cfg.slos.error_rate)
         )
         self._slo_latency = (
             None
-            if cfg.slo_latency_ms is None
-            else ProportionEProcess(1.0 - cfg.slo_latency_quantile)
+            if cfg.slos.latency_ms is None
+            else ProportionEProcess(1.0 - cfg.slos.latency_quantile)
         )
         self._slo_latency_index: int | None = None
         self._rates = ProportionBounds()
@@ -274,14 +274,14 @@ class SequentialJudge:
     def _raised_index(self, index: int) -> int:
         """Index of the smallest bound >= the latency tolerance x bound ``index``.
 
-        The tested arm's tail threshold is raised by ``median_rollback_ratio``, so that
+        The tested arm's tail threshold is raised by ``tolerances.median_ratio``, so that
         a canary uniformly that much slower has no more requests above its threshold
         than the baseline above the pooled one: the latency tolerance applies to the
         whole distribution. With coarse buckets the next bound may be far above: the
         bucket width bounds what can be said.
         """
         assert self._layout is not None
-        tolerance = self.config.median_rollback_ratio
+        tolerance = self.config.tolerances.median_ratio
         if tolerance <= 1.0:
             return index
         target = float(self._layout.bounds[index]) * tolerance * (1 - 1e-9)
@@ -317,9 +317,9 @@ class SequentialJudge:
     def _slo_index(self) -> int:
         """Bucket index of the largest bound <= the latency SLO (conservative)."""
         if self._slo_latency_index is None:
-            assert self._layout is not None and self.config.slo_latency_ms is not None
+            assert self._layout is not None and self.config.slos.latency_ms is not None
             finite = self._layout.bounds[: self._layout.finite_top + 1]
-            below = np.flatnonzero(finite <= self.config.slo_latency_ms * (1 + 1e-9))
+            below = np.flatnonzero(finite <= self.config.slos.latency_ms * (1 + 1e-9))
             self._slo_latency_index = int(below[-1]) if len(below) else -1
         return self._slo_latency_index
 
@@ -432,13 +432,13 @@ class SequentialJudge:
             - self._rates.lower(ref_e, ref_n, side_level),
         )
         has_data = ref_n > 0 and test_n > 0
-        by_ratio = upper < cfg.error_ratio_margin
-        by_abs = abs_upper < cfg.error_abs_margin
+        by_ratio = upper < cfg.margins.error_ratio
+        by_abs = abs_upper < cfg.margins.error_abs
         note = ""
         if by_abs and not by_ratio:
             note = (
                 f"the increase's tightest anytime-valid upper bound so far, {pct(abs_upper)}, "
-                f"is under the margin {pct(cfg.error_abs_margin)}"
+                f"is under the margin {pct(cfg.margins.error_abs)}"
             )
         rate_ref = ref_e / ref_n if ref_n else math.nan
         rate_test = test_e / test_n if test_n else math.nan
@@ -456,12 +456,12 @@ class SequentialJudge:
             estimate=proc.estimate,
             lower=proc.lower_bound(self._rollback_level()),
             upper=upper,
-            margin=cfg.error_ratio_margin,
+            margin=cfg.margins.error_ratio,
             measure="ratio of error rates, canary / baseline",
             observed=observed,
             blocks=proc.blocks,
             dispersion=proc.dispersion,
-            tolerance=cfg.error_rollback_ratio,
+            tolerance=cfg.tolerances.error_ratio,
             note=note,
         )
 
@@ -478,18 +478,18 @@ class SequentialJudge:
         )
         return self._metric(
             name=LATENCY_MEDIAN,
-            status=self._status(regression, has_data, upper < cfg.median_ratio_margin),
+            status=self._status(regression, has_data, upper < cfg.margins.median_ratio),
             e_value=e_value,
             max_e_value=max_e,
             estimate=proc.estimate,
             lower=proc.lower_bound(self._rollback_level()),
             upper=upper,
-            margin=cfg.median_ratio_margin,
+            margin=cfg.margins.median_ratio,
             measure="ratio of geometric-mean latency, canary / baseline",
             observed=observed,
             blocks=proc.blocks,
             dispersion=proc.dispersion,
-            tolerance=cfg.median_rollback_ratio,
+            tolerance=cfg.tolerances.median_ratio,
         )
 
     def _tail_verdict(self) -> MetricVerdict:
@@ -498,19 +498,19 @@ class SequentialJudge:
             math.log(w) + p.log_e_value for w, p in zip(cfg.tail_weights, self._tail, strict=True)
         ]
         e_value, max_e, regression = self._track(LATENCY_TAIL, float(np.logaddexp.reduce(weighted)))
-        k = cfg.tail_quantiles.index(cfg.tail_margin_quantile)
+        k = cfg.tail_quantiles.index(cfg.margins.tail_quantile)
         if regression:  # name the threshold that carries the evidence
             k = int(np.argmax(weighted))
-        proc = self._tail[cfg.tail_quantiles.index(cfg.tail_margin_quantile)]
+        proc = self._tail[cfg.tail_quantiles.index(cfg.margins.tail_quantile)]
         shown = self._tail[k]
         has_data = proc.baseline_trials > 0 and proc.canary_trials > 0
         upper = self._tighten(LATENCY_TAIL, proc.upper_bound(cfg.promote_level))
         label = f"p{100 * cfg.tail_quantiles[k]:g}"
         raised = ""
-        if cfg.median_rollback_ratio > 1.0:
+        if cfg.tolerances.median_ratio > 1.0:
             raised = (
                 " (the canary's raised by the latency tolerance "
-                f"{ratio_pct(cfg.median_rollback_ratio)})"
+                f"{ratio_pct(cfg.tolerances.median_ratio)})"
             )
         observed = (
             f"shares of requests above the pooled {label} ({fmt(self._threshold_ms(k))} ms)"
@@ -520,21 +520,21 @@ class SequentialJudge:
         )
         return self._metric(
             name=LATENCY_TAIL,
-            status=self._status(regression, has_data, upper < cfg.tail_ratio_margin),
+            status=self._status(regression, has_data, upper < cfg.margins.tail_ratio),
             e_value=e_value,
             max_e_value=max_e,
             estimate=shown.estimate,
             lower=shown.lower_bound(self._rollback_level()),
             upper=upper,
-            margin=cfg.tail_ratio_margin,
+            margin=cfg.margins.tail_ratio,
             measure=(
-                f"ratio of shares of requests above the pooled p{100 * cfg.tail_margin_quantile:g},"
-                " canary / baseline"
+                "ratio of shares of requests above the pooled "
+                f"p{100 * cfg.margins.tail_quantile:g}, canary / baseline"
             ),
             observed=observed,
             blocks=shown.blocks,
             dispersion=shown.dispersion,
-            tolerance=cfg.tail_rollback_ratio,
+            tolerance=cfg.tolerances.tail_ratio,
         )
 
     def _threshold_ms(self, k: int) -> float:
@@ -579,8 +579,8 @@ class SequentialJudge:
         )
 
     def _slo_latency_verdict(self) -> MetricVerdict:
-        assert self._slo_latency is not None and self.config.slo_latency_ms is not None
-        bound = self.config.slo_latency_ms
+        assert self._slo_latency is not None and self.config.slos.latency_ms is not None
+        bound = self.config.slos.latency_ms
         if self._layout is not None and self._slo_index() >= 0:
             bound = float(self._layout.bounds[self._slo_index()])
         return self._slo_verdict(

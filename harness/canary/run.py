@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis import ArmSnapshot, JudgeConfig
+from analysis import ArmSnapshot, JudgeConfig, Margins, Slos, Tolerances
 from harness.canary.checks import check_user_code
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.canary.lease import ServiceLease, holder_name
@@ -85,15 +85,18 @@ def judge_config(spec: CanarySpec) -> JudgeConfig:
     """The judge's settings from the spec's alpha, margins, tolerances and SLOs."""
     return JudgeConfig(
         alpha=spec.alpha,
-        error_ratio_margin=spec.margins.error_ratio,
-        error_abs_margin=spec.margins.error_abs,
-        median_ratio_margin=spec.margins.median_ratio,
-        tail_ratio_margin=spec.margins.p99_ratio,
-        error_rollback_ratio=spec.tolerances.error_ratio,
-        median_rollback_ratio=spec.tolerances.median_ratio,
-        tail_rollback_ratio=spec.tolerances.p99_ratio,
-        slo_error_rate=spec.slos.error_rate,
-        slo_latency_ms=spec.slos.p99_ms,
+        margins=Margins(
+            error_ratio=spec.margins.error_ratio,
+            error_abs=spec.margins.error_abs,
+            median_ratio=spec.margins.median_ratio,
+            tail_ratio=spec.margins.p99_ratio,
+        ),
+        tolerances=Tolerances(
+            error_ratio=spec.tolerances.error_ratio,
+            median_ratio=spec.tolerances.median_ratio,
+            tail_ratio=spec.tolerances.p99_ratio,
+        ),
+        slos=Slos(error_rate=spec.slos.error_rate, latency_ms=spec.slos.p99_ms),
     )
 
 

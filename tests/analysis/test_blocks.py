@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from analysis import ArmSnapshot, Decision, Histogram, JudgeConfig, SequentialJudge
+from analysis import ArmSnapshot, Decision, Histogram, JudgeConfig, SequentialJudge, Tolerances
 from analysis.bench_realistic import ALL, REGRESSIONS, Case, simulate_run
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
 from analysis.eprocess.block_shift import BlockShiftEProcess
@@ -173,7 +173,7 @@ def test_realistic_noise_same_code_is_not_rolled_back_and_regressions_are_fast()
 
 def test_any_provable_regression_is_still_available() -> None:
     # Tolerances 1: a real 2% slowdown is rolled back on a busy service.
-    strict = JudgeConfig(median_rollback_ratio=1.0, error_rollback_ratio=1.0)
+    strict = JudgeConfig(tolerances=Tolerances(median_ratio=1.0, error_ratio=1.0))
     rng = np.random.default_rng(7)
     decisions = []
     for _ in range(4):

@@ -15,8 +15,12 @@ from analysis import (
     Direction,
     Histogram,
     JudgeConfig,
+    Margins,
     MetricStatus,
+    Priors,
     SequentialJudge,
+    Slos,
+    Tolerances,
 )
 from analysis.histogram import KNATIVE_BOUNDS_MS
 
@@ -209,7 +213,7 @@ def test_a_faster_canary_is_never_rolled_back(coarse: bool) -> None:
 
 def test_error_slo_rolls_back_a_canary_over_it_even_if_baseline_is_as_bad() -> None:
     rng = np.random.default_rng(12)
-    config = JudgeConfig(slo_error_rate=0.01, slo_latency_ms=300.0)
+    config = JudgeConfig(slos=Slos(error_rate=0.01, latency_ms=300.0))
     assert config.metric_names[-2:] == ("slo_error_rate", "slo_latency")
     assert config.rollback_e_value == pytest.approx(5 / 0.05)
     decision, _, judge = run(
@@ -223,7 +227,7 @@ def test_error_slo_rolls_back_a_canary_over_it_even_if_baseline_is_as_bad() -> N
 
 def test_latency_slo_needs_an_upper_bound_under_the_slo_to_promote() -> None:
     rng = np.random.default_rng(13)
-    config = JudgeConfig(slo_latency_ms=300.0)
+    config = JudgeConfig(slos=Slos(latency_ms=300.0))
     decision, _, judge = run(
         rng, Arm(lognormal(), 0.02), Arm(lognormal(), 0.02), 150, SequentialJudge(config)
     )
@@ -301,7 +305,7 @@ def test_rollback_tolerances_let_small_real_differences_through() -> None:
     # (every bound is under its margin), while a 10% slowdown is still rolled back.
     rng = np.random.default_rng(22)
     tolerant = JudgeConfig(
-        error_rollback_ratio=1.5, median_rollback_ratio=1.03, tail_rollback_ratio=1.5
+        tolerances=Tolerances(error_ratio=1.5, median_ratio=1.03, tail_ratio=1.5)
     )
     base, slower = lognormal(50.0, 0.3), lognormal(51.0, 0.3)
 
@@ -309,7 +313,7 @@ def test_rollback_tolerances_let_small_real_differences_through() -> None:
         arms = Arm(base, 0.01), Arm(canary, 0.012)
         return run(rng, *arms, 10, judge, per_look=20_000)[0]
 
-    any_regression = JudgeConfig(error_rollback_ratio=1.0, median_rollback_ratio=1.0)
+    any_regression = JudgeConfig(tolerances=Tolerances(error_ratio=1.0, median_ratio=1.0))
     strict = [decide(SequentialJudge(any_regression)) for _ in range(8)]
     relaxed = [decide(SequentialJudge(tolerant)) for _ in range(8)]
     assert strict.count(Decision.ROLLBACK) == 8
@@ -321,16 +325,37 @@ def test_rollback_tolerances_let_small_real_differences_through() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"median_rollback_ratio": 1.05},
-        {"error_rollback_ratio": 0.9},
-        {"tail_rollback_ratio": 2.5},
+        ({"median_ratio": 1.05}, "tolerances.median_ratio .1.05. must be below margins"),
+        ({"error_ratio": 0.9}, "tolerances.error_ratio must be >= 1"),
+        ({"tail_ratio": 2.5}, "tolerances.tail_ratio .2.5. must be below margins"),
     ],
 )
-def test_rollback_tolerance_must_lie_between_one_and_the_margin(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="rollback_ratio must be >= 1 and below"):
-        JudgeConfig(**kwargs)  # type: ignore[arg-type]
+def test_rollback_tolerance_must_lie_between_one_and_the_margin(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        JudgeConfig(tolerances=Tolerances(**kwargs))
+
+
+def test_config_groups_round_trip_and_name_the_bad_setting() -> None:
+    config = JudgeConfig(
+        margins=Margins(median_ratio=1.1),
+        slos=Slos(latency_ms=250.0),
+        priors=Priors(shift_scale=0.2),
+        directions={"latency_median": Direction.LOWER_IS_WORSE},
+    )
+    data = json.loads(json.dumps(config.to_dict()))
+    assert data["margins"]["median_ratio"] == 1.1
+    assert data["slos"] == {"error_rate": None, "latency_ms": 250.0, "latency_quantile": 0.99}
+    assert JudgeConfig.from_dict(data) == config
+    with pytest.raises(ValueError, match=r"margins\.error_ratio must be a number, not bool"):
+        Margins(error_ratio=True)
+    with pytest.raises(ValueError, match=r"priors\.bound_width must be > 0"):
+        Priors(bound_width=0.0)
+    with pytest.raises(ValueError, match=r"margins\.tail_quantile must be one of tail_quantiles"):
+        JudgeConfig(margins=Margins(tail_quantile=0.95))
 
 
 def test_a_canary_on_the_median_margin_is_promoted_at_most_promote_alpha_of_the_time() -> None:
@@ -338,7 +363,7 @@ def test_a_canary_on_the_median_margin_is_promoted_at_most_promote_alpha_of_the_
     # margin) may be promoted in <= promote_alpha of runs. A rollback tolerance just under
     # the margin keeps the rollback test from ending runs first, so promotion is tested alone.
     rng = np.random.default_rng(23)
-    config = JudgeConfig(median_rollback_ratio=1.049)
+    config = JudgeConfig(tolerances=Tolerances(median_ratio=1.049))
     runs = 100
     promoted = sum(
         run(rng, Arm(lognormal(), 0.01), Arm(lognormal(52.5), 0.01), 50, SequentialJudge(config))[0]

@@ -253,7 +253,7 @@ def test_the_judge_gets_the_specs_margins_tolerances_and_slos() -> None:
         },
     )
     config = judge_config(spec)
-    assert config.alpha == 0.01 and config.median_ratio_margin == 1.1
-    assert config.error_ratio_margin == 2.0 and config.tail_ratio_margin == 2.0
-    assert config.median_rollback_ratio == 1.03 and config.tail_rollback_ratio == 1.5
-    assert config.error_rollback_ratio == 1.1 and config.slo_latency_ms == 300
+    assert config.alpha == 0.01 and config.margins.median_ratio == 1.1
+    assert config.margins.error_ratio == 2.0 and config.margins.tail_ratio == 2.0
+    assert config.tolerances.median_ratio == 1.03 and config.tolerances.tail_ratio == 1.5
+    assert config.tolerances.error_ratio == 1.1 and config.slos.latency_ms == 300
