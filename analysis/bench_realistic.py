@@ -105,7 +105,7 @@ REGRESSIONS = (
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SimulatedRun:
     """One run: seconds to the first ROLLBACK / accepted PROMOTE (None if never)."""
 
     rollback_s: float | None
@@ -157,7 +157,7 @@ def _arm_seconds(
     return latencies, errors
 
 
-def simulate_run(case: Case, rng: np.random.Generator, config: JudgeConfig) -> Outcome:
+def simulate_run(case: Case, rng: np.random.Generator, config: JudgeConfig) -> SimulatedRun:
     """One run: a look every LOOK_SECONDS until a rollback, an accepted promote or the cap."""
     noise = case.noise
     seconds = CAP_S
@@ -186,13 +186,13 @@ def simulate_run(case: Case, rng: np.random.Generator, config: JudgeConfig) -> O
             e_c += int(err_c[t])
         verdict = judge.update(ArmSnapshot(n_b, e_b, hist_b), ArmSnapshot(n_c, e_c, hist_c))
         if verdict.decision is Decision.ROLLBACK:
-            return Outcome(float(end), None)
+            return SimulatedRun(float(end), None)
         if verdict.decision is Decision.PROMOTE and end >= PROMOTE_AFTER_S:
-            return Outcome(None, float(end))
-    return Outcome(None, None)
+            return SimulatedRun(None, float(end))
+    return SimulatedRun(None, None)
 
 
-def _chunk(args: tuple[Case, int, int, int, JudgeConfig]) -> list[Outcome]:
+def _chunk(args: tuple[Case, int, int, int, JudgeConfig]) -> list[SimulatedRun]:
     case, seed, index, runs, config = args
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7, index]))
     return [simulate_run(case, rng, config) for _ in range(runs)]
@@ -200,7 +200,7 @@ def _chunk(args: tuple[Case, int, int, int, JudgeConfig]) -> list[Outcome]:
 
 def simulate(
     case: Case, runs: int, seed: int, config: JudgeConfig, *, jobs: int = 1, index: int = 0
-) -> list[Outcome]:
+) -> list[SimulatedRun]:
     """``runs`` runs of one case, reproducible whatever ``jobs`` is."""
     per_chunk = [runs // _CHUNKS + (1 if i < runs % _CHUNKS else 0) for i in range(_CHUNKS)]
     tasks = [

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from harness.gate.outcome import metric_name
 
 if TYPE_CHECKING:
-    from analysis.fixed import MetricResult as FixedResult
+    from analysis.fixed import MetricResult
     from harness.gate.outcome import GateOutcome
-    from harness.report import MetricResult, ReportData
+    from harness.report import MetricRow, ReportData
 
 __all__ = ["gate_document", "gate_report", "report_metric"]
 
@@ -25,9 +25,9 @@ __all__ = ["gate_document", "gate_report", "report_metric"]
 _DECISIONS = {"passed": "pass", "regression": "fail", "inconclusive": "inconclusive"}
 
 
-def report_metric(metric: FixedResult) -> MetricResult:
+def report_metric(metric: MetricResult) -> MetricRow:
     """One gate metric as a report row / JUnit testcase; its message names the metric."""
-    from harness.report import MetricResult
+    from harness.report import MetricRow
 
     name = metric_name(metric.name)
     status = {"pass": "pass", "fail": "fail"}.get(metric.status.value, "inconclusive")
@@ -61,7 +61,7 @@ def report_metric(metric: FixedResult) -> MetricResult:
         "p_value": _finite(metric.p_value),
         "p_adjusted": f"{metric.p_adjusted:.3g}" if math.isfinite(metric.p_adjusted) else None,
     }
-    return MetricResult(name=name, status=status, message=message, values=values, unit=unit)
+    return MetricRow(name=name, status=status, message=message, values=values, unit=unit)
 
 
 def _finite(value: float) -> float | None:

@@ -77,8 +77,9 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-class _Histogram:
-    """Counts per bucket (not cumulative until rendered), sum and count."""
+class BucketHistogram:
+    """One Prometheus histogram series: counts per bucket (not cumulative until rendered),
+    sum and count. The revision processes and the eventing emulator both render these."""
 
     __slots__ = ("bounds", "buckets", "count", "total")
 
@@ -123,8 +124,8 @@ class RequestMetrics:
         self.identity = identity
         self.schema = schema
         self._queue_depth = queue_depth
-        self._requests: dict[tuple[str, int, str], _Histogram] = {}
-        self._app: dict[int, _Histogram] = {}
+        self._requests: dict[tuple[str, int, str], BucketHistogram] = {}
+        self._app: dict[int, BucketHistogram] = {}
         if schema == "legacy":
             self._bounds = LEGACY_BUCKETS_MS
         else:
@@ -136,14 +137,14 @@ class RequestMetrics:
         key = (method if self.schema == "otel" else "", code, tag)
         hist = self._requests.get(key)
         if hist is None:
-            hist = self._requests[key] = _Histogram(self._bounds)
+            hist = self._requests[key] = BucketHistogram(self._bounds)
         hist.observe(self._value(seconds))
 
     def record_app(self, code: int, seconds: float) -> None:
         """Count one request as measured around the app."""
         hist = self._app.get(code)
         if hist is None:
-            hist = self._app[code] = _Histogram(self._bounds)
+            hist = self._app[code] = BucketHistogram(self._bounds)
         hist.observe(self._value(seconds))
 
     def _value(self, seconds: float) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 from harness.report.model import (
     ArmSummary,
     LookPoint,
-    MetricResult,
+    MetricRow,
     ReportData,
     TrafficPoint,
     TrendPoint,
@@ -67,7 +67,7 @@ def look_point(look: JournalLook, started: float) -> LookPoint:
     )
 
 
-def metric_results(verdict: Mapping[str, Any]) -> list[MetricResult]:
+def metric_results(verdict: Mapping[str, Any]) -> list[MetricRow]:
     """One result per metric of a `Verdict.to_dict()`: regression fails, non-inferior passes."""
     results = []
     for metric in verdict.get("metrics", []):
@@ -76,7 +76,7 @@ def metric_results(verdict: Mapping[str, Any]) -> list[MetricResult]:
             for key in ("estimate", "lower", "upper", "margin", "max_e_value", "threshold")
         }
         results.append(
-            MetricResult(
+            MetricRow(
                 name=_metric_name(metric["name"]),
                 status=_STATUS.get(str(metric.get("status")), "inconclusive"),
                 message=str(metric.get("explanation") or metric.get("status")),
@@ -126,7 +126,7 @@ def report_from_perf_run(
     run: RunRecord,
     results: Mapping[str, PerfResult],
     trend: Sequence[HistoryPoint] = (),
-    metrics: Sequence[MetricResult] = (),
+    metrics: Sequence[MetricRow] = (),
 ) -> ReportData:
     """The report of a perf run: per-arm latency distributions, a trend, optional checks."""
     summary = run.summary or {}

@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from harness.report.format import format_value
-from harness.report.model import MetricResult, ReportData, outcome_class
+from harness.report.model import MetricRow, ReportData, outcome_class
 
 __all__ = ["render_junit"]
 
@@ -86,16 +86,16 @@ def render_junit(data: ReportData) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _run_outcome(data: ReportData) -> MetricResult:
+def _run_outcome(data: ReportData) -> MetricRow:
     outcome = outcome_class(data.status)
     status = {"good": "pass", "bad": "fail"}.get(outcome, "inconclusive")
     message = f"run {data.status.replace('_', ' ')}"
     if data.explanation:
         message += ": " + data.explanation[0]
-    return MetricResult(name="run", status=status, message=message)
+    return MetricRow(name="run", status=status, message=message)
 
 
-def _numbers(metric: MetricResult) -> str:
+def _numbers(metric: MetricRow) -> str:
     return _clean(
         "\n".join(
             f"{key}: {format_value(key, value, metric.unit, exact=True)}"

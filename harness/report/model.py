@@ -19,7 +19,7 @@ __all__ = [
     "REPORT_SCHEMA",
     "ArmSummary",
     "LookPoint",
-    "MetricResult",
+    "MetricRow",
     "ReportData",
     "TrafficPoint",
     "TrendPoint",
@@ -106,7 +106,7 @@ class TrafficPoint:
 
 
 @dataclass(frozen=True)
-class MetricResult:
+class MetricRow:
     """The outcome for one metric: a JUnit testcase, a table row.
 
     ``status`` is pass, fail, inconclusive or error; ``message`` one sentence naming the
@@ -165,7 +165,7 @@ class ReportData:
     looks: list[LookPoint] = field(default_factory=list)
     traffic: list[TrafficPoint] = field(default_factory=list)
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)
-    metrics: list[MetricResult] = field(default_factory=list)
+    metrics: list[MetricRow] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
     autoscaler: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -204,7 +204,7 @@ class ReportData:
             for look in data.get("looks", [])
         ]
         fields["traffic"] = [TrafficPoint(**p) for p in data.get("traffic", [])]
-        fields["metrics"] = [MetricResult(**m) for m in data.get("metrics", [])]
+        fields["metrics"] = [MetricRow(**m) for m in data.get("metrics", [])]
         fields["trend"] = [TrendPoint(**p) for p in data.get("trend", [])]
         return cls(**fields)
 

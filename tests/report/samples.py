@@ -8,7 +8,7 @@ from analysis import Histogram
 from harness.report import (
     ArmSummary,
     LookPoint,
-    MetricResult,
+    MetricRow,
     ReportData,
     TrafficPoint,
     TrendPoint,
@@ -78,28 +78,28 @@ def canary_report(service: str = "hello", message_suffix: str = "") -> ReportDat
         ],
         histograms={"baseline": baseline.to_dict(), "canary": candidate.to_dict()},
         metrics=[
-            MetricResult(
+            MetricRow(
                 "error rate",
                 "pass",
                 "error rate within margin: 0.2% vs 0.1%",
                 {"baseline": 0.1, "candidate": 0.2, "e_value": 2.9},
                 unit="%",
             ),
-            MetricResult(
+            MetricRow(
                 "latency p50",
                 "pass",
                 "latency p50 within margin",
                 {"baseline": 5.0, "candidate": 5.5, "ratio": 1.1},
                 unit="ms",
             ),
-            MetricResult(
+            MetricRow(
                 "latency p99",
                 "fail",
                 "latency p99 regressed: 13.9 ms vs 8.1 ms" + message_suffix,
                 {"baseline": 8.1, "candidate": 13.9, "ratio": 1.72, "e_value": 3214.0},
                 unit="ms",
             ),
-            MetricResult(
+            MetricRow(
                 "slo p99",
                 "inconclusive",
                 "not enough requests for the SLO bound",
@@ -143,7 +143,7 @@ def gate_report() -> ReportData:
         explanation=["no metric regressed against the reference run"],
         histograms={"reference": hist.to_dict(), "candidate": hist.to_dict()},
         metrics=[
-            MetricResult(
+            MetricRow(
                 "latency p99",
                 "pass",
                 "latency p99 within 1.2x",

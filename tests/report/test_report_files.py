@@ -13,7 +13,7 @@ import pytest
 from harness.errors import BadInput
 from harness.report import (
     REPORT_SCHEMA,
-    MetricResult,
+    MetricRow,
     ReportData,
     report_dir_for,
     update_index,
@@ -115,7 +115,7 @@ def _evil_report() -> ReportData:
         spec={"note": EVIL},
         looks=[replace(look, arms=arms, e_values={EVIL: 2.0}) for look in data.looks],
         histograms={EVIL: data.histograms["canary"]},
-        metrics=[*data.metrics, MetricResult(EVIL, "fail", EVIL, {EVIL: EVIL}, unit=EVIL)],
+        metrics=[*data.metrics, MetricRow(EVIL, "fail", EVIL, {EVIL: EVIL}, unit=EVIL)],
     )
 
 

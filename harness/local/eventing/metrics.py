@@ -15,9 +15,9 @@ Plus the emulator's own ``harness_eventing_*_total`` counters (docs/eventing.md)
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable
 
+from harness.local.metrics import BucketHistogram as _Histogram
 from harness.local.metrics import MetricsSchema
 
 LEGACY_BUCKETS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
@@ -46,31 +46,6 @@ def _escape(value: str) -> str:
 
 def _render_labels(labels: Labels) -> str:
     return ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-
-
-class _Histogram:
-    __slots__ = ("bounds", "buckets", "count", "total")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.buckets = [0] * (len(bounds) + 1)
-        self.count = 0
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.buckets[bisect_left(self.bounds, value)] += 1
-        self.count += 1
-        self.total += value
-
-    def render(self, name: str, labels: str, lines: list[str]) -> None:
-        running = 0
-        sep = "," if labels else ""
-        for bound, n in zip(self.bounds, self.buckets, strict=False):
-            running += n
-            lines.append(f'{name}_bucket{{{labels}{sep}le="{bound:g}"}} {running}')
-        lines.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}')
-        lines.append(f"{name}_sum{{{labels}}} {self.total!r}")
-        lines.append(f"{name}_count{{{labels}}} {self.count}")
 
 
 def channel_url(namespace: str, broker: str) -> str:
