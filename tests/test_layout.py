@@ -363,19 +363,42 @@ def test_contracts_give_the_default_rates_the_code_uses() -> None:
     assert f"`harness.perf.run.DEFAULT_PERF_RATE` = {DEFAULT_PERF_RATE:g} req/s" in text
 
 
-# Names defined twice that wait for their owners: analysis/ is being rewritten (the
-# judge's Decision vs the KPA's, analysis.fixed's MetricResult and Tolerances beside the
-# report's and the spec's, bench_realistic's Outcome beside the canary's); the autoscale
-# simulation's Series beside the SVG charts'.
-KNOWN_TWICE = frozenset({"Decision", "MetricResult", "Outcome", "Series", "Tolerances"})
+# Names defined twice that wait for their owners (issue 12 item 6), each with who ends it.
+KNOWN_TWICE = frozenset(
+    {
+        # Brief B (session 4) is grouping JudgeConfig: analysis.config's Margins,
+        # Tolerances and Slos beside the YAML spec's (harness/config.py), and
+        # analysis.fixed's Tolerances.
+        "Margins",
+        "Slos",
+        "Tolerances",
+    }
+)
 
 
-def test_no_public_class_name_is_defined_twice() -> None:
+def defined_twice(modules: dict[str, Path]) -> dict[str, list[str]]:
+    """Class name -> the modules defining it, for names defined more than once. Every
+    class counts: private ones and those nested in a function or another class."""
     where: dict[str, list[str]] = {}
-    for module, path in MODULES.items():
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
                 where.setdefault(node.name, []).append(module)
-    twice = {name: mods for name, mods in where.items() if len(mods) > 1}
+    return {name: mods for name, mods in where.items() if len(mods) > 1}
+
+
+def test_no_class_name_is_defined_twice() -> None:
+    ours = {m: p for m, p in MODULES.items() if m.split(".")[0] in ("harness", "analysis")}
+    twice = defined_twice(ours)
     unexpected = {name: mods for name, mods in twice.items() if name not in KNOWN_TWICE}
     assert not unexpected, f"class names defined more than once: {unexpected}"
+
+
+def test_the_name_check_sees_private_and_nested_classes(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("class _Cache:\n    pass\n")
+    (tmp_path / "b.py").write_text(
+        "def f():\n    class _Cache:\n        pass\nclass Outer:\n    class Inner:\n        pass\n"
+    )
+    (tmp_path / "c.py").write_text("class Inner:\n    pass\n")
+    modules = {name: tmp_path / f"{name}.py" for name in ("a", "b", "c")}
+    assert defined_twice(modules) == {"_Cache": ["a", "b"], "Inner": ["b", "c"]}

@@ -43,7 +43,7 @@ class SimulationOptions:
 
 
 @dataclass
-class Series:
+class VariantSeries:
     """Per-second values of one variant (index = second since the trace began)."""
 
     t: list[int] = field(default_factory=list)
@@ -100,7 +100,7 @@ class VariantRun:
     name: str
     settings: ScalingSettings
     options: SimulationOptions
-    series: Series
+    series: VariantSeries
     summary: Summary
 
 
@@ -118,7 +118,7 @@ def simulate(
     queue = 0.0
     desired = -1
     excess = 0
-    series = Series()
+    series = VariantSeries()
     arrivals: list[float] = []
     served: list[float] = []
     pod_seconds = 0.0
