@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -42,6 +42,7 @@ from harness.local.eventing.cloudevent import (
 )
 from harness.local.eventing.delivery import NO_ANSWER, DeliveryPolicy, policy_of, should_retry
 from harness.local.eventing.filters import Filter, Result, trigger_filter, type_filter
+from harness.local.eventing.http1 import Client, HTTPError
 from harness.local.eventing.metrics import EventingMetrics
 from harness.local.eventing.status import broker_status, resolve, trigger_status
 from harness.local.objects import merge_conditions
@@ -61,6 +62,7 @@ TTL = "knativebrokerttl"  # pkg/broker/ttl.go TTLAttribute
 MAX_TTL = 255  # the broker ingress's MAX_TTL default
 ERROR_DATA_MAX = 1024  # knative_error.go KnativeErrorDataExtensionMaxLength
 _ALLOW = {"Allow": "POST, OPTIONS"}
+_PATH_SAFE = "/%?=&;:@!$'()*+,~-._"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class Eventing:
         self.metrics = metrics
         self.ingress_base = ""  # http://127.0.0.1:PORT, set once the ingress listens
         self._random = rng
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # for https subscribers
+        self._client: Client | None = None
         self._index_version = -1
         self._index: dict[tuple[str, str], list[CompiledTrigger]] = {}
         self._compiled: dict[tuple[str, str], tuple[str, CompiledTrigger]] = {}
@@ -116,6 +119,7 @@ class Eventing:
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._client = Client(timeout=ATTEMPT_TIMEOUT_S, connect_timeout=5.0)
         self._reconciler = asyncio.create_task(self._reconcile_loop())
 
     async def close(self) -> None:
@@ -130,6 +134,8 @@ class Eventing:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
+        if self._client is not None:
+            self._client.close()
 
     # ----- status -----
 
@@ -284,15 +290,14 @@ class Eventing:
             ns, broker, name, trigger.filter_type, event.type, time.perf_counter() - arrived
         )
         policy = trigger.policy
+        head = _head(event, policy.structured, prefer_reply=True)
         code: int | None = None
         body = b""
         attempt = 0
         while True:
             attempt += 1
             started = time.perf_counter()
-            code, headers, body = await self._send(
-                trigger.subscriber, event, ns, policy.structured, attempt
-            )
+            code, headers, body = await self._send(trigger.subscriber, ns, attempt, head)
             self.metrics.dispatch(
                 ns,
                 broker,
@@ -350,7 +355,8 @@ class Eventing:
         if body:
             failed.attributes["knativeerrordata"] = base64.b64encode(body[:ERROR_DATA_MAX]).decode()
         started = time.perf_counter()
-        sink_code, _, _ = await self._send(trigger.dead_letter, failed, ns, False, 1)
+        head = _head(failed, False, prefer_reply=False)
+        sink_code, _, _ = await self._send(trigger.dead_letter, ns, 1, head)
         self.metrics.dispatch(
             ns,
             broker,
@@ -367,52 +373,117 @@ class Eventing:
             self.metrics.count("undeliverable", ns, broker, name)
 
     async def _send(
-        self, url: str, event: CloudEvent, namespace: str, structured: bool, attempt: int
+        self, url: str, namespace: str, attempt: int, head: _Head
     ) -> tuple[int | None, Mapping[str, str], bytes]:
-        """POST the event; (status or None for no answer, headers, body)."""
-        assert self._session is not None
-        parts = _split(url)
-        host = (parts.hostname or "").lower()
-        headers: dict[str, Any]
-        if structured:
-            headers = {"Content-Type": STRUCTURED}
-            data = _structured_body(event)
-        else:
-            headers = to_binary(event, skip=TTL)
-            data = event.data
-        headers[ATTEMPT_HEADER] = str(attempt)
-        headers[NAMESPACE_HEADER] = namespace
-        target = url
+        """POST the event (``head``: its headers and body, built once per delivery);
+        (status or None for no answer, headers, body)."""
+        target = _target(url)
+        extra = f"{ATTEMPT_HEADER}: {attempt}\r\n{NAMESPACE_HEADER}: {namespace}\r\n"
+        if head.prefer_reply:
+            # event_dispatcher.go (knative/eventing 8cf4c4b6) sets it on every delivery.
+            extra += "Prefer: reply\r\n"
+        address = target.address
         release: Callable[[], None] | None = None
-        if host.endswith(CLUSTER_SUFFIX) and self.ingress_base:
+        if target.cluster_local and self.ingress_base:
             # Cluster-local names are served by the emulator's own ingress.
-            headers["Host"] = parts.netloc
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            route_headers: dict[str, str] = {}
             picked = (
-                await self._router.dispatch_target(host, headers)
+                await self._router.dispatch_target(target.host, route_headers)
                 if self._router is not None
                 else None
             )
             if isinstance(picked, int):
                 return picked, {}, b""
             if picked is None:
-                target = self.ingress_base + path
+                address = _address(self.ingress_base)
             else:
-                target, release = picked[0] + path, picked[1]
+                address, release = _address(picked[0]), picked[1]
+            for name, value in route_headers.items():
+                extra += f"{name}: {value}\r\n"
+        if address is None:  # https or an odd URL: the general client
+            return await self._send_general(url, head, extra)
+        data = (
+            f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+            f"Content-Length: {len(head.body)}\r\n{head.headers}{extra}\r\n"
+        ).encode("latin-1", "replace") + head.body
         try:
-            async with self._session.post(target, data=data, headers=headers) as response:
-                answer = await response.read()
-                return response.status, response.headers, answer
-        except (aiohttp.ClientError, OSError, TimeoutError):
+            assert self._client is not None
+            answer = await self._client.send(address[0], address[1], data)
+        except HTTPError:
             return None, {}, b""
         finally:
             if release is not None:
                 release()
+        return answer.status, answer.headers, answer.body
+
+    async def _send_general(
+        self, url: str, head: _Head, extra: str
+    ) -> tuple[int | None, Mapping[str, str], bytes]:
+        assert self._session is not None
+        headers = dict(line.split(": ", 1) for line in (head.headers + extra).split("\r\n") if line)
+        try:
+            async with self._session.post(url, data=head.body, headers=headers) as response:
+                answer = await response.read()
+                return response.status, response.headers, answer
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            return None, {}, b""
+
+
+@dataclass(frozen=True)
+class _Head:
+    """An event's headers (CRLF-terminated lines) and body, as one delivery sends them."""
+
+    headers: str
+    body: bytes
+    prefer_reply: bool
+
+
+def _head(event: CloudEvent, structured: bool, *, prefer_reply: bool) -> _Head:
+    if structured:
+        return _Head(f"Content-Type: {STRUCTURED}\r\n", _structured_body(event), prefer_reply)
+    lines = "".join(
+        f"{name}: {_header_value(value)}\r\n" for name, value in to_binary(event, skip=TTL).items()
+    )
+    return _Head(lines, event.data, prefer_reply)
+
+
+def _header_value(value: str) -> str:
+    # ce-* values are percent-encoded already; a structured event's datacontenttype is
+    # not, and must not end the header line.
+    if "\r" in value or "\n" in value:
+        return value.replace("\r", " ").replace("\n", " ")
+    return value
+
+
+@dataclass(frozen=True)
+class _Target:
+    host: str  # lower case, no port
+    netloc: str  # the Host header
+    path: str  # path and query, as sent
+    cluster_local: bool
+    address: tuple[str, int] | None  # where to connect for a direct http URL, else None
 
 
 @functools.lru_cache(maxsize=1024)
-def _split(url: str) -> SplitResult:
-    return urlsplit(url)
+def _target(url: str) -> _Target:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_PATH_SAFE)
+    address: tuple[str, int] | None = None
+    try:
+        if parts.scheme == "http" and host:
+            address = (host, parts.port or 80)
+    except ValueError:  # a port out of range
+        address = None
+    return _Target(host, parts.netloc, path, host.endswith(CLUSTER_SUFFIX), address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address(base: str) -> tuple[str, int] | None:
+    """host and port of a base URL such as ``http://127.0.0.1:8080``."""
+    return _target(base).address
 
 
 def _ttl_of(event: CloudEvent) -> int:

@@ -58,8 +58,11 @@ class EventingMetrics:
 
     def __init__(self, schema: MetricsSchema) -> None:
         self.schema = schema
-        self._counts: dict[Labels, int] = {}
+        # Legacy ``event_count`` is each dispatch histogram's count (same labels).
         self._dispatch: dict[Labels, _Histogram] = {}
+        # The histogram of each call's arguments, so that an observation costs one lookup
+        # of a flat tuple (the label tuples are built once per series).
+        self._cache: dict[tuple[object, ...], _Histogram] = {}
         self._process: dict[Labels, _Histogram] = {}
         self._counters: dict[tuple[str, str, str, str], int] = {}
         self._bounds = LEGACY_BUCKETS_MS if schema == "legacy" else OTEL_BUCKETS_S
@@ -79,15 +82,24 @@ class EventingMetrics:
             found = table[labels] = _Histogram(self._bounds)
         return found
 
-    def _count(self, labels: Labels) -> None:
-        if labels not in self._counts and len(self._counts) >= MAX_SERIES:
-            labels = _other_type(labels)
-        self._counts[labels] = self._counts.get(labels, 0) + 1
+    def _remember(self, key: tuple[object, ...], histogram: _Histogram) -> None:
+        if len(self._cache) < 4 * MAX_SERIES:  # past it (many event types): no shortcut
+            self._cache[key] = histogram
 
     def ingress(
         self, namespace: str, broker: str, event_type: str, code: int, seconds: float
     ) -> None:
         """One event the broker ingress answered with ``code`` after ``seconds``."""
+        key = ("ingress", namespace, broker, event_type, code)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._histogram(
+                self._dispatch, self._ingress_labels(namespace, broker, event_type, code)
+            )
+            self._remember(key, found)
+        found.observe(self._value(seconds))
+
+    def _ingress_labels(self, namespace: str, broker: str, event_type: str, code: int) -> Labels:
         if self.schema == "legacy":
             labels: Labels = (
                 ("broker_name", broker),
@@ -99,21 +111,19 @@ class EventingMetrics:
                 ("response_code_class", f"{code // 100}xx"),
                 ("unique_name", _UNIQUE_INGRESS),
             )
-            self._count(labels)
-        else:
-            labels = (
-                ("cloudevents_type", event_type),
-                ("http_response_status_code", str(code)),
-                ("kn_broker_name", broker),
-                ("kn_broker_namespace", namespace),
-                ("messaging_destination_name", channel_url(namespace, broker)),
-                ("messaging_operation_name", "send"),
-                ("messaging_system", "knative"),
-                ("otel_scope_name", INGRESS_SCOPE),
-                ("otel_scope_version", ""),
-                ("url_scheme", "http"),
-            )
-        self._histogram(self._dispatch, labels).observe(self._value(seconds))
+            return labels
+        return (
+            ("cloudevents_type", event_type),
+            ("http_response_status_code", str(code)),
+            ("kn_broker_name", broker),
+            ("kn_broker_namespace", namespace),
+            ("messaging_destination_name", channel_url(namespace, broker)),
+            ("messaging_operation_name", "send"),
+            ("messaging_system", "knative"),
+            ("otel_scope_name", INGRESS_SCOPE),
+            ("otel_scope_version", ""),
+            ("url_scheme", "http"),
+        )
 
     def _filter_labels(
         self,
@@ -169,12 +179,15 @@ class EventingMetrics:
     ) -> None:
         """One attempt of the filter to send an event (to a subscriber, a dead letter sink
         or, for a reply, the broker) answered ``code`` after ``seconds``."""
-        labels = self._filter_labels(
-            namespace, broker, trigger, filter_type, request_type, event_type, code
-        )
-        if self.schema == "legacy":
-            self._count(labels)
-        self._histogram(self._dispatch, labels).observe(self._value(seconds))
+        key = ("dispatch", namespace, broker, trigger, filter_type, request_type, event_type, code)
+        found = self._cache.get(key)
+        if found is None:
+            labels = self._filter_labels(
+                namespace, broker, trigger, filter_type, request_type, event_type, code
+            )
+            found = self._histogram(self._dispatch, labels)
+            self._remember(key, found)
+        found.observe(self._value(seconds))
 
     def process(
         self,
@@ -186,10 +199,15 @@ class EventingMetrics:
         seconds: float,
     ) -> None:
         """Time from an event's arrival to the filter's first dispatch of it."""
-        labels = self._filter_labels(
-            namespace, broker, trigger, filter_type, "filter", event_type, None
-        )
-        self._histogram(self._process, labels).observe(self._value(seconds))
+        key = ("process", namespace, broker, trigger, filter_type, event_type)
+        found = self._cache.get(key)
+        if found is None:
+            labels = self._filter_labels(
+                namespace, broker, trigger, filter_type, "filter", event_type, None
+            )
+            found = self._histogram(self._process, labels)
+            self._remember(key, found)
+        found.observe(self._value(seconds))
 
     def count(self, what: str, namespace: str, broker: str, trigger: str, n: int = 1) -> None:
         """Add to one of the emulator's ``harness_eventing_<what>_events_total`` counters."""
@@ -212,8 +230,8 @@ class EventingMetrics:
     def _render_legacy(self, lines: list[str]) -> None:
         lines.append("# HELP event_count Number of events received by a Broker or a Trigger")
         lines.append("# TYPE event_count counter")
-        for labels, n in sorted(self._counts.items()):
-            lines.append(f"event_count{{{_render_labels(labels)}}} {n}")
+        for labels, histogram in sorted(self._dispatch.items()):
+            lines.append(f"event_count{{{_render_labels(labels)}}} {histogram.count}")
         self._render_histograms(
             lines, "event_dispatch_latencies", "The time spent dispatching an event", self._dispatch
         )
