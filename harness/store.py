@@ -30,13 +30,13 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from harness.errors import BadInput, Unavailable
 from harness.redact import redact_values
 from harness.statedir import ensure_state_dir, resolve_state_dir
+from harness.statuses import RunStatus
 
 __all__ = [
     "ACTION_KINDS",
@@ -49,7 +49,6 @@ __all__ = [
     "PerfResult",
     "RunKind",
     "RunRecord",
-    "RunStatus",
     "SqliteStore",
     "Store",
     "default_store_path",
@@ -61,24 +60,6 @@ __all__ = [
 
 RunKind = Literal["canary", "perf"]
 RUN_KINDS: tuple[str, ...] = ("canary", "perf")
-
-
-class RunStatus(StrEnum):
-    """A run's status in the journal, for canary and perf runs alike. The values are what
-    the store keeps and what JSON output shows (docs/contracts.md)."""
-
-    RUNNING = "running"
-    # canary
-    PROMOTED = "promoted"
-    ROLLED_BACK = "rolled_back"
-    INCONCLUSIVE = "inconclusive"
-    ABORTED = "aborted"
-    HELD = "held"
-    # perf (and events)
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
 RUNNING = RunStatus.RUNNING
 FINAL_STATUSES = frozenset(RunStatus) - {RunStatus.RUNNING}
 # The kinds the canary writes; others are accepted if they are lower_snake_case words.

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.errors import BadInput, Unavailable
+from harness.statuses import RunStatus
 from harness.store import (
     FINAL_STATUSES,
     RUN_KINDS,
@@ -39,7 +40,6 @@ from harness.store import (
     PerfResult,
     RunKind,
     RunRecord,
-    RunStatus,
     _action_record,
     _dumps,
     _pack,

@@ -212,6 +212,7 @@ LAYERS: dict[str, int] = {
     "harness.printable": 1,
     "harness.redact": 1,
     "harness.statedir": 1,
+    "harness.statuses": 1,
     "harness.knative": 2,
     "harness.store": 2,
     "harness.history": 3,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.statuses import RunStatus
 from harness.store import ActionRecord, RunRecord, Store
 
 TRAFFIC_ACTIONS = frozenset({"set_traffic", "promote", "rollback"})
@@ -32,9 +33,9 @@ def changed_traffic(actions: Sequence[ActionRecord]) -> bool:
 
 def left_traffic_changed(run: RunRecord, actions: Sequence[ActionRecord]) -> bool:
     """True when the run ended (or stopped) without its original block restored."""
-    if run.running or run.status == "held":
+    if run.running or run.status == RunStatus.HELD:
         return True
-    if run.status == "promoted":
+    if run.status == RunStatus.PROMOTED:
         return False
     traffic = [a for a in actions if a.kind in TRAFFIC_ACTIONS]
     return bool(traffic) and not (traffic[-1].kind == "rollback" and traffic[-1].done)

@@ -33,7 +33,8 @@ from harness.knative.backend import TrafficBackend
 from harness.knative.model import ServiceState
 from harness.knative.traffic import TrafficTarget, canary_split, promote_split
 from harness.metrics.source import MetricSource, RevisionCounters
-from harness.store import RunStatus, Store
+from harness.statuses import RunStatus
+from harness.store import Store
 
 # Series of a revision appear in Prometheus only after its first requests are scraped.
 SERIES_GRACE_S = 15.0

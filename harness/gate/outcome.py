@@ -4,25 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK
+from harness.statuses import GateVerdict
 from harness.store import RunRecord
 
 if TYPE_CHECKING:  # analysis.fixed loads scipy: only when a gate compares
     from analysis import ArmSnapshot
     from analysis.fixed import MetricResult, Tolerances
 
-__all__ = ["EXIT_CODES", "GateOutcome", "GateVerdict", "metric_name"]
-
-
-class GateVerdict(StrEnum):
-    """A whole gate's verdict (each metric has an `analysis.fixed.GateStatus`)."""
-
-    PASSED = "passed"
-    REGRESSION = "regression"
-    INCONCLUSIVE = "inconclusive"
+__all__ = ["EXIT_CODES", "GateOutcome", "metric_name"]
 
 
 EXIT_CODES = {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.gate.outcome import metric_name
+from harness.statuses import GateVerdict
 
 if TYPE_CHECKING:
     from analysis.fixed import MetricResult
@@ -21,16 +22,16 @@ if TYPE_CHECKING:
 
 __all__ = ["gate_document", "gate_report", "report_metric"]
 
-# The gate's statuses as the report's decision words.
-_DECISIONS = {"passed": "pass", "regression": "fail", "inconclusive": "inconclusive"}
-
 
 def report_metric(metric: MetricResult) -> MetricRow:
     """One gate metric as a report row / JUnit testcase; its message names the metric."""
-    from harness.report import MetricRow
+    from analysis.fixed import GateStatus
+    from harness.report import MetricRow, RowStatus
 
     name = metric_name(metric.name)
-    status = {"pass": "pass", "fail": "fail"}.get(metric.status.value, "inconclusive")
+    status = {GateStatus.PASS: RowStatus.PASS, GateStatus.FAIL: RowStatus.FAIL}.get(
+        metric.status, RowStatus.INCONCLUSIVE
+    )
     if metric.name == "error_rate":
         unit = "%"
         reference, candidate = 100 * metric.reference, 100 * metric.candidate
@@ -45,9 +46,9 @@ def report_metric(metric: MetricResult) -> MetricRow:
         limit = f"+{100 * metric.tolerance:.3g}%"
         ci = _interval(metric.ci_low, metric.ci_high, "x")
         shown = f"{candidate:.4g} ms vs {reference:.4g} ms ({change})"
-    if status == "fail":
+    if status is RowStatus.FAIL:
         message = f"{name} regressed: {shown}, tolerated {limit}"
-    elif status == "pass":
+    elif status is RowStatus.PASS:
         message = f"{name} within tolerance: {shown}, tolerated {limit}"
     else:
         reason = metric.explanation.split(": ", 1)[-1].rstrip(".")
@@ -55,9 +56,9 @@ def report_metric(metric: MetricResult) -> MetricRow:
     values: dict[str, float | int | str | None] = {
         "reference": _finite(reference),
         "candidate": _finite(candidate),
-        "change": change if status != "inconclusive" else None,
+        "change": change if status is not RowStatus.INCONCLUSIVE else None,
         "limit": limit,
-        "ci": ci if status != "inconclusive" else None,
+        "ci": ci if status is not RowStatus.INCONCLUSIVE else None,
         "p_value": _finite(metric.p_value),
         "p_adjusted": f"{metric.p_adjusted:.3g}" if math.isfinite(metric.p_adjusted) else None,
     }
@@ -80,11 +81,16 @@ def _interval(low: float, high: float, unit: str) -> str | None:
 
 def gate_report(outcome: GateOutcome, trend: Sequence[Any] = ()) -> ReportData:
     """The gate's `ReportData`: a row per metric, both latency distributions, the trend."""
-    from harness.report import ReportData, trend_from_history
+    from harness.report import ReportData, RowStatus, trend_from_history
 
     refs = outcome.references
     baseline = refs[0].id if len(refs) == 1 else f"last {len(refs)} runs"
-    decision = _DECISIONS.get(outcome.status, "inconclusive")
+    # The gate's verdict as the report's decision word.
+    decision = {
+        GateVerdict.PASSED: RowStatus.PASS,
+        GateVerdict.REGRESSION: RowStatus.FAIL,
+        GateVerdict.INCONCLUSIVE: RowStatus.INCONCLUSIVE,
+    }[outcome.status]
     histograms = {}
     for name, arm in (("reference", outcome.reference_arm), ("candidate", outcome.candidate_arm)):
         if arm.latency is not None:

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import Aborted, BadInput
-from harness.gate.outcome import GateOutcome, GateVerdict
+from harness.gate.outcome import GateOutcome
 from harness.gate.report import gate_report
 from harness.history import history_trend
+from harness.statuses import GateVerdict, RunStatus
 from harness.store import PerfResult, RunRecord, Store, is_run_id, new_run_id, open_store
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ def _candidate(
         return run
     limit = _SCAN_START
     while True:
-        runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit)
+        runs = store.list_runs(namespace, service, "perf", status=RunStatus.COMPLETED, limit=limit)
         for run in runs:
             if tag is None or run.spec.get("tag") == tag:
                 return run
@@ -244,7 +245,7 @@ def _require_comparable(run: RunRecord, namespace: str, service: str, what: str)
             f"{what}: run {run.id} measured {run.namespace}/{run.service}, "
             f"not {namespace}/{service}"
         )
-    if run.status != "completed":
+    if run.status != RunStatus.COMPLETED:
         raise BadInput(f"{what}: run {run.id} is {run.status}, not completed")
 
 
@@ -314,7 +315,7 @@ def _eligible(
             candidate.service,
             "perf",
             label=against.label,
-            status="completed",
+            status=RunStatus.COMPLETED,
             limit=limit,
         )
         # The trend reads no histogram: a cheap way to learn each run's arm.

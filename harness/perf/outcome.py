@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import Histogram
+from harness.statuses import RunStatus
 from harness.store import PerfResult, RunRecord
 
 __all__ = ["COLD_START", "QUANTILES", "PerfOutcome", "perf_document", "perf_report"]
@@ -186,7 +187,7 @@ def perf_report(run: RunRecord, outcome: PerfOutcome, trend: Sequence[Any] = ())
         data,
         explanation=outcome.explanation(),
         histograms=histograms,
-        decision="completed",
+        decision=RunStatus.COMPLETED,
     )
 
 

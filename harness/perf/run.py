@@ -29,6 +29,7 @@ from harness.knative.backend import TrafficBackend
 from harness.load.targets import Arm, service_arms
 from harness.local.state import EmulatorInfo
 from harness.perf.outcome import COLD_START, PerfOutcome, perf_report
+from harness.statuses import RunStatus
 from harness.store import RunRecord, Store, new_run_id, open_store
 
 __all__ = [
@@ -389,9 +390,9 @@ def save_outcome(store: Store, run: RunRecord, outcome: PerfOutcome) -> RunRecor
     store.save_perf_result(run.id, outcome.perf_result())
     return store.finish_run(
         run.id,
-        "completed",
+        RunStatus.COMPLETED,
         summary={
-            "decision": "completed",
+            "decision": RunStatus.COMPLETED,
             "explanation": outcome.explanation(),
             "profile": outcome.profile,
             "arm": outcome.arm,
@@ -412,7 +413,7 @@ def unsaved_run(spec: PerfSpec, target: PerfTarget, started: float) -> RunRecord
         label=spec.label,
         started=started,
         finished=None,
-        status="running",
+        status=RunStatus.RUNNING,
         spec=spec.model_dump(mode="json", by_alias=True),
         original_traffic=None,
         summary=None,
@@ -423,7 +424,11 @@ def fail_run(store: Store, run: RunRecord, error: BaseException) -> None:
     """Mark a saved run ``failed`` with the error's sentence (best effort, never raises)."""
     message = error.message if isinstance(error, HarnessError) else "interrupted"
     with contextlib.suppress(HarnessError):
-        store.finish_run(run.id, "failed", summary={"decision": "failed", "explanation": [message]})
+        store.finish_run(
+            run.id,
+            RunStatus.FAILED,
+            summary={"decision": RunStatus.FAILED, "explanation": [message]},
+        )
 
 
 # ----------------------------------------------------------------- the command
@@ -521,7 +526,7 @@ def execute_perf(
             run = save_outcome(store, run, outcome)
             trend = history_trend(store, spec.namespace, spec.service, outcome.arm, outcome.profile)
         else:
-            run = replace(run, status="completed", finished=outcome.finished)
+            run = replace(run, status=RunStatus.COMPLETED, finished=outcome.finished)
         report = write_perf_report(spec, run, outcome, trend)
         return PerfRun(
             run=run,

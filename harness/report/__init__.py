@@ -29,6 +29,7 @@ from harness.report.model import (
     LookPoint,
     MetricRow,
     ReportData,
+    RowStatus,
     TrafficPoint,
     TrendPoint,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "LookPoint",
     "MetricRow",
     "ReportData",
+    "RowStatus",
     "TrafficPoint",
     "TrendPoint",
     "report_dir_for",

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from analysis import MetricStatus
 from harness.report.model import (
     ArmSummary,
     LookPoint,
     MetricRow,
     ReportData,
+    RowStatus,
     TrafficPoint,
     TrendPoint,
 )
@@ -31,12 +33,12 @@ __all__ = [
     "trend_from_history",
 ]
 
-# The judge's metric states (analysis.MetricStatus values) as test outcomes.
-_STATUS = {
-    "regression": "fail",
-    "non_inferior": "pass",
-    "inconclusive": "inconclusive",
-    "insufficient_data": "inconclusive",
+# The judge's metric states as report rows (a JUnit testcase's outcome).
+_STATUS: dict[str, RowStatus] = {
+    MetricStatus.REGRESSION: RowStatus.FAIL,
+    MetricStatus.NON_INFERIOR: RowStatus.PASS,
+    MetricStatus.INCONCLUSIVE: RowStatus.INCONCLUSIVE,
+    MetricStatus.INSUFFICIENT_DATA: RowStatus.INCONCLUSIVE,
 }
 _ACTION_PERCENT = {"rollback": 0, "promote": 100}
 
@@ -78,7 +80,7 @@ def metric_results(verdict: Mapping[str, Any]) -> list[MetricRow]:
         results.append(
             MetricRow(
                 name=_metric_name(metric["name"]),
-                status=_STATUS.get(str(metric.get("status")), "inconclusive"),
+                status=_STATUS.get(str(metric.get("status")), RowStatus.INCONCLUSIVE),
                 message=str(metric.get("explanation") or metric.get("status")),
                 values=values,
             )

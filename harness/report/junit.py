@@ -14,7 +14,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from harness.report.format import format_value
-from harness.report.model import MetricRow, ReportData, outcome_class
+from harness.report.model import MetricRow, ReportData, RowStatus, outcome_class
 
 __all__ = ["render_junit"]
 
@@ -27,14 +27,14 @@ def render_junit(data: ReportData) -> str:
     metrics = data.metrics or [_run_outcome(data)]
     counts = {
         status: sum(1 for m in metrics if m.status == status)
-        for status in ("fail", "error", "inconclusive")
+        for status in (RowStatus.FAIL, RowStatus.ERROR, RowStatus.INCONCLUSIVE)
     }
     duration = f"{data.duration_s or 0.0:.3f}"
     totals = {
         "tests": str(len(metrics)),
-        "failures": str(counts["fail"]),
-        "errors": str(counts["error"]),
-        "skipped": str(counts["inconclusive"]),
+        "failures": str(counts[RowStatus.FAIL]),
+        "errors": str(counts[RowStatus.ERROR]),
+        "skipped": str(counts[RowStatus.INCONCLUSIVE]),
         "time": duration,
     }
     root = ET.Element("testsuites", {"name": "knative-harness", **totals})
@@ -67,17 +67,17 @@ def render_junit(data: ReportData) -> str:
             suite, "testcase", {"classname": classname, "name": _clean(metric.name), "time": "0"}
         )
         numbers = _numbers(metric)
-        if metric.status == "fail":
+        if metric.status is RowStatus.FAIL:
             failure = ET.SubElement(
                 case, "failure", {"message": _clean(metric.message), "type": "regression"}
             )
             failure.text = numbers
-        elif metric.status == "error":
+        elif metric.status is RowStatus.ERROR:
             error = ET.SubElement(
                 case, "error", {"message": _clean(metric.message), "type": "error"}
             )
             error.text = numbers
-        elif metric.status == "inconclusive":
+        elif metric.status is RowStatus.INCONCLUSIVE:
             ET.SubElement(case, "skipped", {"message": _clean(metric.message)})
         ET.SubElement(case, "system-out").text = _clean(metric.message) + "\n" + numbers
     if data.explanation:
@@ -88,7 +88,7 @@ def render_junit(data: ReportData) -> str:
 
 def _run_outcome(data: ReportData) -> MetricRow:
     outcome = outcome_class(data.status)
-    status = {"good": "pass", "bad": "fail"}.get(outcome, "inconclusive")
+    status = {"good": RowStatus.PASS, "bad": RowStatus.FAIL}.get(outcome, RowStatus.INCONCLUSIVE)
     message = f"run {data.status.replace('_', ' ')}"
     if data.explanation:
         message += ": " + data.explanation[0]

@@ -8,16 +8,16 @@ Markdown renderers let through (``<script>`` shows as text).
 from __future__ import annotations
 
 from harness.report.format import format_duration, format_value
-from harness.report.model import ReportData, outcome_class
+from harness.report.model import ReportData, RowStatus, outcome_class
 
 __all__ = ["md_escape", "render_markdown"]
 
 _ICONS = {"good": "✅", "bad": "❌", "neutral": "⚠️"}
 _METRIC_ICONS = {
-    "pass": "✅ pass",
-    "fail": "❌ fail",
-    "inconclusive": "⚠️ inconclusive",
-    "error": "⚠️ error",
+    RowStatus.PASS: "✅ pass",
+    RowStatus.FAIL: "❌ fail",
+    RowStatus.INCONCLUSIVE: "⚠️ inconclusive",
+    RowStatus.ERROR: "⚠️ error",
 }
 # Punctuation that means something mid-line: emphasis, code, links, table cells,
 # strikethrough and GitHub's math. (Our text never starts a line, so # - + . stay.)

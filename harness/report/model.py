@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+from harness.statuses import GateVerdict, RunStatus
 
 __all__ = [
     "BAD_STATUSES",
@@ -21,16 +24,37 @@ __all__ = [
     "LookPoint",
     "MetricRow",
     "ReportData",
+    "RowStatus",
     "TrafficPoint",
     "TrendPoint",
     "outcome_class",
 ]
 
 REPORT_SCHEMA = "knative-harness/report/v1"
-METRIC_STATUSES = ("pass", "fail", "inconclusive", "error")
-# Run statuses (store's and the gate's) by how a CI reader should see them.
-GOOD_STATUSES = frozenset({"promoted", "completed", "passed", "pass"})
-BAD_STATUSES = frozenset({"rolled_back", "failed", "fail", "regression", "error"})
+
+
+class RowStatus(StrEnum):
+    """A report row's status (a JUnit testcase: passed, failure, error or skipped)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+# Run statuses (the store's and the gate's) by how a CI reader should see them.
+GOOD_STATUSES = frozenset(
+    {RunStatus.PROMOTED, RunStatus.COMPLETED, GateVerdict.PASSED, RowStatus.PASS}
+)
+BAD_STATUSES = frozenset(
+    {
+        RunStatus.ROLLED_BACK,
+        RunStatus.FAILED,
+        GateVerdict.REGRESSION,
+        RowStatus.FAIL,
+        RowStatus.ERROR,
+    }
+)
 
 
 def outcome_class(status: str) -> str:
@@ -109,20 +133,22 @@ class TrafficPoint:
 class MetricRow:
     """The outcome for one metric: a JUnit testcase, a table row.
 
-    ``status`` is pass, fail, inconclusive or error; ``message`` one sentence naming the
-    metric (``"latency p99 regressed: 31 ms vs 20 ms (limit 1.5x)"``); ``values`` the
-    numbers behind it (baseline, candidate, ratio, limit, e_value...), shown in order.
+    ``status`` is a `RowStatus` (a string is converted; ValueError if none); ``message``
+    one sentence naming the metric (``"latency p99 regressed: 31 ms vs 20 ms (limit
+    1.5x)"``); ``values`` the numbers behind it (baseline, candidate, ratio, limit,
+    e_value...), shown in order.
     """
 
     name: str
-    status: str
+    status: RowStatus
     message: str
     values: dict[str, float | int | str | None] = field(default_factory=dict)
     unit: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in METRIC_STATUSES:
-            raise ValueError(f"metric status must be one of {', '.join(METRIC_STATUSES)}")
+        if self.status not in set(RowStatus):
+            raise ValueError(f"metric status must be one of {', '.join(RowStatus)}")
+        object.__setattr__(self, "status", RowStatus(self.status))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from harness.report import (
     LookPoint,
     MetricRow,
     ReportData,
+    RowStatus,
     TrafficPoint,
     TrendPoint,
 )
@@ -80,28 +81,28 @@ def canary_report(service: str = "hello", message_suffix: str = "") -> ReportDat
         metrics=[
             MetricRow(
                 "error rate",
-                "pass",
+                RowStatus.PASS,
                 "error rate within margin: 0.2% vs 0.1%",
                 {"baseline": 0.1, "candidate": 0.2, "e_value": 2.9},
                 unit="%",
             ),
             MetricRow(
                 "latency p50",
-                "pass",
+                RowStatus.PASS,
                 "latency p50 within margin",
                 {"baseline": 5.0, "candidate": 5.5, "ratio": 1.1},
                 unit="ms",
             ),
             MetricRow(
                 "latency p99",
-                "fail",
+                RowStatus.FAIL,
                 "latency p99 regressed: 13.9 ms vs 8.1 ms" + message_suffix,
                 {"baseline": 8.1, "candidate": 13.9, "ratio": 1.72, "e_value": 3214.0},
                 unit="ms",
             ),
             MetricRow(
                 "slo p99",
-                "inconclusive",
+                RowStatus.INCONCLUSIVE,
                 "not enough requests for the SLO bound",
                 {"limit": 300.0, "candidate": None},
                 unit="ms",
@@ -145,7 +146,7 @@ def gate_report() -> ReportData:
         metrics=[
             MetricRow(
                 "latency p99",
-                "pass",
+                RowStatus.PASS,
                 "latency p99 within 1.2x",
                 {"reference": 12.1, "candidate": 12.3, "ratio": 1.02},
                 unit="ms",

@@ -15,6 +15,7 @@ from harness.report import (
     REPORT_SCHEMA,
     MetricRow,
     ReportData,
+    RowStatus,
     report_dir_for,
     update_index,
     write_report,
@@ -115,7 +116,7 @@ def _evil_report() -> ReportData:
         spec={"note": EVIL},
         looks=[replace(look, arms=arms, e_values={EVIL: 2.0}) for look in data.looks],
         histograms={EVIL: data.histograms["canary"]},
-        metrics=[*data.metrics, MetricRow(EVIL, "fail", EVIL, {EVIL: EVIL}, unit=EVIL)],
+        metrics=[*data.metrics, MetricRow(EVIL, RowStatus.FAIL, EVIL, {EVIL: EVIL}, unit=EVIL)],
     )
 
 
