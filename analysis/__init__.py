@@ -6,7 +6,8 @@ No I/O and no clock: numbers in, verdicts out. Public API::
 
 The judge and the sample-ratio guard load scipy, which takes about half a second; they
 are imported on first use, so code that only records histograms (the load generator)
-starts fast.
+starts fast. Histograms (numpy) are imported on first use too, so that the CLI can read
+the judge's defaults from `analysis.config` without loading numpy.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from analysis.config import Direction, JudgeConfig, Margins, Priors, Slos, Tolerances
-from analysis.histogram import Histogram
-from analysis.snapshot import ArmSnapshot
 from analysis.verdict import Decision, MetricStatus, MetricVerdict, Verdict
 
 if TYPE_CHECKING:
+    from analysis.histogram import Histogram
     from analysis.judge import SequentialJudge
+    from analysis.snapshot import ArmSnapshot
     from analysis.srm import SampleRatioGuard, SrmResult
 
 _LAZY = {
+    "ArmSnapshot": "analysis.snapshot",
+    "Histogram": "analysis.histogram",
     "SequentialJudge": "analysis.judge",
     "SampleRatioGuard": "analysis.srm",
     "SrmResult": "analysis.srm",

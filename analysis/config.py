@@ -50,9 +50,9 @@ def _check_types(instance: Any, group: str) -> list[str]:
         if value is None or f.name == "directions" or isinstance(value, tuple):
             continue
         if not _is_number(value) and not isinstance(value, _GROUPS):
-            problems.append(f"{group}{f.name} must be a number, not {type(value).__name__}")
+            problems.append(f"{group}{f.name}: must be a number, not {type(value).__name__}")
         elif _is_number(value) and not math.isfinite(value):
-            problems.append(f"{group}{f.name} must be finite")
+            problems.append(f"{group}{f.name}: must be finite")
     return problems
 
 
@@ -80,11 +80,11 @@ class Margins:
         if not problems:
             for name in RATIO_KINDS:
                 if not getattr(self, name) > 1.0:
-                    problems.append(f"margins.{name} must be > 1")
+                    problems.append(f"margins.{name}: must be > 1")
             if not 0.0 < self.error_abs <= 1.0:
-                problems.append("margins.error_abs must be within (0, 1]")
+                problems.append("margins.error_abs: must be within (0, 1]")
             if not 0.0 < self.tail_quantile < 1.0:
-                problems.append("margins.tail_quantile must be within (0, 1)")
+                problems.append("margins.tail_quantile: must be within (0, 1)")
         _raise(problems)
 
 
@@ -109,7 +109,7 @@ class Tolerances:
         if not problems:
             for name in RATIO_KINDS:
                 if not getattr(self, name) >= 1.0:
-                    problems.append(f"tolerances.{name} must be >= 1")
+                    problems.append(f"tolerances.{name}: must be >= 1")
         _raise(problems)
 
 
@@ -126,11 +126,11 @@ class Slos:
         problems = _check_types(self, "slos.")
         if not problems:
             if self.error_rate is not None and not 0.0 < self.error_rate < 1.0:
-                problems.append("slos.error_rate must be within (0, 1)")
+                problems.append("slos.error_rate: must be within (0, 1)")
             if self.latency_ms is not None and not self.latency_ms > 0:
-                problems.append("slos.latency_ms must be > 0")
+                problems.append("slos.latency_ms: must be > 0")
             if not 0.0 < self.latency_quantile < 1.0:
-                problems.append("slos.latency_quantile must be within (0, 1)")
+                problems.append("slos.latency_quantile: must be within (0, 1)")
         _raise(problems)
 
 
@@ -149,7 +149,7 @@ class Priors:
         if not problems:
             for f in fields(self):
                 if not getattr(self, f.name) > 0:
-                    problems.append(f"priors.{f.name} must be > 0")
+                    problems.append(f"priors.{f.name}: must be > 0")
         _raise(problems)
 
 
@@ -204,37 +204,38 @@ class JudgeConfig:
         problems = _check_types(self, "")
         for name, group in GROUPS.items():
             if not isinstance(getattr(self, name), group):
-                problems.append(f"{name} must be a {group.__name__}")
+                problems.append(f"{name}: must be a {group.__name__}")
         _raise(problems)
         for name in ("alpha", "srm_alpha"):
             if not 0.0 < getattr(self, name) < 1.0:
-                problems.append(f"{name} must be within (0, 1)")
+                problems.append(f"{name}: must be within (0, 1)")
         if self.promote_alpha is not None and not 0.0 < self.promote_alpha < 1.0:
-            problems.append("promote_alpha must be within (0, 1)")
+            problems.append("promote_alpha: must be within (0, 1)")
         for kind in RATIO_KINDS:
             tolerance = getattr(self.tolerances, kind)
             margin = getattr(self.margins, kind)
             if not tolerance < margin:
                 problems.append(
-                    f"tolerances.{kind} ({tolerance:g}) must be below margins.{kind} ({margin:g})"
+                    f"tolerances.{kind}: {tolerance:g} must be below margins.{kind} ({margin:g})"
                 )
         if self.min_requests_per_arm < 0:
-            problems.append("min_requests_per_arm must be >= 0")
+            problems.append("min_requests_per_arm: must be >= 0")
         if self.min_block_requests < 1:
-            problems.append("min_block_requests must be >= 1")
+            problems.append("min_block_requests: must be >= 1")
         if len(self.tail_quantiles) != len(self.tail_weights) or not self.tail_quantiles:
-            problems.append("tail_quantiles and tail_weights need the same, non-zero length")
+            problems.append("tail_weights: needs as many weights as tail_quantiles, at least one")
         if any(not _is_number(q) or not 0.0 < q < 1.0 for q in self.tail_quantiles):
-            problems.append("tail_quantiles must be within (0, 1)")
+            problems.append("tail_quantiles: must be within (0, 1)")
         if any(not _is_number(w) or w <= 0 for w in self.tail_weights) or not math.isclose(
             sum(self.tail_weights), 1.0
         ):
-            problems.append("tail_weights must be positive and sum to 1")
+            problems.append("tail_weights: must be positive and sum to 1")
         if self.margins.tail_quantile not in self.tail_quantiles:
-            problems.append("margins.tail_quantile must be one of tail_quantiles")
+            problems.append("margins.tail_quantile: must be one of tail_quantiles")
         unknown = set(self.directions) - set(COMPARATIVE_METRICS)
         if unknown:
-            problems.append(f"directions for unknown metrics: {sorted(unknown)}")
+            known = ", ".join(COMPARATIVE_METRICS)
+            problems.append(f"directions: unknown metrics {sorted(unknown)} (known: {known})")
         _raise(problems)
 
     @property

@@ -7,6 +7,12 @@ problem is one `BadInput` line naming the field, e.g.
 YAML syntax errors. Names that later reach PromQL, URLs or paths (service, namespace,
 revisions, tags) are validated as DNS labels here.
 
+The judge's settings are `analysis.JudgeConfig`'s, under the same names: ``alpha``,
+``margins: {median_ratio: 1.05}``, ``tolerances``, ``slos``, ``priors``... (defaults
+read from there, never copied; docs/contracts.md has the table with the CLI flags).
+Keys renamed since (``margins.p99_ratio`` -> ``margins.tail_ratio``, ...) are still
+read, with a one-line deprecation warning on stderr.
+
 Relative paths written in a spec file (``locustfile``, ``apply``) are resolved against
 the file's folder, so a spec works from any working directory; output paths
 (``report_dir``, ``store``) and paths given as flags are relative to the working
@@ -15,9 +21,11 @@ directory.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -32,11 +40,13 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
+from analysis.config import Direction, JudgeConfig, Margins, Priors, Slos, Tolerances
 from harness.errors import BadInput
 from harness.inputs import FastSafeLoader, InputError, load_yaml, read_text, yaml_error_text
 from harness.knative.names import is_dns1035_label, is_dns1123_label
@@ -46,13 +56,12 @@ from harness.redact import redact_url
 
 __all__ = [
     "DEFAULT_STEPS",
+    "DEPRECATED_KEYS",
     "KNATIVE_STEPS_DEFAULT",
     "PLACEHOLDERS",
     "CanarySpec",
     "CustomQueries",
-    "Margins",
     "PerfSpec",
-    "Slos",
     "knative_steps",
     "load_canary_spec",
     "load_perf_spec",
@@ -205,40 +214,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
 
 
-class Margins(_Strict):
-    """Non-inferiority margins: how much worse the canary may be and still be promoted.
-
-    Defaults are the judge's (`analysis.JudgeConfig`): error-rate ratio 2 or an absolute
-    increase below 0.1 point, median ratio 1.05, ratio 2 of the shares of requests above
-    the pooled p99.
-    """
-
-    error_ratio: Number = Field(default=2.0, gt=1.0)
-    error_abs: Number = Field(default=0.001, ge=0.0, le=1.0)
-    median_ratio: Number = Field(default=1.05, gt=1.0)
-    p99_ratio: Number = Field(default=2.0, gt=1.0)
+def _numbers_only(value: object, info: ValidationInfo) -> object:
+    # Pydantic would take a YAML `true` as 1 before the judge's own checks see it.
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(item, bool):
+                raise ValueError(f"{info.field_name}.{key}: must be a number, not true/false")
+    return value
 
 
-class Tolerances(_Strict):
-    """Rollback tolerances: how much worse the canary must be shown to be to roll back.
+# The judge's groups (analysis.config), validated by their own __post_init__.
+MarginsField = Annotated[Margins, BeforeValidator(_numbers_only)]
+TolerancesField = Annotated[Tolerances, BeforeValidator(_numbers_only)]
+SlosField = Annotated[Slos, BeforeValidator(_numbers_only)]
+PriorsField = Annotated[Priors, BeforeValidator(_numbers_only)]
+_JUDGE = JudgeConfig()
 
-    Defaults are the judge's (`analysis.JudgeConfig`): errors 1.1, latency 1.02 (the
-    median, and the canary's tail thresholds are raised by it), tail shares 1. A
-    difference too small to matter, such as two builds of the same code on different
-    nodes, then reaches promotion instead of a rollback; 1 everywhere asks for any
-    provable regression (docs/judge.md, "Practical significance").
-    """
-
-    error_ratio: Number = Field(default=1.1, ge=1.0)
-    median_ratio: Number = Field(default=1.02, ge=1.0)
-    p99_ratio: Number = Field(default=1.0, ge=1.0)
-
-
-class Slos(_Strict):
-    """Absolute objectives judged on upper confidence bounds; None means not checked."""
-
-    error_rate: Number | None = Field(default=None, ge=0.0, le=1.0)
-    p99_ms: Number | None = Field(default=None, gt=0.0)
+# Old spec keys still read (with a warning on stderr): old dotted name -> new one.
+DEPRECATED_KEYS = {
+    "margins.p99_ratio": "margins.tail_ratio",
+    "tolerances.p99_ratio": "tolerances.tail_ratio",
+    "slos.p99_ms": "slos.latency_ms",
+}
 
 
 class CustomQueries(_Strict):
@@ -333,10 +330,19 @@ class CanarySpec(_RunSpec):
     step_interval: Seconds = 10.0
     look_interval: Seconds = 2.0
     max_duration: Seconds = 600.0
-    margins: Margins = Margins()
-    tolerances: Tolerances = Tolerances()
-    slos: Slos = Slos()
-    alpha: Number = Field(default=0.05, gt=0.0, le=0.5)
+    # The judge's settings: analysis.JudgeConfig's fields, names and defaults.
+    alpha: Number = _JUDGE.alpha
+    promote_alpha: Number | None = _JUDGE.promote_alpha
+    min_requests_per_arm: WholeNumber = _JUDGE.min_requests_per_arm
+    min_block_requests: WholeNumber = _JUDGE.min_block_requests
+    margins: MarginsField = _JUDGE.margins
+    tolerances: TolerancesField = _JUDGE.tolerances
+    slos: SlosField = _JUDGE.slos
+    priors: PriorsField = _JUDGE.priors
+    tail_quantiles: tuple[Number, ...] = _JUDGE.tail_quantiles
+    tail_weights: tuple[Number, ...] = _JUDGE.tail_weights
+    srm_alpha: Number = _JUDGE.srm_alpha
+    directions: dict[str, Direction] = Field(default_factory=dict)
     on_inconclusive: OnFailure = "rollback"
     on_abort: OnFailure = "rollback"
     dry_run: bool = False
@@ -390,12 +396,7 @@ class CanarySpec(_RunSpec):
             raise ValueError("to: must differ from from")
         if self.baseline_tag == self.canary_tag:
             raise ValueError("canary_tag: must differ from baseline_tag")
-        for name in ("error_ratio", "median_ratio", "p99_ratio"):
-            tolerance, margin = getattr(self.tolerances, name), getattr(self.margins, name)
-            if tolerance >= margin:
-                raise ValueError(
-                    f"tolerances.{name}: {tolerance:g} must be below margins.{name} ({margin:g})"
-                )
+        _ = self.judge  # the judge's own cross-checks (each tolerance below its margin...)
         if self.step_interval <= 0:
             raise ValueError("step_interval: must be positive")
         if not 0 < self.look_interval <= self.step_interval:
@@ -414,6 +415,13 @@ class CanarySpec(_RunSpec):
 
     def _arms(self) -> int:
         return 2
+
+    @property
+    def judge(self) -> JudgeConfig:
+        """The judge's settings: this spec's fields of the same names."""
+        return JudgeConfig(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(JudgeConfig)}
+        )
 
     @property
     def requests_per_second(self) -> float | None:
@@ -484,10 +492,28 @@ def _load(
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, _alias_of(model, key), value)
+    if model is CanarySpec:
+        _rename_deprecated(data, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise BadInput(f"{what}: {_first_error(model, exc)}") from None
+
+
+def _rename_deprecated(data: dict[str, Any], what: str) -> None:
+    """Move `DEPRECATED_KEYS` to their new names, one warning line each on stderr."""
+    for old, new in DEPRECATED_KEYS.items():
+        group, _, old_key = old.partition(".")
+        section = data.get(group)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        new_key = new.partition(".")[2]
+        if new_key in section:
+            raise BadInput(f"{what}: {old}: deprecated name of {new}; give only {new}")
+        section = dict(section)
+        section[new_key] = section.pop(old_key)
+        data[group] = section
+        print(f"{what}: {old} is deprecated, read as {new}", file=sys.stderr)
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
@@ -553,7 +579,7 @@ def _describe(model: type[BaseModel], error: ErrorDetails) -> str:
     location = _location(error["loc"])
     kind = error["type"]
     message = error["msg"].removeprefix("Value error, ")
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         known = _field_names(model, error["loc"][:-1])
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         message = "unknown field" + (f" (did you mean {close[0]}?)" if close else "")
@@ -561,8 +587,10 @@ def _describe(model: type[BaseModel], error: ErrorDetails) -> str:
         message = "required"
     elif message.startswith("Input should be "):
         message = "must be " + message.removeprefix("Input should be ")
-    # Model-level checks name their field at the start of the message themselves.
-    return f"{location}: {message}" if location else message
+    # Model-level checks and the judge's groups name their field in the message themselves.
+    if not location or message.startswith(f"{location}."):
+        return message
+    return f"{location}: {message}"
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -587,10 +615,13 @@ def _field_names(model: type[BaseModel], parents: tuple[int | str, ...]) -> list
         nested = [
             arg
             for arg in (annotation, *getattr(annotation, "__args__", ()))
-            if isinstance(arg, type) and issubclass(arg, BaseModel)
+            if isinstance(arg, type)
+            and (issubclass(arg, BaseModel) or dataclasses.is_dataclass(arg))
         ]
         if not nested:
             return []
+        if dataclasses.is_dataclass(nested[0]):
+            return [f.name for f in dataclasses.fields(nested[0])]
         current = nested[0]
     return [f.alias or name for name, f in current.model_fields.items()]
 

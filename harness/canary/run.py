@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis import ArmSnapshot, JudgeConfig, Margins, Slos, Tolerances
+from analysis import ArmSnapshot
 from harness.canary.checks import check_user_code
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.canary.lease import ServiceLease, holder_name
@@ -79,25 +79,6 @@ def open_cluster(
         finally:
             for cleanup in reversed(cluster.cleanups):
                 cleanup()
-
-
-def judge_config(spec: CanarySpec) -> JudgeConfig:
-    """The judge's settings from the spec's alpha, margins, tolerances and SLOs."""
-    return JudgeConfig(
-        alpha=spec.alpha,
-        margins=Margins(
-            error_ratio=spec.margins.error_ratio,
-            error_abs=spec.margins.error_abs,
-            median_ratio=spec.margins.median_ratio,
-            tail_ratio=spec.margins.p99_ratio,
-        ),
-        tolerances=Tolerances(
-            error_ratio=spec.tolerances.error_ratio,
-            median_ratio=spec.tolerances.median_ratio,
-            tail_ratio=spec.tolerances.p99_ratio,
-        ),
-        slos=Slos(error_rate=spec.slos.error_rate, latency_ms=spec.slos.p99_ms),
-    )
 
 
 def metric_profile(spec: CanarySpec) -> MetricProfile:
@@ -236,7 +217,7 @@ def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
         warmup_s=spec.warmup,
         max_duration_s=spec.max_duration,
         alpha=spec.alpha,
-        judge=judge_config(spec),
+        judge=spec.judge,
         dry_run=spec.dry_run,
         on_inconclusive=spec.on_inconclusive,
         on_abort=spec.on_abort,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.commands.judge_options import judge_option, judge_overrides
 from harness.commands.options import Context, Kubeconfig, Namespace, StateDir
 
 StorePath = Annotated[
@@ -16,6 +17,7 @@ StorePath = Annotated[
 
 
 def canary(
+    ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="Knative Service to roll out.")] = "",
     from_: Annotated[
         str | None, typer.Option("--from", help="Baseline revision (hello-v1 or v1).")
@@ -52,32 +54,25 @@ def canary(
     metrics_profile: Annotated[
         str | None, typer.Option(help="legacy, otel, kourier, istio or custom.")
     ] = None,
-    alpha: Annotated[
-        float | None, typer.Option(help="False-rollback level (default 0.05).")
-    ] = None,
-    error_ratio_margin: Annotated[
-        float | None, typer.Option(help="Error-rate ratio margin.")
-    ] = None,
-    error_abs_margin: Annotated[
-        float | None,
-        typer.Option(help="Tolerated absolute error-rate increase (0.001 = 0.1 point)."),
-    ] = None,
-    median_ratio_margin: Annotated[float | None, typer.Option(help="Median ratio margin.")] = None,
-    p99_ratio_margin: Annotated[float | None, typer.Option(help="p99 exceedance margin.")] = None,
-    error_ratio_tolerance: Annotated[
-        float | None,
-        typer.Option(help="Roll back only when errors are shown above this ratio (default 1.1)."),
-    ] = None,
-    median_ratio_tolerance: Annotated[
-        float | None,
-        typer.Option(help="Roll back only when latency is shown above this ratio (default 1.02)."),
-    ] = None,
-    p99_ratio_tolerance: Annotated[
-        float | None,
-        typer.Option(help="Roll back only when tail shares exceed this ratio (default 1)."),
-    ] = None,
-    slo_error_rate: Annotated[float | None, typer.Option(help="Absolute error-rate SLO.")] = None,
-    slo_p99_ms: Annotated[float | None, typer.Option(help="Absolute p99 SLO in ms.")] = None,
+    alpha: Annotated[float | None, judge_option("alpha")] = None,
+    promote_alpha: Annotated[float | None, judge_option("promote_alpha")] = None,
+    min_requests_per_arm: Annotated[int | None, judge_option("min_requests_per_arm")] = None,
+    min_block_requests: Annotated[int | None, judge_option("min_block_requests")] = None,
+    margin_error_ratio: Annotated[float | None, judge_option("margins.error_ratio")] = None,
+    margin_error_abs: Annotated[float | None, judge_option("margins.error_abs")] = None,
+    margin_median_ratio: Annotated[float | None, judge_option("margins.median_ratio")] = None,
+    margin_tail_ratio: Annotated[float | None, judge_option("margins.tail_ratio")] = None,
+    margin_tail_quantile: Annotated[float | None, judge_option("margins.tail_quantile")] = None,
+    tolerance_error_ratio: Annotated[float | None, judge_option("tolerances.error_ratio")] = None,
+    tolerance_median_ratio: Annotated[float | None, judge_option("tolerances.median_ratio")] = None,
+    tolerance_tail_ratio: Annotated[float | None, judge_option("tolerances.tail_ratio")] = None,
+    slo_error_rate: Annotated[float | None, judge_option("slos.error_rate")] = None,
+    slo_latency_ms: Annotated[float | None, judge_option("slos.latency_ms")] = None,
+    slo_latency_quantile: Annotated[float | None, judge_option("slos.latency_quantile")] = None,
+    prior_rate_scale: Annotated[float | None, judge_option("priors.rate_scale")] = None,
+    prior_shift_scale: Annotated[float | None, judge_option("priors.shift_scale")] = None,
+    prior_bound_width: Annotated[float | None, judge_option("priors.bound_width")] = None,
+    srm_alpha: Annotated[float | None, judge_option("srm_alpha")] = None,
     on_inconclusive: Annotated[
         str | None, typer.Option(help="rollback (default) or hold at the time cap.")
     ] = None,
@@ -116,6 +111,9 @@ def canary(
 ) -> None:
     """Shift traffic from --from to --to step by step; judge after every look; act.
 
+    The judge's flags are named after its settings (--margin-median-ratio sets
+    margins.median_ratio, as in a YAML spec); docs/contracts.md has the table.
+
     Exit codes: 0 promoted, 1 rolled back, 2 bad input (nothing changed), 3 aborted or
     inconclusive (traffic restored unless told to hold).
     """
@@ -138,16 +136,6 @@ def canary(
         "ingress": ingress,
         "prometheus": prometheus,
         "metrics_profile": metrics_profile,
-        "alpha": alpha,
-        "margins.error_ratio": error_ratio_margin,
-        "margins.error_abs": error_abs_margin,
-        "margins.median_ratio": median_ratio_margin,
-        "margins.p99_ratio": p99_ratio_margin,
-        "tolerances.error_ratio": error_ratio_tolerance,
-        "tolerances.median_ratio": median_ratio_tolerance,
-        "tolerances.p99_ratio": p99_ratio_tolerance,
-        "slos.error_rate": slo_error_rate,
-        "slos.p99_ms": slo_p99_ms,
         "on_inconclusive": on_inconclusive,
         "on_abort": on_abort,
         "dry_run": dry_run,
@@ -157,6 +145,7 @@ def canary(
         "pushgateway": pushgateway,
         "gitops_check": gitops_check,
         "events": events,
+        **judge_overrides(ctx.params),
     }
     code = run_canary_command(
         config=config,

@@ -178,7 +178,7 @@ def test_unknown_revision_is_bad_input_and_changes_nothing(
     [
         (("--steps", "50,20,100"), "steps"),
         (("--median-ratio-tolerance", "1.05"), "tolerances.median_ratio"),
-        (("--p99-ratio-margin", "1"), "margins.p99_ratio"),
+        (("--p99-ratio-margin", "1"), "margins.tail_ratio"),
     ],
 )
 def test_bad_flag_value_is_one_line_exit_2(

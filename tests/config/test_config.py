@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.canary.run import judge_config
+from analysis import Direction, JudgeConfig, Margins, Priors, Slos
 from harness.config import (
     DEFAULT_STEPS,
     knative_steps,
@@ -40,7 +40,7 @@ def test_the_documented_example_loads() -> None:
     )
     assert spec.steps == list(DEFAULT_STEPS)
     assert (spec.step_interval, spec.look_interval, spec.max_duration) == (60.0, 5.0, 1800.0)
-    assert spec.slos.p99_ms == 300.0 and spec.margins.median_ratio == 1.05
+    assert spec.slos.latency_ms == 300.0 and spec.margins.median_ratio == 1.05
     assert spec.requests_per_second == 100.0
 
 
@@ -67,7 +67,7 @@ def test_flags_override_the_file_and_none_means_not_given() -> None:
         EXAMPLE,
         {
             "steps": "1,50,100",
-            "margins.p99_ratio": 3.0,
+            "margins.tail_ratio": 3.0,
             "tolerances.median_ratio": 1.02,
             "baseline": "hello-v0",
             "rate": None,
@@ -76,7 +76,7 @@ def test_flags_override_the_file_and_none_means_not_given() -> None:
         },
     )
     assert spec.steps == [1, 50, 100]
-    assert spec.margins.p99_ratio == 3.0 and spec.margins.median_ratio == 1.05
+    assert spec.margins.tail_ratio == 3.0 and spec.margins.median_ratio == 1.05
     assert spec.tolerances.median_ratio == 1.02 and spec.tolerances.error_ratio == 1.1
     assert spec.baseline == "hello-v0" and spec.rate == 100.0
     assert spec.dry_run and spec.step_interval == 30.0
@@ -121,8 +121,11 @@ def test_knative_schedule_with_99_steps_moves_one_percent_at_a_time() -> None:
         ({"steps": [1, 50]}, "canary spec: steps: must end at 100"),
         ({"steps": "knative:0"}, "canary spec: knative_steps: must be a whole number"),
         ({"stepz": [1, 100]}, "canary spec: stepz: unknown field (did you mean steps?)"),
-        ({"margins": {"p99_rati": 2}}, "margins.p99_rati: unknown field (did you mean p99_ratio?)"),
-        ({"margins.p99_ratio": 0.5}, "canary spec: margins.p99_ratio: must be greater than"),
+        (
+            {"margins": {"tail_rati": 2}},
+            "margins.tail_rati: unknown field (did you mean tail_ratio?)",
+        ),
+        ({"margins.tail_ratio": 0.5}, "canary spec: margins.tail_ratio: must be > 1"),
         ({"service": "Hello_World"}, "canary spec: service: must be a DNS label"),
         ({"to": 'v2"} or vector(1)'}, "canary spec: to: must be a DNS label"),
         ({"canary_tag": "baseline"}, "canary spec: canary_tag: must differ from baseline_tag"),
@@ -133,12 +136,12 @@ def test_knative_schedule_with_99_steps_moves_one_percent_at_a_time() -> None:
         ({"max_duration": "30s"}, "canary spec: max_duration: 30s is shorter than warmup"),
         ({"look_interval": "2m"}, "canary spec: look_interval: must be positive and at most"),
         ({"on_abort": "panic"}, "canary spec: on_abort: must be 'rollback' or 'hold'"),
-        ({"alpha": 0}, "canary spec: alpha: must be greater than 0"),
+        ({"alpha": 0}, "canary spec: alpha: must be within (0, 1)"),
         ({"prometheus": "ftp://x"}, "canary spec: prometheus: must be an http:// or https://"),
         ({"locustfile": "/nonexistent/locustfile.py"}, "canary spec: locustfile: no such file"),
-        ({"slos": {"error_rate": 2}}, "canary spec: slos.error_rate: must be less than or equal"),
-        ({"margins.median_ratio": 1}, "canary spec: margins.median_ratio: must be greater than 1"),
-        ({"tolerances.p99_ratio": 0.9}, "canary spec: tolerances.p99_ratio: must be greater than"),
+        ({"slos": {"error_rate": 2}}, "canary spec: slos.error_rate: must be within (0, 1)"),
+        ({"margins.median_ratio": 1}, "canary spec: margins.median_ratio: must be > 1"),
+        ({"tolerances.tail_ratio": 0.9}, "canary spec: tolerances.tail_ratio: must be >= 1"),
         (
             {"tolerances.median_ratio": 1.05},
             "canary spec: tolerances.median_ratio: 1.05 must be below margins.median_ratio (1.05)",
@@ -248,12 +251,66 @@ def test_the_judge_gets_the_specs_margins_tolerances_and_slos() -> None:
             "alpha": 0.01,
             "margins.median_ratio": 1.1,
             "tolerances.median_ratio": 1.03,
-            "tolerances.p99_ratio": 1.5,
-            "slos.p99_ms": 300,
+            "tolerances.tail_ratio": 1.5,
+            "slos.latency_ms": 300,
+            "priors.shift_scale": 0.2,
+            "min_requests_per_arm": 500,
         },
     )
-    config = judge_config(spec)
+    config = spec.judge
     assert config.alpha == 0.01 and config.margins.median_ratio == 1.1
     assert config.margins.error_ratio == 2.0 and config.margins.tail_ratio == 2.0
     assert config.tolerances.median_ratio == 1.03 and config.tolerances.tail_ratio == 1.5
     assert config.tolerances.error_ratio == 1.1 and config.slos.latency_ms == 300
+    assert config.priors.shift_scale == 0.2 and config.min_requests_per_arm == 500
+
+
+def test_a_yaml_spec_sets_every_judge_setting_by_its_python_name(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "service: hello\nfrom: v1\nto: v2\n"
+        "promote_alpha: 0.1\nsrm_alpha: 0.01\nmin_block_requests: 50\n"
+        "margins: {tail_quantile: 0.995, error_abs: 0.002}\n"
+        "slos: {latency_ms: 250, latency_quantile: 0.9}\n"
+        "priors: {rate_scale: 0.5, bound_width: 0.5}\n"
+        "tail_quantiles: [0.99, 0.995]\ntail_weights: [0.5, 0.5]\n"
+        "directions: {latency_median: lower_is_worse}\n"
+    )
+    config = load_canary_spec(path).judge
+    expected = JudgeConfig(
+        promote_alpha=0.1,
+        srm_alpha=0.01,
+        min_block_requests=50,
+        margins=Margins(tail_quantile=0.995, error_abs=0.002),
+        slos=Slos(latency_ms=250.0, latency_quantile=0.9),
+        priors=Priors(rate_scale=0.5, bound_width=0.5),
+        tail_quantiles=(0.99, 0.995),
+        tail_weights=(0.5, 0.5),
+        directions={"latency_median": Direction.LOWER_IS_WORSE},
+    )
+    assert config == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "yaml_text"),
+    [
+        ("margins.p99_ratio", "margins.tail_ratio", "margins: {p99_ratio: 3}"),
+        ("tolerances.p99_ratio", "tolerances.tail_ratio", "tolerances: {p99_ratio: 1.5}"),
+        ("slos.p99_ms", "slos.latency_ms", "slos: {p99_ms: 300}"),
+    ],
+)
+def test_old_yaml_keys_are_read_with_one_deprecation_line(
+    old: str, new: str, yaml_text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text(f"service: hello\nfrom: v1\nto: v2\n{yaml_text}\n")
+    spec = load_canary_spec(path)
+    group, _, key = new.partition(".")
+    old_value = float(yaml_text.split(": ")[-1].rstrip("}"))
+    assert getattr(getattr(spec, group), key) == old_value
+    assert getattr(getattr(spec.judge, group), key) == old_value
+    err = capsys.readouterr().err
+    assert err == f"canary spec: {old} is deprecated, read as {new}\n"
+    # Both names at once is ambiguous: refused, naming the new one.
+    both = {**NAMES, f"{group}.{key}": 2.5, old: 2.5}
+    assert f"{old}: deprecated name of {new}; give only {new}" in _error(both)
