@@ -12,7 +12,7 @@ final state to be sent.
 
 Metrics (all gauges; see docs/perf-gate.md and examples/prometheus/):
 
-* ``harness_run_status``: 0 running, 1 succeeded (promoted, done, passed), 2 failed
+* ``harness_run_status``: 0 running, 1 succeeded (promoted, completed, passed), 2 failed
   (rolled back, regression), 3 stopped otherwise (aborted, inconclusive, held);
 * ``harness_run_decision{decision}``: 1 for the current decision (the judge's ``continue``,
   ``promote``, ``rollback`` during a canary; the outcome at the end);
@@ -39,20 +39,23 @@ import httpx
 from harness.errors import BadInput
 from harness.knative.names import require_dns_label
 from harness.redact import redact_text
+from harness.statuses import GateVerdict, RunStatus
 
 JOB = "knative-harness"
 TIMEOUT_S = 2.0
-STATUS_CODES = {
-    "running": 0,
-    "promoted": 1,
-    "done": 1,
-    "passed": 1,
-    "rolled_back": 2,
-    "regression": 2,
-    "failed": 2,
-    "aborted": 3,
-    "inconclusive": 3,
-    "held": 3,
+# A run's status (or a gate's verdict) as the harness_run_status gauge; 3 for any other.
+STATUS_CODES: dict[str, int] = {
+    RunStatus.RUNNING: 0,
+    RunStatus.PROMOTED: 1,
+    RunStatus.COMPLETED: 1,
+    GateVerdict.PASSED: 1,
+    RunStatus.ROLLED_BACK: 2,
+    GateVerdict.REGRESSION: 2,
+    RunStatus.FAILED: 2,
+    RunStatus.ABORTED: 3,
+    RunStatus.INCONCLUSIVE: 3,
+    GateVerdict.INCONCLUSIVE: 3,
+    RunStatus.HELD: 3,
 }
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 KINDS = ("canary", "perf", "gate")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import BadInput
 from harness.metrics.pushgateway import MetricState, Pusher, RunClock, RunState, group_path
+from harness.statuses import RunStatus
 
 if TYPE_CHECKING:
     from analysis import Verdict
@@ -47,7 +48,7 @@ class CanaryStatus:
         if url:
             path = group_path("canary", plan.namespace, plan.service, run_id)
             self._pusher = Pusher(url, path, warn=say)
-            self._push(RunState(status="running", duration_s=0.0, weight=0, looks=0))
+            self._push(RunState(status=RunStatus.RUNNING, duration_s=0.0, weight=0, looks=0))
 
     def _push(self, state: RunState) -> None:
         self._last = state
@@ -67,7 +68,7 @@ class CanaryStatus:
         """The state after one look: the step's weight, the decision, every e-value."""
         self._push(
             RunState(
-                status="running",
+                status=RunStatus.RUNNING,
                 duration_s=self._clock.elapsed(),
                 decision=look.decision.value,
                 weight=look.percent,
@@ -138,7 +139,12 @@ def push_perf(url: str | None, result: Any, say: Say) -> None:
     if not url:
         return
     run = result.run
-    state = RunState(status="done", duration_s=float(result.outcome.duration_s), decision="done")
+    # The decision label keeps its word ``done`` (docs/teams.md); the status is the store's.
+    state = RunState(
+        status=RunStatus.COMPLETED,
+        duration_s=float(result.outcome.duration_s),
+        decision="done",
+    )
     push_final(url, "perf", run.namespace, run.service, run.id, state, say)
 
 

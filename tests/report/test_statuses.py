@@ -63,3 +63,15 @@ def test_the_store_accepts_every_final_run_status_and_nothing_else() -> None:
 )
 def test_every_status_has_an_outcome_class(status: str, outcome: str) -> None:
     assert outcome_class(status) == outcome
+
+
+def test_the_pushgateway_has_a_code_for_every_status() -> None:
+    from harness.metrics.pushgateway import STATUS_CODES
+
+    assert set(STATUS_CODES) == set(RunStatus) | set(GateVerdict)
+    assert STATUS_CODES[RunStatus.RUNNING] == 0
+    assert {STATUS_CODES[s] for s in GOOD} == {1}
+    assert {STATUS_CODES[s] for s in (RunStatus.ROLLED_BACK, RunStatus.FAILED)} == {2}
+
+
+GOOD = (RunStatus.PROMOTED, RunStatus.COMPLETED, GateVerdict.PASSED)
