@@ -35,6 +35,7 @@ from harness.metrics.query_check import check_promql
 from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
 from harness.report.folder_check import check_report_dir
+from harness.statuses import RunStatus
 from harness.store import RunRecord, Store, new_run_id
 
 Say = Callable[[str], None]
@@ -618,7 +619,12 @@ def run_rollback_command(
             backend.close()
         for run in running:
             journal.finish_run(
-                run.id, "aborted", summary={"reason": "rolled back by `harness rollback`"}
+                run.id,
+                RunStatus.ABORTED,
+                summary={
+                    "decision": RunStatus.ABORTED,
+                    "explanation": ["rolled back by `harness rollback`"],
+                },
             )
         chained = ""
         if len(chain.runs) > 1:

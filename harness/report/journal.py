@@ -5,7 +5,8 @@ resumed, interrupted or long-finished run gets the same report. Conventions read
 (see docs/contracts.md): look ``arms`` hold `ArmSnapshot.to_dict()` per arm name (other
 keys are ignored); ``verdict`` is `Verdict.to_dict()`; a ``set_traffic`` action's payload
 holds the candidate's ``percent``; ``rollback`` means 0% and ``promote`` 100%; the run's
-summary holds ``decision`` and ``explanation`` (a sentence or a list of them).
+summary holds ``decision`` and ``explanation`` (a list of sentences, the reason first; or
+one string of lines).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "metric_results",
     "report_from_canary_journal",
     "report_from_perf_run",
+    "run_explanation",
     "trend_from_history",
 ]
 
@@ -88,6 +90,16 @@ def metric_results(verdict: Mapping[str, Any]) -> list[MetricRow]:
     return results
 
 
+def run_explanation(summary: Mapping[str, Any]) -> list[str]:
+    """The sentences of a run's summary: its ``explanation``, a list (the reason first) or
+    one string of lines. Canary runs journaled before the summary had one reason field
+    kept it in ``reason`` (a rollback by `harness rollback` only there): read as a fallback."""
+    explanation = summary.get("explanation") or summary.get("reason") or []
+    if isinstance(explanation, str):
+        return [line for line in explanation.splitlines() if line.strip()]
+    return [str(sentence) for sentence in explanation]
+
+
 def report_from_canary_journal(
     run: RunRecord, looks: Sequence[JournalLook], actions: Sequence[ActionRecord]
 ) -> ReportData:
@@ -95,9 +107,6 @@ def report_from_canary_journal(
     points = [look_point(look, run.started) for look in looks]
     last = looks[-1] if looks else None
     summary = run.summary or {}
-    explanation = summary.get("explanation") or summary.get("reason") or []
-    if isinstance(explanation, str):
-        explanation = [line for line in explanation.splitlines() if line.strip()]
     baseline, candidate = [*run.revisions, None, None][:2]
     return ReportData(
         run_id=run.id,
@@ -111,7 +120,7 @@ def report_from_canary_journal(
         baseline=baseline,
         candidate=candidate,
         label=run.label,
-        explanation=[str(sentence) for sentence in explanation],
+        explanation=run_explanation(summary),
         spec=dict(run.spec),
         looks=points,
         traffic=_traffic(run, actions),
@@ -132,7 +141,6 @@ def report_from_perf_run(
 ) -> ReportData:
     """The report of a perf run: per-arm latency distributions, a trend, optional checks."""
     summary = run.summary or {}
-    explanation = summary.get("explanation") or []
     return ReportData(
         run_id=run.id,
         kind=run.kind,
@@ -144,7 +152,7 @@ def report_from_perf_run(
         finished=run.finished,
         candidate=run.revisions[0] if run.revisions else None,
         label=run.label,
-        explanation=[explanation] if isinstance(explanation, str) else list(explanation),
+        explanation=run_explanation(summary),
         spec=dict(run.spec),
         histograms={arm: result.latency for arm, result in results.items()},
         metrics=list(metrics),

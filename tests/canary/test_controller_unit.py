@@ -183,6 +183,11 @@ def test_identical_arms_walk_every_step_and_promote_only_at_the_last(tmp_path: P
     record = h.store.get_run(h.run_id)
     assert record.status == "promoted" and record.summary is not None
     assert record.summary["final_traffic"] == [t.to_dict() for t in h.backend.state.spec_traffic]
+    # One reason field: the explanation, the run's reason first, then the judge's sentences.
+    assert set(record.summary) == {"decision", "explanation", "looks", "final_traffic"}
+    assert record.summary["decision"] == "promoted"
+    assert record.summary["explanation"] == [outcome.reason, *outcome.explanations]
+    assert record.summary["explanation"][0] == "every metric within margin"
     assert len(h.store.looks(h.run_id)) == len(outcome.looks)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from analysis import ArmSnapshot, Histogram, JudgeConfig, SequentialJudge
 from harness.report import (
@@ -14,6 +16,7 @@ from harness.report import (
     trend_from_history,
     write_report,
 )
+from harness.report.journal import run_explanation
 from harness.store import PerfResult, SqliteStore
 
 
@@ -119,3 +122,17 @@ def test_trend_keeps_what_the_run_saved() -> None:
     point = HistoryPoint("20260101-000000-aaaa", 1.0, None, "a", 10, 5, 0.0, {"error_rate": 0.2})
     (converted,) = trend_from_history([point])
     assert converted.values == {"error_rate": 0.2}
+
+
+@pytest.mark.parametrize(
+    ("summary", "sentences"),
+    [
+        ({"explanation": ["a metric regressed", "p99 +40%"]}, ["a metric regressed", "p99 +40%"]),
+        ({"explanation": "one\n\ntwo\n"}, ["one", "two"]),
+        # A rollback by `harness rollback` journaled before the summary had one shape.
+        ({"reason": "rolled back by `harness rollback`"}, ["rolled back by `harness rollback`"]),
+        ({}, []),
+    ],
+)
+def test_a_run_summary_has_one_reason_field(summary: dict[str, Any], sentences: list[str]) -> None:
+    assert run_explanation(summary) == sentences
