@@ -78,8 +78,8 @@ class Plan:
     look_interval_s: float
     warmup_s: float
     max_duration_s: float
-    # The judge's settings (alpha among them); the client and server judges split alpha.
-    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    alpha: float = 0.05
+    judge: JudgeConfig | None = None
     dry_run: bool = False
     on_inconclusive: str = "rollback"
     on_abort: str = "rollback"
@@ -183,7 +183,7 @@ class CanaryController:
         self.guard = guard
         self.clock = clock
         self.sleep = sleep
-        base = plan.judge
+        base = plan.judge or JudgeConfig(alpha=plan.alpha)
         self._judge_config = base
         self._replayed = False
         share = 2 if self.metrics is not None else 1
