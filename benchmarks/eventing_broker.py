@@ -321,8 +321,13 @@ async def _bench(rates: list[float], duration: float, rounds: int) -> list[dict[
         for round_ in range(1, rounds + 1):
             result: dict[str, Any] = {"round": round_, "load": os.getloadavg()[0], "rates": {}}
             for rate in rates:
-                plain = await _run_path("plain", ingress, receiver_url, rate, duration)
-                broker = await _run_path("broker", ingress, receiver_url, rate, duration)
+                # Odd rounds run the plain path first, even rounds the broker path.
+                order = ("plain", "broker") if round_ % 2 else ("broker", "plain")
+                paths = {
+                    mode: await _run_path(mode, ingress, receiver_url, rate, duration)
+                    for mode in order
+                }
+                plain, broker = paths["plain"], paths["broker"]
                 result["rates"][rate] = (plain, broker)
             if shutil.which("wrk"):
                 with tempfile.TemporaryDirectory() as scripts:

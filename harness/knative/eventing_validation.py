@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.knative.cesql import CesqlError
+from harness.knative.cesql import parse as cesql_parse
 from harness.knative.field_error import FieldError, format_errors, only_errors
 
 EVENTING_GROUP = "eventing.knative.dev"
@@ -258,8 +260,8 @@ def _has_multiple_dialects(flt: Mapping[str, Any]) -> bool:
 
 
 def validate_filter(flt: object) -> list[FieldError]:
-    """ValidateSubscriptionAPIFilter (one dialect per entry, recursively). CESQL is
-    accepted when it is a non-empty string: the expression itself is not parsed."""
+    """ValidateSubscriptionAPIFilter (one dialect per entry, recursively); a ``cesql``
+    expression must parse (harness.knative.cesql)."""
     if flt is None:
         return []
     if not isinstance(flt, Mapping):
@@ -277,6 +279,11 @@ def validate_filter(flt: object) -> list[FieldError]:
     cesql = flt.get("cesql")
     if cesql is not None and not isinstance(cesql, str):
         errors.append(_invalid(cesql, "cesql"))
+    elif cesql:  # ValidateCESQLExpression: the expression must parse
+        try:
+            cesql_parse(cesql)
+        except CesqlError as exc:
+            errors.append(_invalid(cesql, "cesql", str(exc)))
     return errors
 
 

@@ -182,6 +182,37 @@ def test_uri_subscriber_gets_filtered_events_in_binary_mode(
     assert first.body == b"payload"
 
 
+def test_cesql_filter_is_evaluated(emulator: RunningEmulator, receiver: Receiver) -> None:
+    expression = "type LIKE 'com.test.sql.%' AND (EXISTS tier AND tier IN ('gold', 'silver'))"
+    create(
+        emulator,
+        "triggers",
+        trigger("sql", {"uri": f"{receiver.base}/ok/sql"}, filters=[{"cesql": expression}]),
+    )
+    sent = []
+    for event_type, ext in [
+        ("com.test.sql.a", {"tier": "gold"}),
+        ("com.test.sql.b", {"tier": "bronze"}),
+        ("com.test.other", {"tier": "gold"}),
+        ("com.test.sql.c", {}),
+        ("com.test.sql.d", {"tier": "silver"}),
+    ]:
+        headers = ce_headers(event_type, **ext)
+        assert publish(emulator, headers) == 202
+        sent.append((headers["ce-id"], event_type, ext.get("tier")))
+    wanted = {
+        i for i, t, tier in sent if t.startswith("com.test.sql.") and tier in ("gold", "silver")
+    }
+    receiver.wait_for("/ok/sql", len(wanted))
+    time.sleep(0.3)  # nothing else arrives
+    assert {r.ce("id") for r in receiver.on("/ok/sql")} == wanted
+    with emulator.api_client() as api:
+        bad = trigger("bad-sql", {"uri": f"{receiver.base}/ok/sql"}, filters=[{"cesql": "type ="}])
+        answer = api.post(f"{EVENTING}/triggers", json=bad)
+        assert answer.status_code == 422, answer.text
+        assert "spec.filters[0].cesql" in answer.json()["message"]
+
+
 def test_ref_subscriber_follows_the_traffic_split(emulator: RunningEmulator) -> None:
     split = [
         {"revisionName": "hello-v1", "percent": 50, "tag": "v1"},

@@ -66,8 +66,10 @@ def test_subscriptions_api_dialects() -> None:
     )
     # Entries Knative cannot build are skipped: an empty value, an empty entry.
     assert passes({"filters": [{"exact": {"type": ""}}, {}]}, ev)
-    # CESQL is not evaluated by the emulator: never matches.
-    assert not passes({"filters": [{"cesql": "true"}]}, ev)
+    # CESQL is evaluated (tests/eventing/test_cesql.py has the language).
+    assert passes({"filters": [{"cesql": "true"}]}, ev)
+    assert passes({"filters": [{"cesql": "subject LIKE 'orders/%'"}]}, ev)
+    assert not passes({"filters": [{"cesql": "type = 'x'"}]}, ev)
 
 
 def test_legacy_filter_type_label() -> None:

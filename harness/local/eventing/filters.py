@@ -5,8 +5,9 @@
 A filter answers PASS, FAIL or NONE (no opinion); the broker delivers unless FAIL.
 ``spec.filters`` (all entries must pass) wins over ``spec.filter.attributes``. An entry
 Knative cannot build (an empty one, an ``exact``/``prefix``/``suffix`` with an empty
-value) is skipped, as Knative skips it. ``cesql`` is not evaluated: it always FAILs
-(documented limit of the emulator).
+value) is skipped, as Knative skips it. ``cesql`` is evaluated by
+:mod:`harness.knative.cesql` (PASS when the expression is true; FAIL when false, not a
+boolean, or on an evaluation error such as a missing attribute).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from harness.knative.cesql import CesqlError, parse
 from harness.local.eventing.cloudevent import CloudEvent
 
 
@@ -127,8 +129,21 @@ def subscriptions_filter(spec: Mapping[str, Any]) -> Filter | None:
         inner = spec["not"]
         return _not(subscriptions_filter(inner) if isinstance(inner, Mapping) else None)
     if spec.get("cesql"):
-        return _fail
+        return _cesql(spec["cesql"])
     return None
+
+
+def _cesql(text: object) -> Filter:
+    try:
+        expression = parse(str(text))
+    except CesqlError:  # admission refuses it; a stored one never matches
+        return _fail
+    matches = expression.matches
+
+    def check(event: CloudEvent) -> Result:
+        return Result.PASS if matches(event.attributes) else Result.FAIL
+
+    return check
 
 
 def filter_list(entries: object) -> list[Filter]:
