@@ -101,12 +101,12 @@ def emulated_pods(info: EmulatorInfo, revision: str, start: float, seconds: int)
 
 def as_reported(ready: list[int]) -> list[int]:
     """Ready pods as the autoscaler's ``actual_pods`` gauge shows them: the count at its
-    last decision (every 2 s; the simulation decides at odd seconds), read by a scrape up
+    last decision (every 2 s: the model ticks at even seconds), read by a scrape up
     to a second later."""
     out = []
     for t in range(len(ready)):
         seen = t - 1
-        tick = seen if seen % 2 == 1 else seen - 1
+        tick = seen if seen % 2 == 0 else seen - 1
         out.append(ready[max(tick, 0)])
     return out
 

@@ -76,7 +76,8 @@ def main() -> None:
             wall_s, cpu_s = statistics.median(walls), statistics.median(cpus)
             label = trace.source.split(":")[0][:12]
             print(
-                f"{label:<12} {name:<11} {wall_s:7.2f} {cpu_s:7.2f} {trace.seconds / wall_s:15,.0f}"
+                f"{label:<12} {name:<11} {wall_s:7.2f} {cpu_s:7.2f} "
+                f"{trace.seconds / wall_s:15,.0f} {trace.seconds / cpu_s:14,.0f}"
             )
 
 

@@ -9,12 +9,12 @@ Pure: a `Trace` and `ScalingSettings` in, a `VariantRun` out. Each second ``t``:
    containerConcurrency is 0), the rest wait in a FIFO queue: at the activator while it
    is in the path (the revision has no ready pod, or too little burst capacity), else
    in the pods' queue-proxies. A request that arrives with no ready pod is a cold start;
-3. the autoscaler records what it would scrape (requests in flight, queued ones
-   included, or requests per second) and decides every 2 s (`KpaModel`, the emulator's
-   model); a revision at 0 pods is poked at once by its first request, as the activator
-   does;
-4. the KPA reconciler (`KpaScaler`) turns the decision into replicas with min-, max- and
-   initial-scale and the scale-to-zero rules; new pods start, surplus pods go at once.
+3. the KPA (`RevisionKpa`, the one model the emulator runs too) records what it would
+   scrape (requests in flight, queued ones included, or requests per second), decides
+   every 2 s, and at once when a revision decided to 0 pods gets a request (the
+   activator's poke), and its reconciler turns the decision into replicas with min-,
+   max- and initial-scale and the scale-to-zero rules;
+4. new pods start, surplus pods go at once.
 
 Added delay is the fluid FIFO wait (arrival to start of service) of each second's
 arrivals, read at four points of the cohort; p99 is over all requests.
@@ -26,9 +26,8 @@ import math
 from dataclasses import dataclass, field
 
 from harness.autoscale.trace import Trace
-from harness.knative.kpa import KpaModel
-from harness.knative.kpa_scaler import KpaScaler
-from harness.knative.kpa_settings import TICK_INTERVAL_S, ScalingSettings
+from harness.knative.kpa_revision import KpaStep, RevisionKpa
+from harness.knative.kpa_settings import ScalingSettings
 
 DELAYED_S = 0.001  # a request waiting longer than this counts as delayed
 _POINTS = 4  # points per second's cohort for the delay distribution
@@ -102,22 +101,26 @@ class VariantRun:
     options: SimulationOptions
     series: VariantSeries
     summary: Summary
+    steps: tuple[KpaStep, ...] = ()  # every KPA step, with ``keep_steps``
 
 
 def simulate(
-    name: str, settings: ScalingSettings, trace: Trace, options: SimulationOptions
+    name: str,
+    settings: ScalingSettings,
+    trace: Trace,
+    options: SimulationOptions,
+    *,
+    keep_steps: bool = False,
 ) -> VariantRun:
-    """Replay ``trace`` through the KPA with ``settings``; see the module doc."""
+    """Replay ``trace`` through the KPA with ``settings``; see the module doc.
+    ``keep_steps`` keeps the model's every step in the run (tests)."""
     service = options.service_time_s
     cc = settings.container_concurrency
     per_pod = cc / service if cc > 0 else math.inf  # requests a ready pod serves per second
-    model = KpaModel(settings, 0, 0.0)
-    scaler = KpaScaler(settings, 0.0)
-    ready = scaler.replicas
+    kpa = RevisionKpa(settings, 0.0, keep_steps=keep_steps)
+    ready = kpa.replicas
     starting: list[float] = []  # ready times of pods still starting
     queue = 0.0
-    desired = -1
-    excess = 0
     series = VariantSeries()
     arrivals: list[float] = []
     served: list[float] = []
@@ -137,20 +140,14 @@ def simulate(
         available = queue + arriving
         done = available if available <= capacity else capacity
         cold = arriving if ready == 0 else 0.0
-        in_activator = scaler.proxy or ready == 0
+        in_activator = kpa.activator_in_path or ready == 0
         queue = available - done
         arrivals.append(arriving)
         served.append(done)
+        # What the autoscaler sees over this second: scraped from the pods and reported
+        # by the activator (the model pokes itself when the activator is in the path).
         observed = arriving if by_rps else done * service + queue
-        model.record(now + 0.5, observed)
-        poke = desired == 0 and observed > 0
-        if (t + 1) % TICK_INTERVAL_S == 0 or poke or model.decision is None:
-            decision = model.decide(now + 0.5, ready)
-            if decision is not None:
-                desired = decision.decided_pods
-                excess = int(decision.excess_burst_capacity)
-        reconciled = scaler.reconcile(now + 0.5, desired, excess, ready)
-        replicas = reconciled.replicas
+        replicas = kpa.observe(now, observed, ready)
         running = ready + len(starting)
         if replicas > running:
             starting += [now + options.pod_start_s] * (replicas - running)
@@ -165,7 +162,7 @@ def simulate(
         series.demand.append(value)
         series.desired_pods.append(replicas)
         series.ready_pods.append(ready)
-        series.panic.append(model.decider.in_panic)
+        series.panic.append(kpa.in_panic)
         series.activator_queue.append(queue if in_activator else 0.0)
         series.cold_starts.append(cold)
     delays, p99, delayed = added_delays(arrivals, served)
@@ -179,7 +176,7 @@ def simulate(
         p99_added_delay_ms=p99 * 1000,
         requests=sum(arrivals),
     )
-    return VariantRun(name, settings, options, series, summary)
+    return VariantRun(name, settings, options, series, summary, tuple(kpa.steps or ()))
 
 
 def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float], float, float]:

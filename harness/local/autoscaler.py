@@ -1,14 +1,17 @@
-"""The emulator's autoscaler loop: what Knative's KPA would decide for every revision.
+"""The emulator's autoscaler loop: feeds every revision's KPA model and acts on it.
 
-Every second it reads each ready pod's ``/stats`` (average concurrency or requests per
-second over the period), records the revision's total in its pure KPA model
-(``harness.knative.kpa``), and every 2 s asks the model for a decision. The last
-decisions are served on ``/metrics`` as Knative's autoscaler gauges
-(``harness.local.autoscaler_gauges``). By default the emulator runs one pod per revision
-and only reports what the KPA would ask for; with ``harness local up --max-pods N`` the
-daemon hands each decision to the data plane (``on_decision``), which runs that many
-pods within the revision's bounds. ``actual pods`` is the revision's ready pods; the
-observed value is summed over them.
+The loop decides nothing itself. Every second it reads each ready pod's ``/stats``
+(average concurrency or requests per second over the period), adds the requests the
+router's activator holds for the revision, and hands the total to the revision's
+`RevisionKpa` (``harness.knative.kpa_revision``: collector, decider and reconciler, the
+same model ``harness autoscale simulate`` runs), which decides every 2 s, or at once
+when the activator pokes it, and returns the replicas to run. The last decisions are
+served on ``/metrics`` as Knative's autoscaler gauges (``harness.local.autoscaler_gauges``).
+By default the emulator runs one pod per revision and only reports what the KPA would ask
+for; with ``harness local up --max-pods N`` or ``--scale-to-zero`` the daemon hands the
+replicas to the data plane (``on_decision``), and the data plane's activator reports
+waiting requests back (`Autoscaler.activate`). ``actual pods`` is the revision's ready
+pods; the observed value is summed over them.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from harness.knative.kpa import KpaModel, ScaleDecision
-from harness.knative.kpa_settings import ScalingSettings
+from harness.knative.kpa_revision import RevisionKpa
+from harness.knative.kpa_settings import AutoscalerConfig, ScalingSettings
 from harness.local.autoscaler_gauges import RevisionGauges, render_gauges
 from harness.local.metrics import SCHEMAS, MetricsSchema
 from harness.local.prometheus import MetricsTarget
@@ -61,6 +64,7 @@ class ScaledRevision:
     pods: tuple[ScaledPod, ...]
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     container_concurrency: int = 0
+    activator_held: int = 0  # requests the activator holds (no ready pod)
 
     @property
     def ready_pods(self) -> int:
@@ -69,24 +73,27 @@ class ScaledRevision:
 
 
 RevisionSource = Callable[[], Sequence[ScaledRevision]]
-DecisionCallback = Callable[[str, str, ScaleDecision], None]
+# (namespace, revision, replicas the KPA wants running)
+DecisionCallback = Callable[[str, str, int], None]
 
 
 @dataclass
 class _Tracked:
     revision: ScaledRevision
-    model: KpaModel
+    kpa: RevisionKpa
     last_stats: dict[str, Mapping[str, float]] = field(default_factory=dict)  # per pod
 
 
 class Autoscaler:
-    """Samples every revision's ``/stats`` each second, decides every 2 s, serves gauges.
+    """Samples every revision's ``/stats`` each second into its KPA model, serves gauges.
 
     ``source`` lists the revisions (called once per scrape, on the loop); ``on_decision``,
-    when given, gets every revision's decision after each tick (namespace, name,
-    decision), which is how the daemon scales pods. Use from one asyncio loop: `start`
-    binds ``/metrics`` on a free loopback port and returns its ``host:port``; `close`
-    stops everything.
+    when given, gets every revision's replicas after each observation (namespace, name,
+    replicas), which is how the daemon scales pods. ``config`` is the cluster's
+    ``config-autoscaler`` (the emulator's ``--scale-to-zero`` is its
+    ``enable-scale-to-zero``); ``keep_steps`` keeps every model's steps (tests). Use from
+    one asyncio loop: `start` binds ``/metrics`` on a free loopback port and returns its
+    ``host:port``; `close` stops everything.
     """
 
     def __init__(
@@ -98,12 +105,16 @@ class Autoscaler:
         tick_interval_s: float = TICK_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         on_decision: DecisionCallback | None = None,
+        config: AutoscalerConfig | None = None,
+        keep_steps: bool = False,
     ) -> None:
         if schema not in SCHEMAS:
             raise ValueError(f"unknown metrics schema {schema!r}")
         self.schema = schema
         self._source = source
         self._on_decision = on_decision
+        self.config = config or AutoscalerConfig()
+        self.keep_steps = keep_steps
         self._scrape_interval = scrape_interval_s
         self._tick_interval = tick_interval_s
         self._clock = clock
@@ -146,11 +157,11 @@ class Autoscaler:
                 service=t.revision.service,
                 configuration=t.revision.configuration,
                 revision=t.revision.name,
-                metric=t.model.settings.metric,
-                decision=t.model.decision,
+                metric=t.kpa.settings.metric,
+                decision=t.kpa.decision,
             )
             for t in self._tracked.values()
-            if t.model.decision is not None
+            if t.kpa.decision is not None
         ]
 
     def render(self) -> str:
@@ -163,20 +174,22 @@ class Autoscaler:
         return web.Response(text=self.render(), content_type="text/plain", charset="utf-8")
 
     async def _run(self) -> None:
-        next_tick = self._clock() + self._tick_interval
         while True:
             started = self._clock()
             try:
                 await self.scrape_once()
-                if self._clock() >= next_tick:
-                    self.tick()
-                    next_tick = self._clock() + self._tick_interval
             except Exception:  # one bad round must not stop the autoscaler
                 log.exception("autoscaler round failed")
             await asyncio.sleep(max(0.0, started + self._scrape_interval - self._clock()))
 
-    async def scrape_once(self) -> None:
-        """Read every listed revision's stats once and record what each observed."""
+    def kpa(self, namespace: str, name: str) -> RevisionKpa | None:
+        """The KPA model of a tracked revision (tests, status)."""
+        tracked = self._tracked.get((namespace, name))
+        return tracked.kpa if tracked is not None else None
+
+    def _refresh(self) -> None:
+        """Track the listed revisions: a model for each new one (or one whose settings
+        changed), none for those gone or of the HPA class."""
         revisions = {(r.namespace, r.name): r for r in self._source()}
         for key in [k for k in self._tracked if k not in revisions]:
             del self._tracked[key]
@@ -184,30 +197,44 @@ class Autoscaler:
             tracked = self._tracked.get(key)
             if tracked is None or _settings_changed(tracked.revision, revision):
                 settings = ScalingSettings.from_revision(
-                    revision.annotations, revision.container_concurrency
+                    revision.annotations, revision.container_concurrency, self.config
                 )
                 if settings is None:
                     self._tracked.pop(key, None)
                     continue
-                model = KpaModel(settings, revision.ready_pods, self._clock())
-                self._tracked[key] = _Tracked(revision, model)
+                kpa = RevisionKpa(
+                    settings,
+                    self._clock(),
+                    replicas=len(revision.pods),
+                    ready_pods=revision.ready_pods,
+                    tick_interval_s=self._tick_interval,
+                    keep_steps=self.keep_steps,
+                )
+                self._tracked[key] = _Tracked(revision, kpa)
             else:
                 tracked.revision = revision
+
+    async def scrape_once(self) -> None:
+        """Read every listed revision's stats once and feed each its observation."""
+        self._refresh()
         await asyncio.gather(*(self._scrape(t) for t in self._tracked.values()))
 
+    def activate(self, namespace: str, name: str, held: int) -> None:
+        """The activator holds ``held`` requests for a revision without a ready pod: its
+        stat goes to the model at once (Knative's activator reports a new revision's
+        first request right away, and the stat pokes a decider that decided 0)."""
+        self._refresh()
+        tracked = self._tracked.get((namespace, name))
+        if tracked is not None and held > 0:
+            revision = tracked.revision
+            self._act(tracked, float(held), revision.ready_pods)
+
     async def _scrape(self, tracked: _Tracked) -> None:
-        """Read each ready pod's stats and record the revision's total."""
+        """Read each ready pod's stats and feed the revision's total to its model."""
         revision = tracked.revision
-        if not revision.pods:
-            # Scaled to zero: nothing in flight anywhere (requests held by the activator
-            # wake a pod without the autoscaler), so the windows see 0 and the gauges
-            # say 0 pods, as Knative's do.
-            tracked.last_stats = {}
-            tracked.model.record(self._clock(), 0.0)
-            return
         pods = [p for p in revision.pods if p.ready and p.stats_address is not None]
         read = await asyncio.gather(*(self._read_stats(p) for p in pods))
-        metric = tracked.model.settings.metric
+        metric = tracked.kpa.settings.metric
         total: float | None = None
         last: dict[str, Mapping[str, float]] = {}
         for pod, stats in zip(pods, read, strict=True):
@@ -222,11 +249,18 @@ class Autoscaler:
             if value is not None:
                 total = value + (total or 0.0)
         tracked.last_stats = last
-        if total is not None:
-            tracked.model.record(self._clock(), total)
-            if tracked.model.decision is None:
-                # A new revision gets its first decision at once, not at the next tick.
-                tracked.model.decide(self._clock(), revision.ready_pods)
+        # Requests held at the activator are its stat (Knative's activator reports them);
+        # without a ready pod the activator's stat is all there is (0 when none wait).
+        held = revision.activator_held
+        if held or not revision.ready_pods:
+            total = (total or 0.0) + held
+        self._act(tracked, total, revision.ready_pods)
+
+    def _act(self, tracked: _Tracked, value: float | None, ready: int) -> None:
+        replicas = tracked.kpa.observe(self._clock(), value, ready)
+        if self._on_decision is not None:
+            revision = tracked.revision
+            self._on_decision(revision.namespace, revision.name, replicas)
 
     async def _read_stats(self, pod: ScaledPod) -> Mapping[str, float] | None:
         if self._session is None:
@@ -237,16 +271,6 @@ class Autoscaler:
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
             return None
         return stats
-
-    def tick(self) -> None:
-        """One decision for every tracked revision (Knative: every 2 s), each handed to
-        ``on_decision``."""
-        now = self._clock()
-        for tracked in self._tracked.values():
-            decision = tracked.model.decide(now, tracked.revision.ready_pods)
-            if decision is not None and self._on_decision is not None:
-                revision = tracked.revision
-                self._on_decision(revision.namespace, revision.name, decision)
 
 
 def _settings_changed(old: ScaledRevision, new: ScaledRevision) -> bool:
@@ -278,17 +302,21 @@ def dataplane_revisions(
     pods: Callable[[], Sequence[PodProcess]],
     revision_object: Callable[[str, str], Mapping[str, Any] | None],
     supervised: Callable[[], Sequence[tuple[str, str]]] | None = None,
+    activator_held: Callable[[str, str], int] | None = None,
 ) -> RevisionSource:
-    """A `RevisionSource` over the data plane (``DataPlane.metrics_targets`` and
-    ``DataPlane.pods``) and the Revision objects (annotations, containerConcurrency).
+    """A `RevisionSource` over the data plane (``DataPlane.metrics_targets``,
+    ``DataPlane.pods`` and ``DataPlane.activator_held``) and the Revision objects
+    (annotations, containerConcurrency, service and configuration labels).
 
-    A revision is listed once one of its pods listens, and stays listed, with no pods,
-    while ``supervised`` (the data plane's ``(namespace, name)`` of every revision) still
-    has it: a revision scaled to zero keeps its gauges (0 pods), as on a cluster."""
+    A revision is listed while ``supervised`` (the data plane's ``(namespace, name)`` of
+    every revision) has it, or, without ``supervised``, while one of its pods listens; a
+    revision at zero pods stays listed with none and keeps its gauges, as on a cluster.
+    Its pods are those that listen (their metrics address) and those still starting."""
     known: dict[tuple[str, str], tuple[str, str]] = {}  # -> (service, configuration)
 
     def source() -> list[ScaledRevision]:
-        ready = {(p.namespace, p.pod): p.ready for p in pods()}
+        processes = list(pods())
+        ready = {(p.namespace, p.pod): p.ready for p in processes}
         grouped: dict[tuple[str, str], list[MetricsTarget]] = {}
         for target in targets():
             grouped.setdefault((target.namespace, target.revision), []).append(target)
@@ -298,23 +326,36 @@ def dataplane_revisions(
         for key in [k for k in known if k not in alive]:
             del known[key]
         revisions = []
-        for (namespace, name), (service, configuration) in known.items():
-            members = grouped.get((namespace, name), [])
+        for namespace, name in sorted(alive):
             obj = revision_object(namespace, name) or {}
             meta = obj.get("metadata") or {}
             spec = obj.get("spec") or {}
+            if (namespace, name) not in known:
+                labels = meta.get("labels") or {}
+                service = str(labels.get("serving.knative.dev/service") or "")
+                configuration = str(labels.get("serving.knative.dev/configuration") or name)
+                known[(namespace, name)] = (service, configuration)
+            service, configuration = known[(namespace, name)]
+            members = grouped.get((namespace, name), [])
+            listening = {t.pod for t in members}
+            scaled = [
+                ScaledPod(t.pod, t.address, ready.get((namespace, t.pod), False)) for t in members
+            ]
+            scaled += [
+                ScaledPod(p.pod, None, False)
+                for p in processes
+                if (p.namespace, p.revision) == (namespace, name) and p.pod not in listening
+            ]
             revisions.append(
                 ScaledRevision(
                     namespace=namespace,
                     service=service,
                     configuration=configuration,
                     name=name,
-                    pods=tuple(
-                        ScaledPod(t.pod, t.address, ready.get((namespace, t.pod), False))
-                        for t in members
-                    ),
+                    pods=tuple(scaled),
                     annotations=dict(meta.get("annotations") or {}),
                     container_concurrency=int(spec.get("containerConcurrency") or 0),
+                    activator_held=activator_held(namespace, name) if activator_held else 0,
                 )
             )
         return revisions

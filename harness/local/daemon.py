@@ -28,7 +28,8 @@ from aiohttp import web
 from harness.knative.cluster import ClusterConfig
 from harness.knative.cluster_settings import apply_settings
 from harness.knative.features import Features
-from harness.knative.kpa import STABLE_WINDOW_S, ScaleDecision, ScalingSettings, revision_scale
+from harness.knative.kpa import STABLE_WINDOW_S, ScalingSettings, revision_scale
+from harness.knative.kpa_settings import AutoscalerConfig
 from harness.knative.traffic import TrafficTarget
 from harness.local import api_tls
 from harness.local.api import make_app
@@ -216,23 +217,26 @@ async def serve(args: argparse.Namespace) -> None:
         metrics_schema=args.metrics_schema,
         max_pods=args.max_pods,
         scale_to_zero=args.scale_to_zero,
-        scale_to_zero_grace_s=args.scale_to_zero_grace_period,
     )
-
-    def scale(namespace: str, name: str, decision: ScaleDecision) -> None:
-        dataplane.scale_revision(namespace, name, decision.desired_pods)
-
+    # The KPA model (harness/knative/kpa_revision.py) decides every scale; the data plane
+    # acts on it. --scale-to-zero and its grace period are config-autoscaler's keys.
     autoscaler = Autoscaler(
         dataplane_revisions(
             dataplane.metrics_targets,
             dataplane.pods,
             lambda namespace, name: store.peek("revisions", namespace, name),
             lambda: [(r.namespace, r.name) for r in dataplane.revisions()],
+            dataplane.activator_held,
         ),
         args.metrics_schema,
         # One pod per revision (the default): the decisions are only reported.
-        on_decision=scale if args.max_pods > 1 or args.scale_to_zero else None,
+        on_decision=dataplane.scale_revision if args.max_pods > 1 or args.scale_to_zero else None,
+        config=AutoscalerConfig(
+            enable_scale_to_zero=args.scale_to_zero,
+            scale_to_zero_grace_period_s=args.scale_to_zero_grace_period,
+        ),
     )
+    dataplane.on_activate = autoscaler.activate
     autoscaler_started = False
     # Knative Eventing (docs/eventing.md): the broker ingress on the ingress port.
     eventing_metrics = EventingMetrics(args.metrics_schema)

@@ -7,17 +7,18 @@ plane keeps the Prometheus file_sd targets file (``prometheus.targets_path``) cu
 a Prometheus started with :func:`harness.local.prometheus.start_prometheus` scrapes every
 running pod.
 
-A revision runs one pod by default, exactly as before pods could be counted. With
-``max_pods`` > 1 it runs between max(min-scale, 1) and min(max-scale or max_pods,
-max_pods) pods, ``initial-scale`` of them at first, and :meth:`DataPlane.scale_revision`
-(the autoscaler's decision) moves the count within those bounds: new pods are started
-like the first, surplus pods (not-ready ones first, then the newest) leave the router at
-once and are stopped when the requests the router sent them have been answered.
+The data plane decides nothing about scale: it acts. A revision runs one pod by default,
+exactly as before pods could be counted. With ``max_pods`` > 1 it starts with its
+``initial-scale`` pods (as Knative creates the Deployment) and
+:meth:`DataPlane.scale_revision` sets the replicas the KPA model decided
+(``harness.knative.kpa_revision``, run by the emulator's autoscaler loop), capped at
+``max_pods``: new pods are started like the first, surplus pods (not-ready ones first,
+then the newest) leave the router at once and are stopped when the requests the router
+sent them have been answered.
 
-With ``scale_to_zero`` a revision without min-scale may go to zero pods: once it has
-been active for its stable window and the decisions have said 0 for the grace period
-(Knative's ``scale-to-zero-grace-period``). A revision without a ready pod is then behind
-the router's activator: a request for it asks for a pod and waits until one is ready.
+With ``scale_to_zero`` a revision may be set to zero pods. A revision without a ready
+pod is then behind the router's activator: its requests wait until a pod is ready, and
+the first one calls ``on_activate`` (the activator's stat that pokes the autoscaler).
 """
 
 from __future__ import annotations
@@ -56,9 +57,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ReadinessCallback = Callable[[RevisionReadiness], None]
+# (namespace, revision, requests the activator holds): a request reached a revision
+# without a ready pod.
+ActivationCallback = Callable[[str, str, int], None]
 _Key = tuple[str, str]
 DRAIN_TIMEOUT_S = 30.0  # how long a surplus pod may finish the requests it was sent
-SCALE_TO_ZERO_GRACE_S = 30.0  # Knative's scale-to-zero-grace-period default
 _DRAIN_POLL_S = 0.05
 
 
@@ -67,17 +70,9 @@ class _Revision:
     """One revision's pods: slot -> supervisor, in the order they were started."""
 
     spec: RevisionSpec
-    low: int
-    high: int
-    initial: int
     desired: int
     pods: dict[int, RevisionSupervisor] = field(default_factory=dict)
     template_hash: str = field(default_factory=replica_set_hash)
-    # Knative keeps a new revision at its initial scale until that many pods were ready.
-    reached_initial: bool = False
-    # Scale to zero: since when the revision has had a ready pod, since when it is idle.
-    active_since: float | None = None
-    idle_since: float | None = None
 
     def representative(self) -> RevisionSupervisor | None:
         """The pod whose state stands for the revision's: the first ready, else the oldest."""
@@ -89,20 +84,11 @@ def _no_pod_reason(revision: _Revision) -> str:
     return "" if revision.desired == 0 else "Deploying"  # scaled to zero, or starting
 
 
-def scale_bounds(
-    spec: RevisionSpec, max_pods: int, scale_to_zero: bool = False
-) -> tuple[int, int, int]:
-    """(lowest, highest, initial) pod count of a revision on a data plane of ``max_pods``.
-
-    Lowest max(min-scale, 1) (min-scale, possibly 0, with ``scale_to_zero``), highest
-    min(max-scale or max_pods, max_pods), initial max(initial-scale, min-scale) as
-    Knative starts a revision; all within [0 or 1, max_pods], so ``max_pods=1`` without
-    scale to zero always gives (1, 1, 1).
-    """
-    high = max(1, min(spec.max_scale or max_pods, max_pods))
-    low = min(spec.min_scale if scale_to_zero else max(spec.min_scale, 1), high)
-    initial = min(max(spec.initial_scale, spec.min_scale, low), high)
-    return low, high, initial
+def initial_pods(spec: RevisionSpec, max_pods: int, scale_to_zero: bool = False) -> int:
+    """The pods a revision starts with: its ``initial-scale`` (Knative creates the
+    Deployment with that many replicas, ``revision/resources/deploy.go``), capped at
+    ``max_pods``, and at least 1 without ``scale_to_zero`` (no activator to wake it)."""
+    return min(max(spec.initial_scale, 0 if scale_to_zero else 1), max_pods)
 
 
 class DataPlane:
@@ -110,8 +96,9 @@ class DataPlane:
 
     ``max_pods`` (default 1) is the most pods a revision may run; with 1 (and no
     ``scale_to_zero``) every revision is one process and :meth:`scale_revision` changes
-    nothing. ``scale_to_zero`` lets idle revisions without min-scale go to zero pods after
-    ``scale_to_zero_grace_s``, woken by the router's activator.
+    nothing. ``scale_to_zero`` lets :meth:`scale_revision` stop a revision's last pod;
+    its requests then wait at the router's activator, which calls ``on_activate`` (set
+    it to the autoscaler's `activate`) so that the KPA decides a pod.
     """
 
     def __init__(
@@ -123,7 +110,7 @@ class DataPlane:
         tag_header_routing: bool = True,
         max_pods: int = 1,
         scale_to_zero: bool = False,
-        scale_to_zero_grace_s: float = SCALE_TO_ZERO_GRACE_S,
+        on_activate: ActivationCallback | None = None,
     ) -> None:
         if metrics_schema not in SCHEMAS:
             raise ValueError(f"unknown metrics schema {metrics_schema!r}")
@@ -133,7 +120,7 @@ class DataPlane:
         self.metrics_schema = metrics_schema
         self.max_pods = max_pods
         self.scale_to_zero = scale_to_zero
-        self.scale_to_zero_grace_s = scale_to_zero_grace_s
+        self.on_activate = on_activate
         # Replica counts go to the control plane only where a revision may have other
         # than one pod; with one, readiness says it all, as it always has.
         self._counts_pods = max_pods > 1 or scale_to_zero
@@ -172,27 +159,22 @@ class DataPlane:
             if current.spec == spec:
                 return
             await self.remove_revision(spec.namespace, spec.name)
-        low, high, initial = scale_bounds(spec, self.max_pods, self.scale_to_zero)
-        revision = _Revision(spec, low, high, initial, initial)
+        initial = initial_pods(spec, self.max_pods, self.scale_to_zero)
+        revision = _Revision(spec, initial)
         self._revisions[key] = revision
         for _ in range(initial):
             self._add_pod(revision)
         if not initial:
             self._revision_changed(revision)
 
-    def scale_revision(self, namespace: str, name: str, desired: int) -> None:
-        """Run ``desired`` pods of a revision, kept within its bounds (see
-        :func:`scale_bounds`); unknown names are a no-op. Returns at once: new pods report
-        through the callback, surplus pods stop in the background."""
+    def scale_revision(self, namespace: str, name: str, replicas: int) -> None:
+        """Run ``replicas`` pods of a revision (the KPA's decision), at most ``max_pods``
+        and, without ``scale_to_zero``, at least 1; unknown names are a no-op. Returns at
+        once: new pods report through the callback, surplus pods stop in the background."""
         revision = self._revisions.get((namespace, name))
         if revision is None:
             return
-        low = revision.low if revision.reached_initial else revision.initial
-        if desired > 0:
-            revision.idle_since = None
-        elif low == 0 and revision.pods and not self._may_scale_to_zero(revision):
-            low = 1
-        wanted = min(max(desired, low), revision.high)
+        wanted = min(max(replicas, 0 if self.scale_to_zero else 1), self.max_pods)
         if wanted == revision.desired == len(revision.pods):
             return
         revision.desired = wanted
@@ -207,26 +189,19 @@ class DataPlane:
                 self._retire(revision.pods.pop(slot))
         self._revision_changed(revision)
 
-    def _may_scale_to_zero(self, revision: _Revision) -> bool:
-        """Knative's rule: active for at least the stable window, then idle (decisions of
-        0) for the grace period. Starts the idle clock on the first such decision."""
-        now = asyncio.get_running_loop().time()
-        active = revision.active_since
-        if active is None or now - active < revision.spec.stable_window_s:
-            return False
-        if revision.idle_since is None:
-            revision.idle_since = now
-        return now - revision.idle_since >= self.scale_to_zero_grace_s
+    def activator_held(self, namespace: str, name: str) -> int:
+        """Requests the router's activator holds for a revision without a ready pod."""
+        return self.router.activator_held(namespace, name)
 
     def _activate(self, revision: _Revision) -> None:
-        """The activator asks for a pod (a request is waiting for this revision)."""
-        if self._revisions.get((revision.spec.namespace, revision.spec.name)) is not revision:
+        """A request waits at the activator for this revision: tell the autoscaler (the
+        KPA decides whether a pod starts, through `scale_revision`)."""
+        spec = revision.spec
+        if self._revisions.get((spec.namespace, spec.name)) is not revision:
             return
-        revision.idle_since = None
-        if not revision.pods:
-            revision.desired = max(revision.desired, 1)
-            self._add_pod(revision)
-            self._revision_changed(revision)
+        if self.on_activate is not None:
+            held = self.activator_held(spec.namespace, spec.name)
+            self.on_activate(spec.namespace, spec.name, held)
 
     async def remove_revision(self, namespace: str, name: str) -> None:
         """Stop a revision's processes; no callback follows. Unknown names are a no-op."""
@@ -336,16 +311,10 @@ class DataPlane:
         key = (spec.namespace, spec.name)
         pods = list(revision.pods.values())
         ready = [p.address for p in pods if p.ready and p.address is not None]
-        if len(ready) >= revision.initial:
-            revision.reached_initial = True
         if not ready and self.scale_to_zero:
             self.router.set_activator(spec.namespace, spec.name, lambda: self._activate(revision))
         else:
             self.router.set_endpoints(spec.namespace, spec.name, ready)
-        if ready and revision.active_since is None:
-            revision.active_since = asyncio.get_running_loop().time()
-        elif not pods:
-            revision.active_since = revision.idle_since = None
         self._write_targets()
         first = revision.representative()
         replicas = (len(ready), revision.desired) if self._counts_pods else (None, None)

@@ -215,13 +215,15 @@ class _Pods:
 
 class _Activator:
     """Knative's activator for one revision without a ready pod: holds its requests,
-    asks for a pod once (``wake``), releases them when the revision gets endpoints."""
+    asks for a pod once (``wake``), releases them when the revision gets endpoints;
+    ``held`` counts the requests it holds (what it reports to the autoscaler)."""
 
-    __slots__ = ("endpoints_set", "wake", "woken")
+    __slots__ = ("endpoints_set", "held", "wake", "woken")
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self.wake = wake
         self.woken = False
+        self.held = 0
         self.endpoints_set = asyncio.Event()
 
 
@@ -295,6 +297,12 @@ class Router:
         key = (namespace, revision)
         if not isinstance(self._endpoints.get(key), _Activator):
             self._endpoints[key] = _Activator(wake)
+
+    def activator_held(self, namespace: str, revision: str) -> int:
+        """Requests the activator holds for a revision without a ready pod (0 when it is
+        not behind the activator)."""
+        found = self._endpoints.get((namespace, revision))
+        return found.held if isinstance(found, _Activator) else 0
 
     def in_flight(self, address: str) -> int:
         """Requests the router has sent to pod ``host:port`` and not yet seen answered
@@ -408,13 +416,16 @@ class Router:
     async def _activated(self, backend: Backend, activator: _Activator) -> str | _Pods | None:
         """Wait until the revision has a ready pod: its endpoint, or None on timeout (or
         when the revision went away meanwhile)."""
-        if not activator.woken:
-            activator.woken = True
-            activator.wake()
+        activator.held += 1
         try:
+            if not activator.woken:
+                activator.woken = True
+                activator.wake()
             await asyncio.wait_for(activator.endpoints_set.wait(), self.activation_timeout_s)
         except TimeoutError:
             return None
+        finally:
+            activator.held -= 1
         found = self._endpoints.get(backend)
         return None if found is None or isinstance(found, _Activator) else found
 

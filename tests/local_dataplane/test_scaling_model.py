@@ -10,7 +10,7 @@ from aiohttp import web
 from harness.knative.kpa import KpaModel, ScaleDecision
 from harness.knative.kpa_settings import AutoscalerConfig, ScalingSettings, revision_scale
 from harness.local.autoscaler import Autoscaler, ScaledPod, ScaledRevision
-from harness.local.dataplane import RevisionSpec, scale_bounds
+from harness.local.dataplane import RevisionSpec, initial_pods
 from harness.local.revision import STATS_PATH
 
 A = "autoscaling.knative.dev/"
@@ -27,27 +27,17 @@ def test_revision_scale_reads_min_max_and_initial_scale_with_knative_defaults() 
     assert revision_scale({A + "initial-scale": "0"}, allow_zero) == (0, 0, 0)
 
 
-def test_scale_bounds_keep_at_least_one_pod_and_at_most_max_pods() -> None:
-    def bounds(
-        max_pods: int, min_scale: int = 0, max_scale: int = 0, initial_scale: int = 1
-    ) -> tuple[int, int, int]:
-        spec = RevisionSpec(
-            "default",
-            "s",
-            "s",
-            "s-a",
-            min_scale=min_scale,
-            max_scale=max_scale,
-            initial_scale=initial_scale,
-        )
-        return scale_bounds(spec, max_pods)
+def test_a_revision_starts_with_its_initial_scale_capped_at_max_pods() -> None:
+    def initial(max_pods: int, initial_scale: int = 1, scale_to_zero: bool = False) -> int:
+        spec = RevisionSpec("default", "s", "s", "s-a", initial_scale=initial_scale)
+        return initial_pods(spec, max_pods, scale_to_zero)
 
-    assert bounds(1, min_scale=3, initial_scale=3) == (1, 1, 1)  # the default: one pod
-    assert bounds(3) == (1, 3, 1)
-    assert bounds(3, min_scale=2) == (2, 3, 2)
-    assert bounds(5, max_scale=2, initial_scale=4) == (1, 2, 2)
-    assert bounds(3, min_scale=5) == (3, 3, 3)  # max-pods caps min-scale too
-    assert bounds(3, initial_scale=0) == (1, 3, 1)  # no scale to zero
+    assert initial(1, initial_scale=3) == 1  # the default: one pod
+    assert initial(3) == 1
+    assert initial(5, initial_scale=4) == 4  # min-scale is the KPA model's, not here
+    assert initial(3, initial_scale=5) == 3  # max-pods caps it
+    assert initial(3, initial_scale=0) == 1  # no activator without scale to zero
+    assert initial(3, initial_scale=0, scale_to_zero=True) == 0
 
 
 def test_scale_down_delay_holds_the_highest_count_decided_within_it() -> None:
@@ -72,10 +62,11 @@ def test_scale_down_delay_holds_the_highest_count_decided_within_it() -> None:
     assert after is not None and after.desired_pods == 2
 
 
-def test_observed_concurrency_is_summed_over_ready_pods_and_decisions_are_handed_on() -> None:
+def test_observed_concurrency_is_summed_over_ready_pods_and_replicas_are_handed_on() -> None:
     in_flight = {"a": 2, "b": 3, "c": 100}  # c is not ready: it must not count
+    now = [0.0]
 
-    async def run() -> tuple[list[tuple[str, str, ScaleDecision]], ScaleDecision | None]:
+    async def run() -> tuple[list[tuple[str, str, int]], ScaleDecision | None]:
         loop = asyncio.get_running_loop()
         servers = {}
         for pod, count in in_flight.items():
@@ -108,26 +99,30 @@ def test_observed_concurrency_is_summed_over_ready_pods_and_decisions_are_handed
             {A + "target-utilization-percentage": "100"},
             container_concurrency=1,
         )
-        decisions: list[tuple[str, str, ScaleDecision]] = []
+        replicas: list[tuple[str, str, int]] = []
         autoscaler = Autoscaler(
             lambda: [revision],
-            scrape_interval_s=60.0,  # one scrape, at start
-            tick_interval_s=60.0,
-            on_decision=lambda ns, name, d: decisions.append((ns, name, d)),
+            scrape_interval_s=3600.0,  # one scrape by the loop, at start; then ours
+            clock=lambda: now[0],
+            on_decision=lambda ns, name, count: replicas.append((ns, name, count)),
         )
         await autoscaler.start()
         try:
-            while not autoscaler.gauges():
+            while not replicas:
                 await asyncio.sleep(0.01)
-            first = autoscaler.gauges()[0].decision
-            autoscaler.tick()
+            assert autoscaler.gauges() == []  # no decision before the first 2 s tick
+            for second in (1.0, 2.0):  # a scrape a second; the tick is due at 2 s
+                now[0] = second
+                await autoscaler.scrape_once()
+            decision = autoscaler.gauges()[0].decision
         finally:
             await autoscaler.close()
             for server in servers.values():
                 server.close()
-        return decisions, first
+        return replicas, decision
 
-    decisions, first = asyncio.run(run())
-    assert first is not None
-    assert (first.stable, first.actual_pods, first.desired_pods) == (5.0, 2, 5)
-    assert [(ns, name, d.desired_pods) for ns, name, d in decisions] == [("default", "s-a", 5)]
+    replicas, decision = asyncio.run(run())
+    assert decision is not None
+    assert (decision.stable, decision.actual_pods, decision.desired_pods) == (5.0, 2, 5)
+    # The model started with the 3 pods running and keeps them until it decides 5.
+    assert replicas == [("default", "s-a", 3)] * 2 + [("default", "s-a", 5)]
