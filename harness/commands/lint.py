@@ -35,6 +35,22 @@ def parse_settings(config: Any, assignments: list[str]) -> Any:
         raise BadInput(f"--cluster-config: {exc}") from exc
 
 
+def read_previous(path: str, config: Any) -> Any:
+    """``--previous FILE``'s objects (``harness.knative.previous``); a file that cannot be
+    read or parsed is ``BadInput`` (exit 2)."""
+    from harness.errors import BadInput
+    from harness.inputs import InputError, read_text
+    from harness.knative.manifest import ManifestError
+    from harness.knative.previous import previous_objects
+
+    try:
+        return previous_objects(read_text(path), config)
+    except InputError as exc:
+        raise BadInput(f"--previous: {exc.message}") from exc
+    except ManifestError as exc:
+        raise BadInput(f"--previous {path}: {exc}") from exc
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``lint`` command to the CLI."""
     app.command("lint")(lint)
@@ -115,6 +131,16 @@ def lint(
             "or revision-cpu-request=100m (repeatable; applied after the flags above).",
         ),
     ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            "--previous",
+            metavar="FILE",
+            help="The objects as they are in the cluster (kubectl get -o yaml): a manifest "
+            "naming one of them is checked as an update of it (immutable fields, revision "
+            "name changes, creator/lastModifier).",
+        ),
+    ] = None,
 ) -> None:
     """Check Knative Services, Routes, Configurations and Revisions as Knative's webhook would, plus
     warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
@@ -133,8 +159,12 @@ def lint(
         features=features,
     )
     config = parse_settings(config, setting or [])
+    stored = read_previous(previous, config) if previous is not None else None
     summary = LintSummary(
-        tuple(lint_path(f, config, security_warnings=security_warnings) for f in files)
+        tuple(
+            lint_path(f, config, security_warnings=security_warnings, previous=stored)
+            for f in files
+        )
     )
     if output is OutputFormat.json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))

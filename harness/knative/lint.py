@@ -22,6 +22,7 @@ from harness.knative.eventing_validation import (
 )
 from harness.knative.field_error import FieldError
 from harness.knative.manifest import Document, ManifestError, parse_manifests
+from harness.knative.previous import Previous, as_applied, previous_of
 from harness.knative.rules import (
     Check,
     Issue,
@@ -34,7 +35,7 @@ from harness.knative.rules import (
 )
 from harness.knative.rules.catalogue import RULES
 from harness.knative.unknown_fields import feature_hint, hint, unknown_fields
-from harness.knative.validation import API_VERSION, SERVING_GROUP, VALIDATORS
+from harness.knative.validation import API_VERSION, SERVING_GROUP, VALIDATORS, validate_object
 
 CHECKS: list[Check] = [*annotation_keys.CHECKS, *scaling.CHECKS, *routing.CHECKS, *values.CHECKS]
 _KNATIVE_KINDS = frozenset(VALIDATORS)
@@ -152,10 +153,16 @@ def _from_issue(issue: Issue, document: Document) -> Finding:
 
 
 def lint_document(
-    document: Document, config: ClusterConfig, *, security_warnings: bool = True
+    document: Document,
+    config: ClusterConfig,
+    *,
+    security_warnings: bool = True,
+    previous: Previous | None = None,
 ) -> list[Finding]:
     """Every finding for one parsed document; Knative's insecure-default warning (one
-    finding, merged as Knative merges it) unless ``security_warnings`` is off."""
+    finding, merged as Knative merges it) unless ``security_warnings`` is off. With
+    ``previous`` (``harness.knative.previous``), an object found there is checked as an
+    update of it."""
     obj = document.obj
     if not isinstance(obj, Mapping):
         return [
@@ -198,11 +205,13 @@ def lint_document(
     findings += [_unknown_field(str(kind), path, document) for path in unknown]
     # The API server refuses (kubectl) or drops unknown fields before Knative's webhook
     # runs, so the webhook's errors about those very fields are not reported again.
-    errors = [
-        e
-        for e in VALIDATORS[str(kind)](obj, config)
-        if not e.paths or not all(_covered(p, unknown) for p in e.paths)
-    ]
+    old = previous_of(obj, previous or {})
+    results = (
+        VALIDATORS[str(kind)](obj, config)
+        if old is None
+        else validate_object(as_applied(obj, old), config, old=old)
+    )
+    errors = [e for e in results if not e.paths or not all(_covered(p, unknown) for p in e.paths)]
     if security_warnings:
         errors = _merge_insecure_defaults(errors)
     else:
@@ -247,22 +256,34 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def lint_text(
-    text: str, name: str, config: ClusterConfig | None = None, *, security_warnings: bool = True
+    text: str,
+    name: str,
+    config: ClusterConfig | None = None,
+    *,
+    security_warnings: bool = True,
+    previous: Previous | None = None,
 ) -> FileReport:
-    """Lint one file's text; ``name`` is what the report calls the file."""
+    """Lint one file's text; ``name`` is what the report calls the file; objects found in
+    ``previous`` are checked as updates of them."""
     config = config or ClusterConfig()
     try:
         documents = parse_manifests(text)
     except ManifestError as exc:
         return FileReport(name, error=FileError(exc.message, exc.line, exc.column))
     findings = [
-        f for d in documents for f in lint_document(d, config, security_warnings=security_warnings)
+        f
+        for d in documents
+        for f in lint_document(d, config, security_warnings=security_warnings, previous=previous)
     ]
     return FileReport(name, _ordered(findings))
 
 
 def lint_path(
-    path: str, config: ClusterConfig | None = None, *, security_warnings: bool = True
+    path: str,
+    config: ClusterConfig | None = None,
+    *,
+    security_warnings: bool = True,
+    previous: Previous | None = None,
 ) -> FileReport:
     """Read ``path`` (``-`` is stdin) and lint it; an unreadable file gives a report
     with ``error`` set, never an exception."""
@@ -271,7 +292,7 @@ def lint_path(
         text = read_text(path)
     except InputError as exc:
         return FileReport(name, error=FileError(exc.message))
-    return lint_text(text, name, config, security_warnings=security_warnings)
+    return lint_text(text, name, config, security_warnings=security_warnings, previous=previous)
 
 
 @dataclass(frozen=True)

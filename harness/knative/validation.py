@@ -8,23 +8,26 @@ configuration, revision), ``pkg/apis/serving/metadata_validation.go``,
 API; wrong shapes (a string where a number belongs) are reported as ``schema`` errors,
 as the API server would reject them before the webhook runs.
 
-Objects are validated as the webhook sees them on create, after Knative's defaulting
+Objects are validated as the webhook sees them, after Knative's defaulting
 (``harness.knative.defaults``, the code the emulator's admission runs too; ``defaults=
-False`` validates the object as given, as Knative's unit tests call ``Validate``).
-Rules that need the previous object (template changed without a new name) are not here;
-neither are fields outside the CRD schema (``harness.knative.unknown_fields``), which
-the API server handles before the webhook.
+False`` validates the object as given, as Knative's unit tests call ``Validate``). On an
+update (``validate_object(..., old=stored)``) the checks that compare with the stored
+object follow (``harness.knative.update_validation``), and the requesting user's name
+goes into the creator/lastModifier annotations first (``harness.knative.user_info``).
+Fields outside the CRD schema (``harness.knative.unknown_fields``) are the API server's,
+which handles them before the webhook.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
 from harness.knative.autoscaling import GROUP as AUTOSCALING_GROUP
 from harness.knative.autoscaling import validate_autoscaling_annotations
 from harness.knative.cluster import ClusterConfig
-from harness.knative.defaults import defaulted
+from harness.knative.defaults import defaulted, set_defaults
 from harness.knative.field_error import (
     FieldError,
     admission_denial,
@@ -38,6 +41,8 @@ from harness.knative.model import SERVING_API_VERSION, SERVING_GROUP
 from harness.knative.names import dns1035_label_problems
 from harness.knative.quantity import is_quantity
 from harness.knative.traffic import JSON_FIELDS, TrafficTarget, json_type, validate_traffic
+from harness.knative.update_validation import immutable_revision_spec, update_errors
+from harness.knative.user_info import set_user_info
 
 __all__ = [
     "ClusterConfig",
@@ -486,6 +491,18 @@ def validate_configuration(
     return errors
 
 
+def _revision_metadata(obj: Mapping[str, Any], config: ClusterConfig) -> list[FieldError]:
+    errors: list[FieldError] = []
+    meta = _object(obj.get("metadata"), "metadata", errors)
+    local: list[FieldError] = []
+    annotations = _string_map(meta.get("annotations"), "annotations", local)
+    labels = _string_map(meta.get("labels"), "labels", local)
+    local += _object_metadata(meta)
+    local += [e.via("annotations") for e in validate_autoscaling_annotations(annotations, config)]
+    local += _owner_label(meta, labels, CONFIGURATION_LABEL, "Configuration")
+    return errors + [e.via("metadata") for e in local]
+
+
 def validate_revision(
     obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
 ) -> list[FieldError]:
@@ -495,15 +512,7 @@ def validate_revision(
     config = config or ClusterConfig()
     if defaults:
         obj = _defaulted(obj, "Revision", config)
-    errors: list[FieldError] = []
-    meta = _object(obj.get("metadata"), "metadata", errors)
-    local: list[FieldError] = []
-    annotations = _string_map(meta.get("annotations"), "annotations", local)
-    labels = _string_map(meta.get("labels"), "labels", local)
-    local += _object_metadata(meta)
-    local += [e.via("annotations") for e in validate_autoscaling_annotations(annotations, config)]
-    local += _owner_label(meta, labels, CONFIGURATION_LABEL, "Configuration")
-    errors += [e.via("metadata") for e in local]
+    errors = _revision_metadata(obj, config)
     spec = _object(obj.get("spec"), "spec", errors)
     errors += [e.via("spec") for e in _revision_spec(spec, config)]
     return errors
@@ -518,15 +527,41 @@ VALIDATORS = {
 
 
 def validate_object(
-    obj: Mapping[str, Any], config: ClusterConfig | None = None, *, defaults: bool = True
+    obj: Mapping[str, Any],
+    config: ClusterConfig | None = None,
+    *,
+    defaults: bool = True,
+    old: Mapping[str, Any] | None = None,
+    user: str | None = None,
+    subresource: str = "",
 ) -> list[FieldError]:
     """Validate a ``serving.knative.dev/v1`` Service, Route, Configuration or Revision by kind,
     after Knative's defaulting as the webhook does (``defaults=False``: validation alone,
-    as Knative's unit tests call it). Raises ``ValueError`` for any other apiVersion/kind."""
+    as Knative's unit tests call it). ``old`` is the stored object when this is an update
+    (its checks follow the others; a Revision's spec may not change and its spec is not
+    validated again), ``user`` the requesting user's name (the creator/lastModifier
+    annotations, set by defaulting), ``subresource`` the subresource written (``status``:
+    a Service's or Configuration's metadata and spec are not validated, as Knative elides
+    them for the controller's status writes). Raises ``ValueError`` for any other
+    apiVersion/kind."""
     kind = obj.get("kind")
     if obj.get("apiVersion") != API_VERSION or kind not in VALIDATORS:
         raise ValueError(
             f"not a {API_VERSION} Service, Route, Configuration or Revision: "
             f"{obj.get('apiVersion')}/{kind}"
         )
-    return VALIDATORS[kind](obj, config, defaults=defaults)
+    config = config or ClusterConfig()
+    if defaults:
+        out = copy.deepcopy(dict(obj))
+        set_defaults(out, config, dict(old) if old is not None else None)
+        set_user_info(out, old, user)
+        obj = out
+    if old is not None and kind == "Revision":
+        return immutable_revision_spec(obj, old) or _revision_metadata(obj, config)
+    if subresource == "status" and kind in ("Service", "Configuration"):
+        errors: list[FieldError] = []
+    else:
+        errors = VALIDATORS[kind](obj, config, defaults=False)
+    if old is not None:
+        errors += update_errors(obj, old)
+    return errors

@@ -6,10 +6,14 @@ Each file in ``tests/knative/corpus/`` holds the cases of one Knative test file 
 states it) the error text Knative's ``FieldError.Error()`` prints, with paths from the
 manifest's root. ``scope`` is the part of the manifest the Go test validated (a single
 container, a volume): errors elsewhere in the surrounding manifest are not compared.
+An update case also has ``old`` (the stored object, ``apis.WithinUpdate``) and maybe
+``subresource``; a case of Knative's ``SetUserInfo`` has the requesting ``user`` and the
+annotations it wants after defaulting (``want_annotations``) instead of a verdict.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ import yaml
 from harness.knative.cluster import ClusterConfig
 from harness.knative.features import Features
 from harness.knative.field_error import FieldError, format_errors, only_errors
+from harness.knative.user_info import set_user_info
 from harness.knative.validation import validate_object
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -100,12 +105,30 @@ def case_config(raw: dict[str, Any]) -> ClusterConfig:
     return ClusterConfig(features=features, **(raw.get("config") or {}))
 
 
+def user_annotations(raw: dict[str, Any]) -> dict[str, str]:
+    """The manifest's annotations after Knative's ``SetUserInfo`` with the case's user (and
+    the stored object ``old`` on an update), called alone as the Go test calls it."""
+    obj = copy.deepcopy(raw["manifest"])
+    set_user_info(obj, raw.get("old"), raw["user"])
+    return dict(obj["metadata"].get("annotations") or {})
+
+
 def judge(case: CorpusCase) -> Verdict:
-    """Run the case's manifest through ``validate_object`` with its features."""
+    """Run the case's manifest through ``validate_object`` with its features (and the
+    stored object, on an update)."""
     raw = case.raw
     config = case_config(raw)
+    if "want_annotations" in raw:
+        got = user_annotations(raw)
+        return Verdict(True, str(got), True, str(raw["want_annotations"]))
     # Knative's unit tests call Validate without SetDefaults; so does the corpus.
-    results = validate_object(raw["manifest"], config, defaults=False)
+    results = validate_object(
+        raw["manifest"],
+        config,
+        defaults=False,
+        old=raw.get("old"),
+        subresource=raw.get("subresource", ""),
+    )
     level = raw.get("level", "error")
     if level == "all":  # the Go test compares errors and warnings together
         found = list(results)

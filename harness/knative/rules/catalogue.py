@@ -109,6 +109,33 @@ RULES: dict[str, Rule] = {
             "spec.template.metadata.name starts with '{service}-'",
             _REVISION,
         ),
+        # --- on an update only (harness lint --previous FILE; the emulator's PUT/PATCH)
+        Rule(
+            "revision-name-change",
+            "error",
+            "a Service's or Configuration's template that keeps its user-chosen revision "
+            "name is unchanged (Knative prints the -old +new diff)",
+            _REVISION,
+        ),
+        Rule(
+            "revision-immutable",
+            "error",
+            "a Revision's spec does not change (Knative prints the -old +new diff)",
+            _REVISION,
+        ),
+        Rule(
+            "creator-immutable",
+            "error",
+            "the serving.knative.dev/creator annotation does not change (Services; "
+            "Configurations and Routes without ownerReferences)",
+            "knative.dev/pkg apis/metadata_validation.go",
+        ),
+        Rule(
+            "last-modifier",
+            "error",
+            "serving.knative.dev/lastModifier changes only with the spec (same objects)",
+            "knative.dev/pkg apis/metadata_validation.go",
+        ),
         Rule(
             "containers",
             "error",
