@@ -7,9 +7,10 @@ as an update of the previous object with the same kind, namespace and name
 (``validate_object(..., old=...)``), a new one as a create. The previous object is taken
 through Knative's create defaulting (a no-op on what a cluster returns, which is already
 defaulted), except a Revision: Knative does not default a Revision on update either, so
-two Revision manifests are compared as written. As ``kubectl apply`` sends a merge of the manifest into the stored object, the
-stored creator/lastModifier annotations are kept where the manifest does not set them
-(``kubectl replace`` would send none and be refused: "annotation value is immutable").
+two Revision manifests are compared as written. As ``kubectl apply`` sends a merge of
+the manifest into the stored object, the stored creator/lastModifier annotations are kept
+where the manifest does not set them (``kubectl replace`` would send none and be refused:
+"annotation value is immutable").
 """
 
 from __future__ import annotations
