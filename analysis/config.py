@@ -270,6 +270,11 @@ class JudgeConfig:
         data["tail_weights"] = list(self.tail_weights)
         return data
 
+    def changed(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, by dotted name (JSON-safe values)."""
+        defaults = judge_defaults()
+        return {k: v for k, v in flatten(self.to_dict()).items() if v != defaults[k]}
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JudgeConfig:
         """Inverse of `to_dict`. Raises ValueError or TypeError on other input."""

@@ -78,8 +78,8 @@ class Plan:
     look_interval_s: float
     warmup_s: float
     max_duration_s: float
-    alpha: float = 0.05
-    judge: JudgeConfig | None = None
+    # The judge's settings (alpha among them); the client and server judges split alpha.
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     dry_run: bool = False
     on_inconclusive: str = "rollback"
     on_abort: str = "rollback"
@@ -183,7 +183,7 @@ class CanaryController:
         self.guard = guard
         self.clock = clock
         self.sleep = sleep
-        base = plan.judge or JudgeConfig(alpha=plan.alpha)
+        base = plan.judge
         self._judge_config = base
         self._replayed = False
         share = 2 if self.metrics is not None else 1
@@ -519,9 +519,10 @@ class CanaryController:
             status.value,
             summary={
                 "decision": status.value.replace("_", " "),
-                # The one reason field: the run's reason first, then the judge's sentences.
                 "explanation": [reason, *explanations],
+                "reason": reason,
                 "looks": len(self.looks),
+                "explanations": list(explanations),
                 "final_traffic": [t.to_dict() for t in final],
             },
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis import ArmSnapshot
+from analysis import ArmSnapshot, JudgeConfig
 from harness.canary.checks import check_user_code
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.canary.lease import ServiceLease, holder_name
@@ -80,6 +80,21 @@ def open_cluster(
         finally:
             for cleanup in reversed(cluster.cleanups):
                 cleanup()
+
+
+def judge_line(config: JudgeConfig, *, server: bool) -> str:
+    """One line naming the judge's settings that differ from the defaults."""
+    changed = ", ".join(f"{name} {_setting(value)}" for name, value in config.changed().items())
+    split = f" (alpha split: {config.alpha / 2:g} per judge, client and server)" if server else ""
+    return f"judge: {changed or 'default settings'}{split}"
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ",".join(_setting(v) for v in value)
+    return str(value)
 
 
 def metric_profile(spec: CanarySpec) -> MetricProfile:
@@ -217,7 +232,6 @@ def preflight(spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
         look_interval_s=spec.look_interval,
         warmup_s=spec.warmup,
         max_duration_s=spec.max_duration,
-        alpha=spec.alpha,
         judge=spec.judge,
         dry_run=spec.dry_run,
         on_inconclusive=spec.on_inconclusive,
@@ -419,11 +433,13 @@ def run_canary_command(
                     spec={
                         "spec": spec.model_dump(mode="json", by_alias=False),
                         "plan": plan_record(plan),
+                        "judge": plan.judge.to_dict(),
                     },
                     original_traffic=[t.to_dict() for t in prepared.original],
                     run_id=run_id,
                 )
                 say(f"run {run.id}: {plan.baseline} -> {plan.canary}, steps {list(plan.steps)}")
+                say(judge_line(plan.judge, server=prepared.metrics is not None))
             view = LiveView(console, plan)
             status = CanaryStatus(spec.pushgateway, plan, run.id, say)
             confirm = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from analysis import JudgeConfig
 from harness.store import SqliteStore
 from tests.canary.conftest import (
     FAST,
@@ -71,6 +72,11 @@ def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_pat
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["status"] == "promoted"
     assert (tmp_path / "report" / "junit.xml").is_file()
+    # The judge's settings as the run used them, grouped (old flag spellings included).
+    margins = {"error_ratio": 3, "error_abs": 0.01, "median_ratio": 1.5, "tail_ratio": 3}
+    assert report["spec"]["judge"]["margins"] == {**margins, "tail_quantile": 0.99}
+    assert report["spec"]["judge"]["tolerances"] == JudgeConfig().to_dict()["tolerances"]
+    assert "judge: margins.error_ratio 3, margins.error_abs 0.01" in proc.stderr
     # `harness rollback` undoes even a finished run: the block from before it comes back.
     restored = rollback(fresh_emulator, tmp_path / "h.sqlite")
     assert restored.returncode == 0, restored.stderr

@@ -133,6 +133,7 @@ def test_the_old_flags_still_work(path: str, old: str) -> None:
     assert getattr(getattr(config, group), key) == pytest.approx(float(VALUES[path]))
 
 
+@pytest.mark.slow  # starts the CLI
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
@@ -162,3 +163,16 @@ def test_a_bad_judge_flag_is_one_line_exit_2_before_any_cluster(
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+
+
+def test_the_start_line_names_the_settings_that_differ_from_the_defaults() -> None:
+    from analysis import Margins
+    from harness.canary.run import judge_line
+
+    assert judge_line(JudgeConfig(), server=False) == "judge: default settings"
+    config = JudgeConfig(alpha=0.01, margins=Margins(median_ratio=1.1))
+    assert JudgeConfig(alpha=0.01).changed() == {"alpha": 0.01}
+    assert judge_line(config, server=True) == (
+        "judge: alpha 0.01, margins.median_ratio 1.1 "
+        "(alpha split: 0.005 per judge, client and server)"
+    )
