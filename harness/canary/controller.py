@@ -519,10 +519,9 @@ class CanaryController:
             status.value,
             summary={
                 "decision": status.value.replace("_", " "),
+                # The one reason field: the run's reason first, then the judge's sentences.
                 "explanation": [reason, *explanations],
-                "reason": reason,
                 "looks": len(self.looks),
-                "explanations": list(explanations),
                 "final_traffic": [t.to_dict() for t in final],
             },
         )
