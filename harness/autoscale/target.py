@@ -18,6 +18,7 @@ from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
 from harness.knative.lint import Finding, lint_document
 from harness.knative.manifest import Document, ManifestError, parse_manifests
+from harness.knative.model import SERVING_API_VERSION, SERVING_GROUP
 from harness.knative.names import require_dns_label, require_namespace
 
 
@@ -67,11 +68,11 @@ def _from_manifest(path: str, cluster: ClusterConfig) -> LoadedTarget:
         for d in documents
         if isinstance(d.obj, dict)
         and d.obj.get("kind") == "Service"
-        and str(d.obj.get("apiVersion", "")).startswith("serving.knative.dev/")
+        and str(d.obj.get("apiVersion", "")).startswith(f"{SERVING_GROUP}/")
     ]
     if len(services) != 1:
         raise BadInput(
-            f"{where}: expected one Knative Service (serving.knative.dev/v1), found {len(services)}"
+            f"{where}: expected one Knative Service ({SERVING_API_VERSION}), found {len(services)}"
         )
     document = services[0]
     findings = lint_document(document, cluster)

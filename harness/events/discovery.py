@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput, Unavailable
+from harness.knative.model import EVENTING_GROUP, SERVING_API_VERSION
 from harness.knative.names import require_dns_label
-
-EVENTING = "eventing.knative.dev"
-SERVING_API = "serving.knative.dev/v1"
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class BrokerInfo:
 def _service_ref(ref: Any, namespace: str) -> str | None:
     if not isinstance(ref, dict):
         return None
-    if ref.get("kind") != "Service" or ref.get("apiVersion") != SERVING_API:
+    if ref.get("kind") != "Service" or ref.get("apiVersion") != SERVING_API_VERSION:
         return None
     if ref.get("namespace", namespace) != namespace:
         return None
@@ -90,8 +88,8 @@ def read_broker(kubeconfig: Path, context: str | None, namespace: str, broker: s
 
     require_dns_label(namespace, "namespace")
     require_dns_label(broker, "broker")
-    kind_broker = create_namespaced_resource(EVENTING, "v1", "Broker", "brokers")
-    kind_trigger = create_namespaced_resource(EVENTING, "v1", "Trigger", "triggers")
+    kind_broker = create_namespaced_resource(EVENTING_GROUP, "v1", "Broker", "brokers")
+    kind_trigger = create_namespaced_resource(EVENTING_GROUP, "v1", "Trigger", "triggers")
     try:
         config = KubeConfig.from_dict(read_kubeconfig(kubeconfig), fname=kubeconfig)
         client = Client(config.get(context_name=context), namespace=namespace)

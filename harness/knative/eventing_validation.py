@@ -21,8 +21,6 @@ from harness.knative.cesql import CesqlError
 from harness.knative.cesql import parse as cesql_parse
 from harness.knative.field_error import FieldError, format_errors, only_errors
 
-EVENTING_GROUP = "eventing.knative.dev"
-EVENTING_API_VERSION = f"{EVENTING_GROUP}/v1"
 EVENTING_WEBHOOK_NAME = "validation.webhook.eventing.knative.dev"
 BROKER_CLASS_ANNOTATION = "eventing.knative.dev/broker.class"
 DEFAULT_BROKER_CLASS = "MTChannelBasedBroker"

@@ -14,14 +14,10 @@ from typing import Any
 
 from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
-from harness.knative.eventing_validation import (
-    EVENTING_API_VERSION,
-    EVENTING_GROUP,
-    EVENTING_VALIDATORS,
-    validate_eventing_object,
-)
+from harness.knative.eventing_validation import EVENTING_VALIDATORS, validate_eventing_object
 from harness.knative.field_error import FieldError
 from harness.knative.manifest import Document, ManifestError, parse_manifests
+from harness.knative.model import EVENTING_API_VERSION, EVENTING_GROUP
 from harness.knative.previous import Previous, as_applied, previous_of
 from harness.knative.rules import (
     Check,

@@ -15,12 +15,15 @@ from typing import Any
 from harness.knative.traffic import TrafficTarget, targets_from_list
 from harness.knative.urls import domain_from_url
 
-# Knative Serving's API group, spelled once for the harness and the emulator.
+# Knative's API groups, spelled once for the harness, the emulator and the linter.
 SERVING_GROUP = "serving.knative.dev"
 SERVING_API_VERSION = f"{SERVING_GROUP}/v1"
+EVENTING_GROUP = "eventing.knative.dev"
+EVENTING_API_VERSION = f"{EVENTING_GROUP}/v1"
+MESSAGING_API_VERSION = "messaging.knative.dev/v1"
 
-SERVICE_LABEL = "serving.knative.dev/service"
-CONFIGURATION_GENERATION_LABEL = "serving.knative.dev/configurationGeneration"
+SERVICE_LABEL = f"{SERVING_GROUP}/service"
+CONFIGURATION_GENERATION_LABEL = f"{SERVING_GROUP}/configurationGeneration"
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -30,6 +30,7 @@ from harness.knative.cluster_settings import apply_settings
 from harness.knative.features import Features
 from harness.knative.kpa import STABLE_WINDOW_S, ScalingSettings, revision_scale
 from harness.knative.kpa_settings import AutoscalerConfig
+from harness.knative.model import SERVING_API_VERSION
 from harness.knative.traffic import TrafficTarget
 from harness.local import api_tls
 from harness.local.api import make_app
@@ -138,7 +139,7 @@ def demo_service(revision: str, target: str, traffic: list[JSON] | None = None) 
     if traffic is not None:
         spec["traffic"] = traffic
     return {
-        "apiVersion": "serving.knative.dev/v1",
+        "apiVersion": SERVING_API_VERSION,
         "kind": "Service",
         "metadata": {"name": "hello", "namespace": "default"},
         "spec": spec,

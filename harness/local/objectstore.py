@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.knative.model import SERVING_GROUP
+
 JSON = dict[str, Any]
 HISTORY = 2000
 
@@ -58,8 +60,8 @@ def not_found(resource: str, name: str) -> ApiError:
     return ApiError(
         404,
         "NotFound",
-        f'{resource}.serving.knative.dev "{name}" not found',
-        details={"name": name, "group": "serving.knative.dev", "kind": resource},
+        f'{resource}.{SERVING_GROUP} "{name}" not found',
+        details={"name": name, "group": SERVING_GROUP, "kind": resource},
     )
 
 
@@ -68,10 +70,10 @@ def conflict(resource: str, name: str) -> ApiError:
     return ApiError(
         409,
         "Conflict",
-        f'Operation cannot be fulfilled on {resource}.serving.knative.dev "{name}": '
+        f'Operation cannot be fulfilled on {resource}.{SERVING_GROUP} "{name}": '
         "the object has been modified; please apply your changes to the latest version "
         "and try again",
-        details={"name": name, "group": "serving.knative.dev", "kind": resource},
+        details={"name": name, "group": SERVING_GROUP, "kind": resource},
     )
 
 

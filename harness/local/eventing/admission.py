@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from harness.knative.eventing_validation import (
-    EVENTING_GROUP,
     eventing_denial,
     set_broker_defaults,
     set_trigger_defaults,
@@ -20,6 +19,7 @@ from harness.knative.eventing_validation import (
     validate_trigger,
 )
 from harness.knative.field_error import FieldError
+from harness.knative.model import EVENTING_API_VERSION, EVENTING_GROUP
 from harness.local.objects import DELETION_FIELDS, now
 from harness.local.objectstore import JSON, ApiError, ObjectStore
 
@@ -79,14 +79,15 @@ def _check_body(body: Any, namespace: str, kind: str) -> JSON:
     obj = copy.deepcopy(body)
     if obj.get("kind") not in (None, kind) or obj.get("apiVersion") not in (
         None,
-        f"{EVENTING_GROUP}/v1",
+        EVENTING_API_VERSION,
     ):
         raise ApiError(
             400,
             "BadRequest",
-            f"expected {EVENTING_GROUP}/v1 {kind}, got {obj.get('apiVersion')}/{obj.get('kind')}",
+            f"expected {EVENTING_API_VERSION} {kind}, "
+            f"got {obj.get('apiVersion')}/{obj.get('kind')}",
         )
-    obj["apiVersion"], obj["kind"] = f"{EVENTING_GROUP}/v1", kind
+    obj["apiVersion"], obj["kind"] = EVENTING_API_VERSION, kind
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         meta = obj["metadata"] = {}

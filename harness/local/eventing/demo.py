@@ -3,23 +3,24 @@
 
 from __future__ import annotations
 
+from harness.knative.model import EVENTING_API_VERSION, SERVING_API_VERSION
 from harness.local.eventing import admission
 from harness.local.eventing.engine import Eventing
 from harness.local.objectstore import JSON
 
 DEMO_BROKER: JSON = {
-    "apiVersion": "eventing.knative.dev/v1",
+    "apiVersion": EVENTING_API_VERSION,
     "kind": "Broker",
     "metadata": {"name": "default", "namespace": "default"},
 }
 DEMO_TRIGGER: JSON = {
-    "apiVersion": "eventing.knative.dev/v1",
+    "apiVersion": EVENTING_API_VERSION,
     "kind": "Trigger",
     "metadata": {"name": "hello", "namespace": "default"},
     "spec": {
         "broker": "default",
         "subscriber": {
-            "ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "hello"}
+            "ref": {"apiVersion": SERVING_API_VERSION, "kind": "Service", "name": "hello"}
         },
     },
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness import __version__
-from harness.knative.eventing_validation import EVENTING_GROUP
+from harness.knative.model import EVENTING_GROUP
 from harness.local.objectstore import JSON
 
 VERSION = "v1"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.knative.model import EVENTING_GROUP, MESSAGING_API_VERSION, SERVING_GROUP
 from harness.local.objects import condition, happy
 from harness.local.objectstore import JSON, ObjectStore
 
@@ -31,7 +32,7 @@ def broker_status(broker: JSON) -> tuple[JSON, list[JSON]]:
         "address": {"name": "http", "url": url},
         "addresses": [{"name": "http", "url": url}],
         "annotations": {
-            "knative.dev/channelAPIVersion": "messaging.knative.dev/v1",
+            "knative.dev/channelAPIVersion": MESSAGING_API_VERSION,
             "knative.dev/channelAddress": (
                 f"http://{meta['name']}-kne-trigger-kn-channel.{meta['namespace']}"
                 ".svc.cluster.local"
@@ -72,9 +73,9 @@ def resolve_destination_uri(namespace: str, destination: Mapping[str, Any]) -> s
 def _ref_url(ref: Mapping[str, Any], namespace: str) -> str | None:
     api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
     group = str(api_version or "").split("/", 1)[0]
-    if kind == "Service" and group == "serving.knative.dev":
+    if kind == "Service" and group == SERVING_GROUP:
         return f"http://{name}.{namespace}.svc.cluster.local"
-    if kind == "Broker" and group == "eventing.knative.dev":
+    if kind == "Broker" and group == EVENTING_GROUP:
         return broker_url(namespace, str(name))
     if kind == "Service" and group in ("", "v1"):
         return f"http://{name}.{namespace}.svc.cluster.local"
@@ -94,13 +95,13 @@ def resolve(store: ObjectStore, namespace: str, destination: object) -> str | No
     group = str(ref.get("apiVersion") or "").split("/", 1)[0]
     kind = ref.get("kind")
     suffix = str(uri) if isinstance(uri, str) else ""
-    if kind == "Service" and group == "serving.knative.dev":
+    if kind == "Service" and group == SERVING_GROUP:
         svc = store.peek("services", ns, name)
         if svc is None:
             return None
         address = ((svc.get("status") or {}).get("address") or {}).get("url")
         return (address or f"http://{name}.{ns}.svc.cluster.local") + suffix
-    if kind == "Broker" and group == "eventing.knative.dev":
+    if kind == "Broker" and group == EVENTING_GROUP:
         if store.peek("brokers", ns, name) is None:
             return None
         return broker_url(ns, name) + suffix
