@@ -304,3 +304,40 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[prefix + key] = value
     return out
+
+
+@dataclass(frozen=True)
+class GateTolerances:
+    """How much worse a candidate perf run may be than its reference (`harness gate`).
+
+    ``error_rate``: absolute increase of the error rate (0.001 = 0.1 point).
+    ``quantiles``: (q, tolerated relative increase) per latency quantile (0.10 = "p99 may
+    be 10% worse"). ``alpha``: false-discovery rate across the metrics (Benjamini–Hochberg).
+    ``min_requests``: requests each run needs before its error rate is judged.
+    ``min_tail_events``: a quantile q is judged only when the smaller run expects at least
+    this many requests above it. Fixed-horizon tests (`analysis.fixed.compare_runs`).
+    """
+
+    error_rate: float = 0.001
+    quantiles: tuple[tuple[float, float], ...] = ((0.5, 0.05), (0.9, 0.10), (0.99, 0.10))
+    alpha: float = 0.05
+    min_requests: int = 100
+    min_tail_events: float = 10.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.error_rate <= 1.0:
+            problems.append("error_rate: must be within [0, 1]")
+        if any(not 0.0 < q < 1.0 or not tolerance >= 0.0 for q, tolerance in self.quantiles):
+            problems.append("quantiles: each q within (0, 1), each tolerance >= 0")
+        if not 0.0 < self.alpha < 1.0:
+            problems.append("alpha: must be within (0, 1)")
+        if self.min_requests < 1:
+            problems.append("min_requests: must be >= 1")
+        if not self.min_tail_events > 0:
+            problems.append("min_tail_events: must be > 0")
+        _raise(problems)
+
+    def quantile(self, q: float) -> float:
+        """The tolerated relative increase of quantile ``q`` (KeyError if not judged)."""
+        return dict(self.quantiles)[q]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from analysis.config import GateTolerances
 from analysis.distributions import (
     bh_adjust,
     binom_ppf,
@@ -201,23 +202,6 @@ class GateStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Tolerances:
-    """How much worse the candidate may be than the reference.
-
-    ``error_rate``: absolute increase of the error rate (0.001 = 0.1 point). ``quantiles``:
-    relative increase per latency quantile (0.10 = "p99 may be 10% worse"). ``alpha``:
-    false-discovery rate across the metrics. ``min_tail_events``: a quantile q is judged
-    only when the smaller run expects at least this many requests above it.
-    """
-
-    error_rate: float = 0.001
-    quantiles: tuple[tuple[float, float], ...] = ((0.5, 0.05), (0.9, 0.10), (0.99, 0.10))
-    alpha: float = 0.05
-    min_requests: int = 100
-    min_tail_events: float = 10.0
-
-
-@dataclass(frozen=True)
 class MetricResult:
     """One metric of a fixed-horizon comparison of two runs.
 
@@ -254,7 +238,7 @@ class MetricResult:
 
 
 def compare_runs(
-    reference: ArmSnapshot, candidate: ArmSnapshot, tolerances: Tolerances | None = None
+    reference: ArmSnapshot, candidate: ArmSnapshot, tolerances: GateTolerances | None = None
 ) -> list[MetricResult]:
     """Compare two complete runs metric by metric, for a release gate.
 
@@ -263,7 +247,7 @@ def compare_runs(
     reference beyond tolerance" is below ``tolerances.alpha``; it is INSUFFICIENT_DATA
     when either run is too small to judge it (never a pass); otherwise it PASSes.
     """
-    tol = tolerances or Tolerances()
+    tol = tolerances or GateTolerances()
     drafts: list[dict[str, Any]] = [_error_draft(reference, candidate, tol)]
     for q, allowed in tol.quantiles:
         drafts.append(_quantile_draft(reference.latency, candidate.latency, q, allowed, tol))
@@ -278,7 +262,9 @@ def compare_runs(
     return [MetricResult(**d) for d in drafts]
 
 
-def _error_draft(reference: ArmSnapshot, candidate: ArmSnapshot, tol: Tolerances) -> dict[str, Any]:
+def _error_draft(
+    reference: ArmSnapshot, candidate: ArmSnapshot, tol: GateTolerances
+) -> dict[str, Any]:
     n_r, n_c = reference.requests, candidate.requests
     rate_r = reference.errors / n_r if n_r else math.nan
     rate_c = candidate.errors / n_c if n_c else math.nan
@@ -323,7 +309,7 @@ def _quantile_draft(
     candidate: Histogram | None,
     q: float,
     allowed: float,
-    tol: Tolerances,
+    tol: GateTolerances,
 ) -> dict[str, Any]:
     name = f"p{100 * q:g}".replace(".", "")
     draft: dict[str, Any] = {

@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from analysis.config import GateTolerances
 from harness.commands.options import Format, Namespace, OutputFormat
 
 if TYPE_CHECKING:
     from harness.gate.run import GateRun
+
+# The defaults live in analysis.config; shown here as the flags take them.
+_DEFAULT = GateTolerances()
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:g}%"
 
 
 def gate(
@@ -28,19 +36,23 @@ def gate(
     ] = None,
     max_p50_increase: Annotated[
         str, typer.Option(help="Tolerated p50 increase (share: 5% or 0.05).")
-    ] = "5%",
-    max_p90_increase: Annotated[str, typer.Option(help="Tolerated p90 increase.")] = "10%",
-    max_p99_increase: Annotated[str, typer.Option(help="Tolerated p99 increase.")] = "10%",
+    ] = _percent(_DEFAULT.quantile(0.5)),
+    max_p90_increase: Annotated[str, typer.Option(help="Tolerated p90 increase.")] = _percent(
+        _DEFAULT.quantile(0.9)
+    ),
+    max_p99_increase: Annotated[str, typer.Option(help="Tolerated p99 increase.")] = _percent(
+        _DEFAULT.quantile(0.99)
+    ),
     max_error_rate_increase: Annotated[
         str,
         typer.Option(help="Tolerated error-rate increase in points (0.1% = 0.001)."),
-    ] = "0.1%",
+    ] = _percent(_DEFAULT.error_rate),
     alpha: Annotated[
         float, typer.Option(help="False-alarm rate across the metrics (Benjamini–Hochberg).")
-    ] = 0.05,
+    ] = _DEFAULT.alpha,
     min_requests: Annotated[
         int, typer.Option(help="Requests each run needs before its error rate is judged.")
-    ] = 100,
+    ] = _DEFAULT.min_requests,
     store: Annotated[
         Path | None,
         typer.Option("--store", help="History file (default: history.sqlite in the state dir)."),

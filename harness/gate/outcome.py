@@ -12,7 +12,8 @@ from harness.store import RunRecord
 
 if TYPE_CHECKING:  # analysis.fixed loads scipy: only when a gate compares
     from analysis import ArmSnapshot
-    from analysis.fixed import MetricResult, Tolerances
+    from analysis.config import GateTolerances
+    from analysis.fixed import MetricResult
 
 __all__ = ["EXIT_CODES", "GateOutcome", "metric_name"]
 
@@ -48,7 +49,7 @@ class GateOutcome:
     candidate_arm: ArmSnapshot
     reference_arm: ArmSnapshot
     metrics: tuple[MetricResult, ...]
-    tolerances: Tolerances
+    tolerances: GateTolerances
     status: GateVerdict
     started: float
     finished: float

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis.config import GateTolerances
 from harness.errors import Aborted, BadInput
 from harness.gate.outcome import GateOutcome
 from harness.gate.report import gate_report
@@ -41,10 +42,8 @@ from harness.store import PerfResult, RunRecord, Store, is_run_id, new_run_id, o
 
 if TYPE_CHECKING:
     from analysis import ArmSnapshot
-    from analysis.fixed import Tolerances
 
 __all__ = [
-    "DEFAULT_TOLERANCES",
     "GateOutcome",
     "GateRun",
     "Reference",
@@ -56,15 +55,8 @@ __all__ = [
     "tolerances",
 ]
 
-# As analysis.fixed.Tolerances: error rate +0.1 point; p50 +5%, p90 +10%, p99 +10%.
-DEFAULT_TOLERANCES = {
-    "error_rate": 0.001,
-    "p50": 0.05,
-    "p90": 0.10,
-    "p99": 0.10,
-    "alpha": 0.05,
-    "min_requests": 100,
-}
+# The defaults live in analysis.config (error rate +0.1 point; p50 +5%, p90 +10%, p99 +10%).
+_DEFAULT = GateTolerances()
 _REFERENCE = re.compile(r"(previous)|last:(\d{1,4})|run:(.+)|label:(.+)")
 _SCAN_START = 200
 
@@ -116,21 +108,19 @@ def parse_share(text: str, flag: str, maximum: float = 100.0) -> float:
 
 def tolerances(
     *,
-    error_rate: float = DEFAULT_TOLERANCES["error_rate"],
-    p50: float = DEFAULT_TOLERANCES["p50"],
-    p90: float = DEFAULT_TOLERANCES["p90"],
-    p99: float = DEFAULT_TOLERANCES["p99"],
-    alpha: float = DEFAULT_TOLERANCES["alpha"],
-    min_requests: int = int(DEFAULT_TOLERANCES["min_requests"]),
-) -> Tolerances:
-    """The analysis module's `Tolerances` from the gate's flags (shares, not percents)."""
-    from analysis.fixed import Tolerances
-
+    error_rate: float = _DEFAULT.error_rate,
+    p50: float = _DEFAULT.quantile(0.5),
+    p90: float = _DEFAULT.quantile(0.9),
+    p99: float = _DEFAULT.quantile(0.99),
+    alpha: float = _DEFAULT.alpha,
+    min_requests: int = _DEFAULT.min_requests,
+) -> GateTolerances:
+    """`analysis.config.GateTolerances` from the gate's flags (shares, not percents)."""
     if not 0.0 < alpha < 1.0:
         raise BadInput(f"--alpha {alpha!r} must be between 0 and 1")
     if min_requests < 1:
         raise BadInput(f"--min-requests {min_requests!r} must be at least 1")
-    return Tolerances(
+    return GateTolerances(
         error_rate=error_rate,
         quantiles=((0.5, p50), (0.9, p90), (0.99, p99)),
         alpha=alpha,
@@ -160,7 +150,7 @@ def evaluate_gate(
     namespace: str,
     service: str,
     against: Reference,
-    tol: Tolerances,
+    tol: GateTolerances,
     *,
     tag: str | None = None,
     candidate_id: str | None = None,
@@ -367,7 +357,7 @@ def execute_gate(
     service: str,
     namespace: str,
     against: str,
-    tol: Tolerances,
+    tol: GateTolerances,
     *,
     store: str | Path | None = None,
     tag: str | None = None,

@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from analysis import ArmSnapshot, Histogram
+from analysis.config import GateTolerances
 from analysis.fixed import (
     GateStatus,
-    Tolerances,
     benjamini_hochberg,
     compare_runs,
     error_rate_test,
@@ -133,7 +133,7 @@ def test_compare_runs_reports_insufficient_data_never_pass() -> None:
         for r in compare_runs(
             _run(rng, 500, 0.0, lambda n: lognormal(rng, n)),
             _run(rng, 500, 0.0, lambda n: lognormal(rng, n)),
-            Tolerances(min_requests=1000),
+            GateTolerances(min_requests=1000),
         )
     }
     assert results["error_rate"].status is GateStatus.INSUFFICIENT_DATA

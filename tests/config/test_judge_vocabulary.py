@@ -176,3 +176,28 @@ def test_the_start_line_names_the_settings_that_differ_from_the_defaults() -> No
         "judge: alpha 0.01, margins.median_ratio 1.1 "
         "(alpha split: 0.005 per judge, client and server)"
     )
+
+
+def test_the_gate_flags_default_to_analysis_gate_tolerances() -> None:
+    from analysis.config import GateTolerances
+    from harness.commands.gate import gate
+    from harness.gate.run import parse_share, tolerances
+
+    params = inspect.signature(gate).parameters
+
+    def share(name: str) -> float:
+        return parse_share(params[name].default, name, 1.0)
+
+    from_flags = tolerances(
+        error_rate=share("max_error_rate_increase"),
+        p50=share("max_p50_increase"),
+        p90=share("max_p90_increase"),
+        p99=share("max_p99_increase"),
+        alpha=params["alpha"].default,
+        min_requests=params["min_requests"].default,
+    )
+    default = GateTolerances()
+    assert from_flags.quantiles == default.quantiles
+    assert from_flags.error_rate == default.error_rate
+    assert (from_flags.alpha, from_flags.min_requests) == (default.alpha, default.min_requests)
+    assert tolerances() == default
