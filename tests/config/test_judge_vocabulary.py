@@ -201,3 +201,23 @@ def test_the_gate_flags_default_to_analysis_gate_tolerances() -> None:
     assert from_flags.error_rate == default.error_rate
     assert (from_flags.alpha, from_flags.min_requests) == (default.alpha, default.min_requests)
     assert tolerances() == default
+
+
+def test_the_contracts_table_lists_every_setting_with_its_flag_and_default() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): [cell.strip() for cell in line.split("|")[2:4]]
+        for line in text.splitlines()
+        if line.startswith("| `")
+    }
+    for path, value in judge_defaults().items():
+        flag_cell, default_cell = rows[path]
+        assert flag_cell.startswith(f"`{flag(path)}`" if path in CLI_PATHS else "YAML/API only")
+        if path in OLD_FLAGS:
+            assert f"(`{OLD_FLAGS[path]}`)" in flag_cell
+        if value is None:
+            assert default_cell.startswith("None"), path
+        elif isinstance(value, float | int):
+            assert default_cell == f"{value:g}", path
+        else:
+            assert default_cell == str(value), path
