@@ -58,6 +58,8 @@ class Noise:
     ar_phi: float = 0.9
     pods: int = 1
     pod_sd: float = 0.0
+    burst_phase: bool = False
+    base_errors: float = BASE_ERRORS
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class Case:
 
 STALLS = Noise(stall_rate=0.01, stall_ms=300.0)
 BURSTS = Noise(burst_rate=0.005, burst_errors=0.2)
+# All errors come in bursts that straddle looks (the emulator's SIM_ERROR_BURST_* knobs
+# in tests/canary/test_canary_noise.py; a CI run rolled back there before the usual
+# block weight became a median).
+BURSTS_ONLY = Noise(burst_rate=0.04, burst_errors=0.4, burst_phase=True, base_errors=0.0)
 SWINGS = Noise(swing=0.3)
 PODS = Noise(pods=3, pod_sd=0.01)
 AUTOCORRELATED = Noise(ar_sd=0.02, ar_phi=0.8)
@@ -92,6 +98,7 @@ SAME_CODE = (
     Case("canary pod 2% slower", Noise(), canary_speed=1.02),
     Case("stalls per arm (1% of s, 0-300 ms)", STALLS),
     Case("error bursts per arm (0.5% of s at 20%)", BURSTS),
+    Case("bursts only, across looks (4% of s at 40%)", BURSTS_ONLY),
     Case("common load swings (+-30%)", SWINGS),
     Case("3 pods per arm, pod sd 1%", PODS),
     Case("autocorrelated latency (AR 0.8, 2%)", AUTOCORRELATED),
@@ -136,10 +143,22 @@ def _arm_seconds(
     if noise.stall_rate > 0:
         hit = np.flatnonzero(rng.random(seconds) < noise.stall_rate)
         stalls[hit, rng.integers(0, pods, len(hit))] = rng.uniform(0.0, noise.stall_ms, len(hit))
-    error_rate = np.full((seconds, pods), BASE_ERRORS * error_factor)
+    base = noise.base_errors * error_factor
+    error_rate = np.full((seconds, pods), base)
     if noise.burst_rate > 0:
         hit = np.flatnonzero(rng.random(seconds) < noise.burst_rate)
-        error_rate[hit, rng.integers(0, pods, len(hit))] = noise.burst_errors
+        pod_hit = rng.integers(0, pods, len(hit))
+        if noise.burst_phase:
+            # a request of second t is in the burst with the chance the burst covers it
+            phase = rng.random(len(hit))
+            error_rate[hit, pod_hit] = (1 - phase) * noise.burst_errors + phase * base
+            later = hit + 1 < seconds
+            error_rate[hit[later] + 1, pod_hit[later]] = np.maximum(
+                error_rate[hit[later] + 1, pod_hit[later]],
+                phase[later] * noise.burst_errors + (1 - phase[later]) * base,
+            )
+        else:
+            error_rate[hit, pod_hit] = noise.burst_errors
     latencies: list[np.ndarray] = []
     errors = np.zeros(seconds, dtype=np.int64)
     for t in range(seconds):

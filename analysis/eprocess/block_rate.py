@@ -5,11 +5,11 @@ canary's count ``c`` has mean ``k pi(rho)`` with ``pi = rho s / (rho s + 1 - s)`
 ``s`` is the canary's share of the block's requests and ``rho`` the ratio of the
 canary's event rate to the baseline's; the baseline rate cancels (Lindon & Malek,
 NeurIPS 2022, arXiv 2011.03567, condition on each event's arm). Events of one block are
-not assumed independent: an error burst puts many events in one arm at once. So a
-block counts as at most a few times the usual number of events (with the canary share
-it showed), its excess is clipped at `blocks.CLIP` standard deviations (times the
-estimated dispersion), and the blocks are combined
-with the normal mixture of `analysis.eprocess.blocks.BlockGrid` over the per-event
+not assumed independent: an error burst puts many events in one arm at once, often in
+two consecutive looks. So a block counts as at most 1.5 times the usual number of events (the
+median of recent blocks; with the canary share it showed), its excess is clipped at
+`blocks.CLIP` standard deviations (times the estimated dispersion), and the blocks are
+combined with the normal mixture of `analysis.eprocess.blocks.BlockGrid` over the per-event
 drift of the canary's share. Under identically distributed arms the block's
 canary/baseline split is exchangeable, so its excess is symmetric about 0.
 """
@@ -17,14 +17,17 @@ canary/baseline split is exchangeable, so its excess is symmetric about 0.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
 from analysis.eprocess.blocks import BlockGrid, BlockPriors, FloatArray
 
 _LOW, _HIGH, _STEP = -4.0, 4.0, 0.025
-EVENT_CAP = 3.0
-_PSEUDO_EVENTS = 4.0  # blocks with more than this many times the usual events weigh less
+EVENT_CAP = 1.5  # a block counts as at most this many times the usual block's events
+_USUAL_WINDOW = 60  # recent blocks whose median is the usual
+_USUAL_PSEUDO = 5  # pseudo-blocks of one event each in that median, so early bursts weigh little
+_PSEUDO_EVENTS = 4.0  # events at the requests' share in the share estimate of residuals
 
 
 class BlockRateRatioEProcess:
@@ -62,7 +65,7 @@ class BlockRateRatioEProcess:
         self._events_c = 0
         self._events_k = 0
         self._share_sum = 0.0
-        self._block_events = 0.0
+        self._recent: deque[int] = deque(maxlen=_USUAL_WINDOW)
         self.baseline_events = 0
         self.canary_events = 0
         self.baseline_trials = 0
@@ -101,15 +104,15 @@ class BlockRateRatioEProcess:
         if baseline_trials == 0 or canary_trials == 0:
             return
         self._blocks += 1
+        # The block counts as `weight` events with the canary share it showed.
+        weight = self._weight(events)
+        self._recent.append(events)
         if events == 0:
             return
         s = canary_trials / (baseline_trials + canary_trials)
         if self.grid is None:
             self.grid = self._make_grid(s)
         pi = self._share(self.theta, s)
-        # The block counts as `weight` events with the canary share it showed.
-        weight = self._weight(events)
-        self._block_events += weight
         residual = self._residual(canary_events, events, s)
         if residual is not None:
             residual *= math.sqrt(weight / events)
@@ -142,16 +145,18 @@ class BlockRateRatioEProcess:
     def _weight(self, events: int) -> float:
         """How many events a block counts as: its own, at most `EVENT_CAP` x the usual.
 
-        The usual is the mean weight of earlier blocks (predictable; blocks without
-        events count; one pseudo-block of one event to start), and never less than one
-        event. A burst of errors in one arm is one occurrence, not hundreds of
-        independent ones: capped, the block weighs as a few events that showed the
-        burst's canary share, so however large, it moves the evidence no more than a
-        few independent events could, and bursts do not raise the cap of later blocks.
-        Independent events rarely reach the cap.
+        The usual is the median events of the last `_USUAL_WINDOW` blocks (blocks without
+        events count), with `_USUAL_PSEUDO` pseudo-blocks of one event, and never less
+        than one event; it is predictable (earlier blocks only). A burst of errors in one
+        arm is one occurrence, not hundreds of independent ones: capped, the block weighs
+        as a few events that showed the burst's canary share. The median is what makes
+        this hold when bursts are most of the events (a mean, or a median of few
+        blocks, is pulled up by the bursts themselves), and when a burst straddles two
+        looks. Independent events rarely reach the cap; when errors are steady, the usual
+        follows their rate within a few blocks.
         """
-        mean = (self._block_events + 1.0) / self._blocks
-        return float(min(events, max(1.0, EVENT_CAP * mean)))
+        usual = float(np.median([*self._recent, *([1] * _USUAL_PSEUDO)]))
+        return float(min(events, max(1.0, EVENT_CAP * usual)))
 
     @property
     def blocks(self) -> int:

@@ -63,7 +63,7 @@ def _noisy_pair(emu: RunningEmulator, canary_env: dict[str, str]) -> None:
 
 
 def _canary(
-    emu: RunningEmulator, tmp_path: Path, cap: str = "60s"
+    emu: RunningEmulator, tmp_path: Path, cap: str = "60s", *extra: str
 ) -> tuple[int, dict[str, object], str]:
     proc = run_canary(
         emu,
@@ -76,6 +76,7 @@ def _canary(
         "b",
         *FAST,
         *QUICK,
+        *extra,
         "--max-duration",
         cap,
     )
@@ -90,8 +91,10 @@ def test_identical_revisions_with_stalls_and_bursts_are_promoted(
     _noisy_pair(fresh_emulator, {})
     # Usually promoted within 10-20 s. On a loaded machine a scheduling hiccup can put a
     # second of slow requests in one arm only (a real stall): the tail's bound then needs
-    # more looks to close, hence the longer cap.
-    code, report, stderr = _canary(fresh_emulator, tmp_path, cap="90s")
+    # more looks to close, hence the longer cap. At the default alpha a same-code run may
+    # be rolled back with probability up to 0.05 by design (the judge's guarantee, checked
+    # by simulation in tests/analysis); alpha 0.001 keeps this test from failing by design.
+    code, report, stderr = _canary(fresh_emulator, tmp_path, "90s", "--alpha", "0.001")
     assert code == 0, (stderr, report.get("explanation"))
     assert report["status"] == "promoted"
     assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 100
