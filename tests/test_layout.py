@@ -394,3 +394,60 @@ def test_the_name_check_sees_private_and_nested_classes(tmp_path: Path) -> None:
     (tmp_path / "c.py").write_text("class Inner:\n    pass\n")
     modules = {name: tmp_path / f"{name}.py" for name in ("a", "b", "c")}
     assert defined_twice(modules) == {"_Cache": ["a", "b"], "Inner": ["b", "c"]}
+
+
+# ------------------------------------------------------------------ Knative API groups
+
+API_GROUPS = ("serving.knative.dev", "eventing.knative.dev", "messaging.knative.dev")
+# Where the groups are spelled: the constants, and the rules catalogue's prose (data).
+GROUP_HOMES = {"harness/knative/model.py", "harness/knative/rules/catalogue.py"}
+
+
+def spelled_api_groups(path: Path) -> list[int]:
+    """Lines of ``path`` whose code (not a docstring) spells a Knative API group as a
+    group or an apiVersion: ``"serving.knative.dev"``, ``".../v1"``, ``'{kind}.<group> "'``.
+    Annotation keys (``serving.knative.dev/creator``) are data and pass."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    lines = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+            continue
+        if id(node) in docstrings:
+            continue
+        text = node.value
+        if text in API_GROUPS or any(
+            f"{group}/v1" in text or text.startswith(f".{group}") or f".{group} " in text
+            for group in API_GROUPS
+        ):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_knative_api_groups_are_spelled_once() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for module, path in MODULES.items()
+        if module.split(".")[0] in ("harness", "analysis")
+        and str(path.relative_to(ROOT)) not in GROUP_HOMES
+        for line in spelled_api_groups(path)
+    ]
+    assert not found, "use harness.knative.model's SERVING_GROUP etc.:\n" + "\n".join(found)
+
+
+def test_the_group_check_finds_a_spelled_group(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text(
+        '"""Reads serving.knative.dev/v1 Services."""\n'
+        'A = "serving.knative.dev/v1"\n'
+        "B = f'{r}.eventing.knative.dev \"{n}\" not found'\n"
+        'C = "serving.knative.dev/creator"\n'
+        'D = "eventing.knative.dev"\n'
+    )
+    assert spelled_api_groups(source) == [2, 3, 5]

@@ -11,6 +11,7 @@ import typer
 
 from harness.commands.options import Format, OutputFormat, StateDir
 from harness.errors import BadInput, Unavailable
+from harness.knative.model import SERVING_API_VERSION, SERVING_GROUP
 
 DEFAULT_INGRESS_PORT = 8080
 
@@ -203,7 +204,7 @@ def apply(
     else:
         for item in applied:
             typer.echo(
-                f"service.serving.knative.dev/{item['name']} applied in {item['namespace']} "
+                f"service.{SERVING_GROUP}/{item['name']} applied in {item['namespace']} "
                 f"(generation {item['generation']})"
             )
 
@@ -227,7 +228,7 @@ def _read_manifest(path: Path) -> list[dict[str, Any]]:
         obj = document.obj
         if not isinstance(obj, dict) or obj.get("kind") != "Service":
             raise BadInput(
-                f"{path}:{document.line}: not a serving.knative.dev/v1 Service; "
+                f"{path}:{document.line}: not a {SERVING_API_VERSION} Service; "
                 "`harness local apply` creates Services"
             )
         try:

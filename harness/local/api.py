@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.knative.model import SERVING_GROUP
 from harness.local import discovery
 from harness.local.api_guard import guard, read_body
 from harness.local.controller import Controller
@@ -256,7 +257,7 @@ class Api:
             raise ApiError(
                 405,
                 "MethodNotAllowed",
-                f"{verb} is not supported on {resource}.serving.knative.dev: they are "
+                f"{verb} is not supported on {resource}.{SERVING_GROUP}: they are "
                 "managed by their Service",
             )
 

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from harness.errors import Aborted, BadInput, Unavailable
+from harness.knative.model import SERVING_API_VERSION
 from harness.knative.names import require_dns_label
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -107,7 +108,7 @@ def _merge(into: JSON, extra: JSON) -> None:
 
 
 CONFLICT_RETRIES = 5
-SERVICES = "/apis/serving.knative.dev/v1/namespaces/{namespace}/services"
+SERVICES = f"/apis/{SERVING_API_VERSION}/namespaces/{{namespace}}/services"
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from harness.errors import BadInput
+from harness.knative.model import SERVING_GROUP
 from harness.knative.traffic import TrafficTarget
 from harness.knative.urls import http_url, route_host, tag_host
 from harness.knative.validation import ClusterConfig
@@ -278,7 +279,7 @@ class Controller:
         raise ApiError(
             405,
             "MethodNotAllowed",
-            f"{resource}.serving.knative.dev are managed by their Service in this emulator",
+            f"{resource}.{SERVING_GROUP} are managed by their Service in this emulator",
         )
 
     def _unprogram(self, namespace: str, route: str) -> None:
@@ -594,7 +595,7 @@ class Controller:
         `MarkRevisionCreationFailed` with the AlreadyExists error, the latest created and
         ready revisions unchanged (configuration.go)."""
         old = config.get("status", {})
-        error = f'revisions.serving.knative.dev "{rev_name}" already exists'
+        error = f'revisions.{SERVING_GROUP} "{rev_name}" already exists'
         ready = condition(
             "Ready", "False", "RevisionFailed", f"Revision creation failed with message: {error}."
         )

@@ -97,7 +97,7 @@ def owned_route_error(verb: str, name: str, service: str) -> ApiError:
     return ApiError(
         405,
         "MethodNotAllowed",
-        f'{verb} is not supported on routes.serving.knative.dev "{name}": it is owned by '
+        f'{verb} is not supported on routes.{GROUP} "{name}": it is owned by '
         f'Service "{service}" (change the Service\'s spec.traffic instead)',
     )
 
@@ -107,7 +107,7 @@ def already_exists(resource: str, name: str) -> ApiError:
     return ApiError(
         409,
         "AlreadyExists",
-        f'{resource}.serving.knative.dev "{name}" already exists',
+        f'{resource}.{GROUP} "{name}" already exists',
         details={"name": name, "group": GROUP, "kind": resource},
     )
 

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 from harness.knative.autoscaling import GROUP as AUTOSCALING
 from harness.knative.autoscaling import SPELLINGS
+from harness.knative.model import SERVING_GROUP
 from harness.knative.rules import Issue, Subject
 from harness.knative.rules.access import dig, string_map
 from harness.knative.validation import NETWORKING_ALLOWED, NETWORKING_GROUP
 
-SERVING = "serving.knative.dev"
+SERVING = SERVING_GROUP
 QUEUE = f"queue.sidecar.{SERVING}"
 FEATURES = "features.knative.dev"
 ROLLOUT = (f"{SERVING}/rollout-duration", f"{SERVING}/rolloutDuration")
