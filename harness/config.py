@@ -466,7 +466,7 @@ def load_canary_spec(
     """The canary spec from an optional YAML file with flag overrides applied.
 
     ``overrides`` maps field names (``baseline`` or ``from``, ``steps``, dotted
-    ``margins.p99_ratio`` for nested fields) to flag values; None values are ignored.
+    ``margins.tail_ratio`` for nested fields) to flag values; None values are ignored.
     Raises BadInput naming the field (or the file's line and column) on any problem.
     """
     return _load(CanarySpec, "canary spec", path, overrides)

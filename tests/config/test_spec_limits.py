@@ -28,7 +28,8 @@ def _canary_error(overrides: dict[str, object], path: Path | None = None) -> str
         "rate: true",
         "users: false",
         "alpha: true",
-        "margins: {p99_ratio: true}",
+        "margins: {tail_ratio: true}",
+        "priors: {rate_scale: false}",
         "steps: [true, 100]",
     ],
 )
