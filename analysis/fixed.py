@@ -186,13 +186,6 @@ def quantile_ci(hist: Histogram, q: float, confidence: float = 0.95) -> tuple[fl
     return (max(lower, 0.0) if math.isfinite(lower) else lower, upper)
 
 
-def benjamini_hochberg(p_values: list[float]) -> list[float]:
-    """Benjamini–Hochberg adjusted p-values (``scipy.stats.false_discovery_control``)."""
-    if not p_values:
-        return []
-    return bh_adjust(p_values)
-
-
 class GateStatus(StrEnum):
     """Outcome of one metric in a release gate."""
 
@@ -252,7 +245,7 @@ def compare_runs(
     for q, allowed in tol.quantiles:
         drafts.append(_quantile_draft(reference.latency, candidate.latency, q, allowed, tol))
     judged = [d for d in drafts if d["status"] is None]
-    adjusted = benjamini_hochberg([d["p_value"] for d in judged])
+    adjusted = bh_adjust([d["p_value"] for d in judged])
     for draft, p_adj in zip(judged, adjusted, strict=True):
         draft["p_adjusted"] = p_adj
         failed = p_adj < tol.alpha

@@ -14,7 +14,6 @@ from analysis import ArmSnapshot, Histogram
 from analysis.config import GateTolerances
 from analysis.fixed import (
     GateStatus,
-    benjamini_hochberg,
     compare_runs,
     error_rate_test,
     g_test,
@@ -82,12 +81,6 @@ def test_quantile_ci_is_infinite_when_too_few_samples() -> None:
     low, high = quantile_ci(Histogram.from_samples([1.0, 2.0, 3.0]), 0.99)
     assert math.isinf(high) and low >= 0
     assert all(math.isnan(x) for x in quantile_ci(Histogram.empty(), 0.5))
-
-
-def test_benjamini_hochberg_matches_scipy() -> None:
-    p = [0.01, 0.04, 0.03, 0.2]
-    assert benjamini_hochberg(p) == pytest.approx(list(stats.false_discovery_control(p)))
-    assert benjamini_hochberg([]) == []
 
 
 def _run(
