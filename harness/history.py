@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.statuses import RunStatus
 from harness.store import Store
 
 __all__ = ["history_trend"]
@@ -22,6 +23,6 @@ def history_trend(
     run's latency curve.
     """
     points = store.perf_trend(namespace, service, arm=arm, limit=limit * 4)
-    runs = store.list_runs(namespace, service, "perf", status="completed", limit=limit * 4)
+    runs = store.list_runs(namespace, service, "perf", status=RunStatus.COMPLETED, limit=limit * 4)
     same = {run.id for run in runs if run.spec.get("profile", "steady") == profile}
     return [point for point in points if point.run_id in same][-limit:]

@@ -113,19 +113,21 @@ def _print_text(result: GateRun) -> None:
     from rich.table import Table
 
     from harness.gate.report import report_metric
+    from harness.report import RowStatus
+    from harness.statuses import GateVerdict
 
     outcome = result.outcome
     console = Console(highlight=False, soft_wrap=True)
     table = Table(show_edge=False, pad_edge=False)
     for column in ("metric", "result", "reference", "candidate", "change", "tolerated", "p (BH)"):
         table.add_column(column, no_wrap=column in ("metric", "result"))
-    styles = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
-    shown = {"pass": "pass", "fail": "FAIL", "inconclusive": "skipped"}
+    styles = {RowStatus.PASS: "green", RowStatus.FAIL: "bold red"}
+    shown = {RowStatus.PASS: "pass", RowStatus.FAIL: "FAIL"}
     for metric in outcome.metrics:
         row = report_metric(metric)
         table.add_row(
             escape(row.name),
-            f"[{styles[row.status]}]{shown[row.status]}[/]",
+            f"[{styles.get(row.status, 'yellow')}]{shown.get(row.status, 'skipped')}[/]",
             *(
                 escape(_cell(row.values.get(key), unit))
                 for key, unit in (
@@ -140,9 +142,10 @@ def _print_text(result: GateRun) -> None:
     console.print(table)
     for sentence in outcome.explanation():
         console.print(f"  {escape(sentence)}")
-    verdict = {"passed": "[green]passed[/]", "regression": "[bold red]regression[/]"}.get(
-        outcome.status, "[yellow]inconclusive (not enough data)[/]"
-    )
+    verdict = {
+        GateVerdict.PASSED: "[green]passed[/]",
+        GateVerdict.REGRESSION: "[bold red]regression[/]",
+    }.get(outcome.status, "[yellow]inconclusive (not enough data)[/]")
     console.print(f"gate {escape(outcome.service)}: {verdict}")
     console.print(f"report: {escape(str(result.report['html']))}")
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from harness.events.accounting import EventsSummary
+from harness.statuses import RunStatus
 from harness.store import PerfResult, RunRecord, Store
 
 PROFILE = "events"
@@ -66,9 +67,9 @@ def save_run(
     store.save_perf_result(run.id, perf_result(summary))
     return store.finish_run(
         run.id,
-        "completed",
+        RunStatus.COMPLETED,
         summary={
-            "decision": "completed",
+            "decision": RunStatus.COMPLETED,
             "explanation": [explain(summary)],
             "profile": PROFILE,
             "arm": ARM,
