@@ -27,7 +27,7 @@ def migrate(
 
     Exit codes: 0 copied, 2 bad input (a store that is not ours, unreachable, the same).
     """
-    from harness.store_migrate import migrate_store
+    from harness.store.migrate import migrate_store
 
     migrate_store(from_, to, say=typer.echo)
 

@@ -36,9 +36,16 @@ from analysis.config import GateTolerances
 from harness.errors import Aborted, BadInput
 from harness.gate.outcome import GateOutcome
 from harness.gate.report import gate_report
-from harness.history import history_trend
 from harness.statuses import GateVerdict, RunStatus
-from harness.store import PerfResult, RunRecord, Store, is_run_id, new_run_id, open_store
+from harness.store import (
+    PerfResult,
+    RunRecord,
+    Store,
+    history_trend,
+    is_run_id,
+    new_run_id,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from analysis import ArmSnapshot

@@ -24,13 +24,12 @@ from typing import Any
 from analysis import Histogram
 from harness.config import PerfSpec
 from harness.errors import Aborted, BadInput, HarnessError
-from harness.history import history_trend
 from harness.knative.backend import TrafficBackend
 from harness.load.targets import Arm, service_arms
 from harness.local.state import EmulatorInfo
 from harness.perf.outcome import COLD_START, PerfOutcome, perf_report
 from harness.statuses import RunStatus
-from harness.store import RunRecord, Store, new_run_id, open_store
+from harness.store import RunRecord, Store, history_trend, new_run_id, open_store
 
 __all__ = [
     "DEFAULT_PERF_RATE",

@@ -147,6 +147,18 @@ def test_perf_run_trace_agrees_with_the_emulator_and_prometheus_trace_reads_it(
     assert prom_doc["trace"]["kind"] == "rps" and prom_doc["trace"]["seconds"] == 121
     demand = prom_doc["variants"][0]["series"]["demand"]
     assert max(demand) > 20  # 10 users at 200 ms: ~50 requests/s at the spike
+    # The same revision's concurrency, from the emulator autoscaler's panic-window gauge.
+    prom_cc = harness(
+        "autoscale", "simulate", NAME, "--trace",
+        f"prometheus:{revision}?since=2m&metric=concurrency",
+        "--config", "enable-scale-to-zero=false", "-o", "json", *common,
+    )  # fmt: skip
+    assert prom_cc.returncode == 0, prom_cc.stderr
+    cc_doc = json.loads(prom_cc.stdout)
+    assert cc_doc["trace"]["kind"] == "concurrency"
+    in_flight = cc_doc["variants"][0]["series"]["demand"]
+    assert 5 <= max(in_flight) <= 12  # 10 users in flight at the spike (2 s panic window)
+    assert max(cc_doc["variants"][0]["series"]["ready_pods"]) >= 2
     explain = harness("autoscale", "explain", NAME, *common)
     assert explain.returncode == 0, explain.stderr
     assert "target 3 concurrent requests per pod (3 x 100%)" in explain.stdout

@@ -1,18 +1,24 @@
-"""Round trips and ordering of the SQLite run journal and perf history."""
+"""The store contract, on both backends (tests/store/conftest.py: SQLite and a real
+PostgreSQL): round trips, ordering, once-only writes, filters, trends, threads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from harness.errors import BadInput
 from harness.store import (
+    ActionRecord,
+    JournalLook,
     PerfResult,
     RunKind,
-    SqliteStore,
+    RunRecord,
+    Store,
     default_store_path,
     is_run_id,
     open_store,
@@ -25,13 +31,7 @@ TRAFFIC: list[dict[str, object]] = [
 ]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "history.sqlite") as opened:
-        yield opened
-
-
-def test_canary_run_round_trips_every_field(store: SqliteStore) -> None:
+def test_canary_run_round_trips_every_field(store: Store) -> None:
     run = store.create_run(
         "canary",
         "default",
@@ -51,7 +51,7 @@ def test_canary_run_round_trips_every_field(store: SqliteStore) -> None:
     assert again.running and again.finished is None and again.summary is None
 
 
-def test_looks_and_actions_keep_their_order_and_content(store: SqliteStore) -> None:
+def test_looks_and_actions_keep_their_order_and_content(store: Store) -> None:
     run = store.create_run("canary", "default", "hello", revisions=("hello-v1", "hello-v2"))
     arms = {"baseline": {"requests": 10, "errors": 0, "latency": HIST}}
     first = store.begin_action(run.id, "set_traffic", {"percent": 1})
@@ -73,7 +73,7 @@ def test_looks_and_actions_keep_their_order_and_content(store: SqliteStore) -> N
     assert actions[1] == second
 
 
-def test_an_action_completes_only_once(store: SqliteStore) -> None:
+def test_an_action_completes_only_once(store: Store) -> None:
     run = store.create_run("canary", "default", "hello")
     action = store.begin_action(run.id, "promote", {})
     store.complete_action(run.id, action.seq)
@@ -83,7 +83,7 @@ def test_an_action_completes_only_once(store: SqliteStore) -> None:
         store.complete_action(run.id, 9)
 
 
-def test_a_finished_run_is_never_rewritten(store: SqliteStore) -> None:
+def test_a_finished_run_is_never_rewritten(store: Store) -> None:
     run = store.create_run("canary", "default", "hello")
     done = store.finish_run(run.id, "rolled_back", summary={"reason": "p99"}, finished=5.0)
     assert (done.status, done.finished, done.summary) == ("rolled_back", 5.0, {"reason": "p99"})
@@ -96,7 +96,7 @@ def test_a_finished_run_is_never_rewritten(store: SqliteStore) -> None:
     assert store.get_run(run.id) == done
 
 
-def test_bad_arguments_are_bad_input(store: SqliteStore) -> None:
+def test_bad_arguments_are_bad_input(store: Store) -> None:
     run = store.create_run("perf", "default", "hello")
     with pytest.raises(BadInput, match="not a run id"):
         store.get_run("../../etc/passwd")
@@ -112,7 +112,7 @@ def test_bad_arguments_are_bad_input(store: SqliteStore) -> None:
         store.record_look(run.id, step=0, percent=1, arms={"a": object()}, verdict={})
 
 
-def test_last_run_and_list_runs_filter_and_sort_newest_first(store: SqliteStore) -> None:
+def test_last_run_and_list_runs_filter_and_sort_newest_first(store: Store) -> None:
     ids = {}
     runs: list[tuple[float, RunKind, str, str | None]] = [
         (100.0, "canary", "hello", None),
@@ -135,7 +135,7 @@ def test_last_run_and_list_runs_filter_and_sort_newest_first(store: SqliteStore)
     assert [r.id for r in store.list_runs(status="running", limit=1)] == [ids[400.0]]
 
 
-def test_perf_results_round_trip_and_refuse_duplicates(store: SqliteStore) -> None:
+def test_perf_results_round_trip_and_refuse_duplicates(store: Store) -> None:
     run = store.create_run("perf", "default", "hello", label="v2")
     result = PerfResult(
         arm="default",
@@ -155,7 +155,7 @@ def test_perf_results_round_trip_and_refuse_duplicates(store: SqliteStore) -> No
         store.save_perf_result(canary.id, result)
 
 
-def test_perf_trend_holds_completed_runs_oldest_first(store: SqliteStore) -> None:
+def test_perf_trend_holds_completed_runs_oldest_first(store: Store) -> None:
     for n in range(5):
         run = store.create_run("perf", "default", "hello", started=1000.0 + n, label="nightly")
         store.save_perf_result(
@@ -172,17 +172,22 @@ def test_perf_trend_holds_completed_runs_oldest_first(store: SqliteStore) -> Non
     assert len(store.perf_trend("default", "hello", arm="default")) == 4
 
 
-def test_reopening_sees_everything_written(tmp_path: Path) -> None:
-    path = tmp_path / "h.sqlite"
-    with SqliteStore(path) as first:
-        run = first.create_run("canary", "default", "hello")
+def test_reopening_sees_everything_written(reopen: Callable[[], Store]) -> None:
+    first = reopen()
+    try:
+        run = first.create_run("canary", "default", "hello", label="v1")
         first.record_look(run.id, step=1, percent=5, arms={}, verdict={"decision": "continue"})
-    with SqliteStore(path) as second:
-        assert second.get_run(run.id).id == run.id
+    finally:
+        first.close()
+    second = reopen()
+    try:
+        assert second.get_run(run.id) == run
         assert second.looks(run.id)[0].percent == 5
+    finally:
+        second.close()
 
 
-def test_threads_share_one_store(store: SqliteStore) -> None:
+def test_threads_share_one_store(store: Store) -> None:
     run = store.create_run("canary", "default", "hello")
 
     def write_looks() -> None:
@@ -212,3 +217,83 @@ def test_open_store_resolves_default_path_and_urls(
         open_store("mysql://db/history")
     with pytest.raises(BadInput, match="does not exist"):
         open_store(tmp_path / "missing" / "h.sqlite")
+
+
+def test_import_run_copies_a_run_unchanged_and_only_once(store: Store) -> None:
+    run = RunRecord(
+        id="20240101-120000-beef",
+        kind="canary",
+        namespace="default",
+        service="hello",
+        revisions=("hello-v1", "hello-v2"),
+        label="release-7",
+        started=1_704_110_400.0,
+        finished=1_704_110_460.0,
+        status="rolled_back",
+        spec={"steps": [5, 100]},
+        original_traffic=TRAFFIC,
+        summary={"reason": "errors"},
+    )
+    looks = [JournalLook(run.id, 1, 1.5, 0, 5, {"a": [1, 2]}, {"d": "go"})]
+    actions = [
+        ActionRecord(run.id, 1, 2.0, "set_traffic", {"percent": 5}, True, 2.5, {"ok": True}),
+        ActionRecord(run.id, 2, 3.0, "rollback", {}, False, None, None),
+    ]
+    assert store.import_run(run, looks, actions, {}) is True
+    assert store.get_run(run.id) == run
+    assert store.looks(run.id) == looks and store.actions(run.id) == actions
+    other = RunRecord(**{**vars(run), "label": "changed"})
+    assert store.import_run(other, [], [], {}) is False
+    assert store.get_run(run.id) == run and store.looks(run.id) == looks
+    perf = RunRecord(**{**vars(run), "id": "20240101-120100-cafe", "kind": "perf"})
+    result = PerfResult("default", 10, 1, 5.0, HIST, {"p99_ms": 3.0}, None)
+    assert store.import_run(perf, [], [], {"default": result})
+    assert store.load_perf_results(perf.id) == {"default": result}
+    with pytest.raises(BadInput, match="not a run id"):
+        store.import_run(RunRecord(**{**vars(run), "id": "x; DROP"}), [], [], {})
+
+
+_WRITER = """
+import sys
+from harness.store import open_store
+location, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+store = open_store(location)
+for i in range(n):
+    store.record_look(run_id, step=0, percent=i, arms={"i": i}, verdict={})
+    action = store.begin_action(run_id, "set_traffic", {"i": i})
+    store.complete_action(run_id, action.seq)
+    store.create_run("perf", "default", "hello", label="job")
+store.close()
+"""
+
+_READER = """
+import sys
+from harness.store import open_store
+location, run_id = sys.argv[1], sys.argv[2]
+store = open_store(location)
+for _ in range(200):
+    seqs = [look.seq for look in store.looks(run_id)]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    store.list_runs("default", "hello", limit=1000)
+store.close()
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_processes_writing_and_reading_at_once(location: str, store: Store) -> None:
+    run = store.create_run("canary", "default", "hello")
+    # Three writers race on the same run's sequence numbers while a fourth process reads.
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, location, run.id, "40"]) for _ in range(3)
+    ]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, location, run.id], stdout=subprocess.PIPE, text=True
+    )
+    assert [w.wait(timeout=180) for w in writers] == [0, 0, 0]
+    out, _ = reader.communicate(timeout=180)
+    assert reader.returncode == 0 and out.strip() == "ok"
+    assert [look.seq for look in store.looks(run.id)] == list(range(1, 121))
+    actions = store.actions(run.id)
+    assert [a.seq for a in actions] == list(range(1, 121)) and all(a.done for a in actions)
+    assert len(store.list_runs(kind="perf", limit=1000)) == 120

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import EXIT_BAD_INPUT, BadInput
-from harness.store import SCHEMA_VERSION, SqliteStore
+from harness.store import SqliteStore
+from harness.store.sqlite import SCHEMA_VERSION
 
 
 def _digest(path: Path) -> str:

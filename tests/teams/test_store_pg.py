@@ -1,11 +1,11 @@
 """The PostgreSQL store against a real server (Debian's postgresql, initdb + pg_ctl in a
-temporary folder): the store suite of tests/store/test_store.py on both backends, the
-safety rules, concurrent writers in separate processes, `harness store migrate`, and two
-`harness perf --save` jobs and a `harness gate` sharing one database."""
+temporary folder): the safety rules and the check on open (foreign, newer and tampered
+schemas refused untouched), concurrent initialisation, `harness store migrate`, and two
+`harness perf --save` jobs and a `harness gate` sharing one database. The store contract
+itself runs on both backends in tests/store/test_store.py."""
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.errors import BadInput, HarnessError, Unavailable
-from harness.store import PerfResult, SqliteStore, Store, open_store
+from harness.store import PerfResult, PostgresStore, SqliteStore, Store, open_store
 from tests.canary.conftest import (
     ROLLBACK_PACE,
     add_revision,
@@ -25,51 +25,19 @@ from tests.canary.conftest import (
     spec_traffic,
 )
 from tests.conftest import RunningEmulator
-from tests.store import test_store as suite
+from tests.store.test_store import HIST
 from tests.teams.pg import fresh_database, postgres_server
 from tests.teams.servers import pushgateway
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg 3 (pyproject) drives PostgreSQL")
 
-from harness.store_pg import SCHEMA, SCHEMA_VERSION, PostgresStore  # noqa: E402
+from harness.store.postgres import SCHEMA, SCHEMA_VERSION  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     with postgres_server() as url:
         yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The suite's store, on each backend."""
-    if request.param == "sqlite":
-        opened: Store = SqliteStore(tmp_path / "history.sqlite")
-    else:
-        opened = PostgresStore(fresh_database(request.getfixturevalue("server")))
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-# The store suite of tests/store/test_store.py, run here on both backends.
-for _name, _test in list(vars(suite).items()):
-    if _name.startswith("test_") and "store" in inspect.signature(_test).parameters:
-        globals()[_name] = _test
-SUITE = [name for name in globals() if name.startswith("test_")]
-
-
-def test_the_shared_suite_is_collected() -> None:
-    assert len(SUITE) >= 9, SUITE
-
-
-def test_reopening_sees_everything_written(server: str) -> None:
-    url = fresh_database(server)
-    with PostgresStore(url) as first:
-        run = first.create_run("perf", "default", "hello", label="v1")
-    with PostgresStore(url) as second:
-        assert second.get_run(run.id) == run
 
 
 # ------------------------------------------------------------------ never rewrite others'
@@ -129,6 +97,105 @@ def test_an_empty_database_gets_the_versioned_schema(server: str) -> None:
     }
 
 
+def _snapshot(url: str) -> list[Any]:
+    """Our schema's columns, types and constraints, the meta row and the run ids."""
+    with psycopg.connect(url) as db:
+        return [
+            db.execute(query, params).fetchall()
+            for query, params in (
+                (
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = %s ORDER BY 1, 2",
+                    (SCHEMA,),
+                ),
+                (
+                    "SELECT table_name, constraint_name, constraint_type "
+                    "FROM information_schema.table_constraints WHERE table_schema = %s "
+                    "ORDER BY 1, 2",
+                    (SCHEMA,),
+                ),
+                (f"SELECT application, version, updated FROM {SCHEMA}.meta", ()),
+                (f"SELECT id, status FROM {SCHEMA}.runs ORDER BY id", ()),
+            )
+        ]
+
+
+# Each way of tampering with our schema, and what the refusal names.
+TAMPERED = [
+    pytest.param(
+        f"ALTER TABLE {SCHEMA}.looks DROP COLUMN arms",
+        "column looks.arms is missing",
+        id="dropped-column",
+    ),
+    pytest.param(
+        f"ALTER TABLE {SCHEMA}.runs ALTER COLUMN started TYPE text",
+        "column runs.started is text, not double precision",
+        id="changed-type",
+    ),
+    pytest.param(
+        f"ALTER TABLE {SCHEMA}.actions DROP CONSTRAINT actions_pkey",
+        r"table actions lacks its primary key \(run_id, seq\)",
+        id="dropped-key",
+    ),
+    pytest.param(
+        f"DROP TABLE {SCHEMA}.perf_results", "table perf_results is missing", id="dropped-table"
+    ),
+    pytest.param(
+        f"ALTER TABLE {SCHEMA}.runs ADD COLUMN owner TEXT",
+        "column runs.owner is not the harness's",
+        id="foreign-column",
+    ),
+    pytest.param(
+        f"UPDATE {SCHEMA}.meta SET version = 0", "unknown schema version 0", id="version-zero"
+    ),
+]
+
+
+@pytest.mark.parametrize(("tamper", "named"), TAMPERED)
+def test_a_tampered_schema_is_refused_and_untouched(server: str, tamper: str, named: str) -> None:
+    url = fresh_database(server)
+    with PostgresStore(url) as store:
+        run = store.create_run("perf", "default", "hello", label="nightly")
+    with psycopg.connect(url) as db:
+        db.execute(tamper)
+    before = _snapshot(url)
+    with pytest.raises(BadInput, match=named) as refused:
+        PostgresStore(url)
+    assert "\n" not in refused.value.message and "nothing was changed" in refused.value.message
+    assert refused.value.exit_code == 2
+    assert _snapshot(url) == before
+    assert [row[0] for row in before[3]] == [run.id]
+
+
+def test_the_cli_refuses_a_tampered_schema_in_one_line_exit_2(server: str) -> None:
+    url = fresh_database(server)
+    PostgresStore(url).close()
+    with psycopg.connect(url) as db:
+        db.execute(f"ALTER TABLE {SCHEMA}.looks DROP COLUMN verdict")
+    before = _snapshot(url)
+    for args in (
+        ("gate", "hello", "--store", url),
+        ("store", "migrate", "--from", url, "--to", url + "_copy"),
+    ):
+        proc = run_harness(*args)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "column looks.verdict is missing" in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert _snapshot(url) == before
+
+
+def test_a_schema_made_by_the_migrations_passes_the_check_and_a_second_open_changes_nothing(
+    server: str,
+) -> None:
+    url = fresh_database(server)
+    PostgresStore(url).close()
+    before = _snapshot(url)
+    with PostgresStore(url) as store:
+        assert store.list_runs() == []
+    assert _snapshot(url) == before
+
+
 def test_an_unreachable_server_is_unavailable_without_the_password() -> None:
     url = "postgresql://harness:s3cret@127.0.0.1:1/history"
     with pytest.raises(Unavailable) as caught:
@@ -139,60 +206,7 @@ def test_an_unreachable_server_is_unavailable_without_the_password() -> None:
     assert len(proc.stderr.strip().splitlines()) == 1 and "s3cret" not in proc.stderr
 
 
-# ------------------------------------------------------------------ concurrent writers
-_WRITER = """
-import sys
-from harness.store import open_store
-url, run_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-store = open_store(url)
-for i in range(n):
-    store.record_look(run_id, step=0, percent=i, arms={"i": i}, verdict={})
-    action = store.begin_action(run_id, "set_traffic", {"i": i})
-    store.complete_action(run_id, action.seq)
-    store.create_run("perf", "default", "hello", label="job")
-store.close()
-"""
-
-_READER = """
-import sys
-from harness.store import open_store
-url, run_id = sys.argv[1], sys.argv[2]
-store = open_store(url)
-for _ in range(200):
-    seqs = [look.seq for look in store.looks(run_id)]
-    assert seqs == list(range(1, len(seqs) + 1)), seqs
-    store.list_runs("default", "hello", limit=1000)
-store.close()
-print("ok")
-"""
-
-
-def test_processes_writing_and_reading_at_once(server: str) -> None:
-    url = fresh_database(server)
-    with PostgresStore(url) as store:
-        run = store.create_run("canary", "default", "hello")
-    # Opening an empty database from several processes at once migrates it once; here
-    # it exists already, and the writers race on the same run's sequence numbers.
-    writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, url, run.id, "40"], env=harness_env())
-        for _ in range(3)
-    ]
-    reader = subprocess.Popen(
-        [sys.executable, "-c", _READER, url, run.id],
-        env=harness_env(),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
-    out, _ = reader.communicate(timeout=120)
-    assert reader.returncode == 0 and out.strip() == "ok"
-    with PostgresStore(url) as store:
-        assert [look.seq for look in store.looks(run.id)] == list(range(1, 121))
-        actions = store.actions(run.id)
-        assert [a.seq for a in actions] == list(range(1, 121)) and all(a.done for a in actions)
-        assert len(store.list_runs(kind="perf", limit=1000)) == 120
-
-
+# ------------------------------------------------------------------ concurrent opening
 def test_processes_initialising_an_empty_database_at_once(server: str) -> None:
     url = fresh_database(server)
     code = "import sys; from harness.store import open_store; open_store(sys.argv[1]).close()"
@@ -226,7 +240,7 @@ def _fill(store: Store) -> None:
     perf = store.create_run("perf", "default", "hello", label="v1", started=1_700_000_100.0)
     store.save_perf_result(
         perf.id,
-        PerfResult("hello", 1000, 3, 60.0, dict(suite.HIST), {"p99_ms": 12.5}, {"rps": 9.0}),
+        PerfResult("hello", 1000, 3, 60.0, dict(HIST), {"p99_ms": 12.5}, {"rps": 9.0}),
     )
     store.finish_run(perf.id, "completed", finished=1_700_000_170.0)
     store.create_run("canary", "team-b", "shop", started=1_700_000_200.0)  # still running
@@ -258,7 +272,7 @@ def test_migrate_copies_everything_both_ways_and_again_skips(server: str, tmp_pa
         and "3 already there" in again.stdout
     )
     back = tmp_path / "back.sqlite"
-    from harness.store_migrate import migrate_store
+    from harness.store.migrate import migrate_store
 
     migrate_store(url, str(back), say=lambda _: None)
     with SqliteStore(back) as store:
@@ -266,7 +280,7 @@ def test_migrate_copies_everything_both_ways_and_again_skips(server: str, tmp_pa
 
 
 def test_migrate_refuses_a_missing_source_and_a_foreign_target(server: str, tmp_path: Path) -> None:
-    from harness.store_migrate import migrate_store
+    from harness.store.migrate import migrate_store
 
     with pytest.raises(BadInput, match="no such store"):
         migrate_store(str(tmp_path / "none.sqlite"), fresh_database(server))

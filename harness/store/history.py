@@ -1,7 +1,7 @@
 """History queries over the store: the runs a trend or a gate compares with.
 
 Used by `harness perf` (the trend in its report) and `harness gate` (the trend beside the
-comparison); it sits beside the store so that neither feature imports the other.
+comparison); it lives in the store so that neither feature imports the other.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.statuses import RunStatus
-from harness.store import Store
+from harness.store.contract import Store
 
 __all__ = ["history_trend"]
 
