@@ -93,8 +93,11 @@ def test_identical_revisions_with_stalls_and_bursts_are_promoted(
     # second of slow requests in one arm only (a real stall): the tail's bound then needs
     # more looks to close, hence the longer cap. At the default alpha a same-code run may
     # be rolled back with probability up to 0.05 by design (the judge's guarantee, checked
-    # by simulation in tests/analysis); alpha 0.001 keeps this test from failing by design.
-    code, report, stderr = _canary(fresh_emulator, tmp_path, "90s", "--alpha", "0.001")
+    # by simulation in tests/analysis); rollbacks at alpha 0.001 keep this test from failing
+    # by design, while promotion keeps its level.
+    code, report, stderr = _canary(
+        fresh_emulator, tmp_path, "90s", "--alpha", "0.001", "--promote-alpha", "0.05"
+    )
     assert code == 0, (stderr, report.get("explanation"))
     assert report["status"] == "promoted"
     assert percent_of(spec_traffic(fresh_emulator), "hello-b") == 100
