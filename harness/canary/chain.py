@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.statuses import RunStatus
-from harness.store import ActionRecord, RunRecord, Store
+from harness.store import ActionKind, ActionRecord, RunRecord, Store
 
-TRAFFIC_ACTIONS = frozenset({"set_traffic", "promote", "rollback"})
+TRAFFIC_ACTIONS = frozenset({ActionKind.SET_TRAFFIC, ActionKind.PROMOTE, ActionKind.ROLLBACK})
 
 
 def changed_traffic(actions: Sequence[ActionRecord]) -> bool:
@@ -38,7 +38,7 @@ def left_traffic_changed(run: RunRecord, actions: Sequence[ActionRecord]) -> boo
     if run.status == RunStatus.PROMOTED:
         return False
     traffic = [a for a in actions if a.kind in TRAFFIC_ACTIONS]
-    return bool(traffic) and not (traffic[-1].kind == "rollback" and traffic[-1].done)
+    return bool(traffic) and not (traffic[-1].kind == ActionKind.ROLLBACK and traffic[-1].done)
 
 
 @dataclass(frozen=True)

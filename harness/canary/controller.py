@@ -34,7 +34,7 @@ from harness.knative.model import ServiceState
 from harness.knative.traffic import TrafficTarget, canary_split, promote_split
 from harness.metrics.source import MetricSource, RevisionCounters
 from harness.statuses import RunStatus
-from harness.store import Store
+from harness.store import ActionKind, Store
 
 # Series of a revision appear in Prometheus only after its first requests are scraped.
 SERIES_GRACE_S = 15.0
@@ -201,7 +201,7 @@ class CanaryController:
 
     # -- actions -------------------------------------------------------------------------
 
-    def _act(self, kind: str, payload: Mapping[str, Any], fn: Callable[[], object]) -> None:
+    def _act(self, kind: ActionKind, payload: Mapping[str, Any], fn: Callable[[], object]) -> None:
         if self.guard is not None:
             self.guard()
         action = self.journal.begin_action(self.run_id, kind, payload)
@@ -229,20 +229,20 @@ class CanaryController:
                 raise Aborted(f"cannot set {plan.canary} to {percent}%: {exc}") from exc
 
         self._act(
-            "set_traffic",
+            ActionKind.SET_TRAFFIC,
             {"percent": percent},
             lambda: self.backend.set_traffic(plan.namespace, plan.service, compute),
         )
         self.on_event(f"traffic: {plan.canary} {percent}%, {plan.baseline} the rest")
 
-    def restore_original(self, kind: str = "rollback") -> None:
+    def restore_original(self) -> None:
         """Put back the traffic block the run started from, exactly."""
         plan = self.plan
         if plan.dry_run:
             return
         original = list(plan.original_traffic)
         self._act(
-            kind,
+            ActionKind.ROLLBACK,
             {"traffic": [t.to_dict() for t in original]},
             lambda: self.backend.set_traffic(plan.namespace, plan.service, lambda _: original),
         )
@@ -264,7 +264,7 @@ class CanaryController:
                 raise Aborted(f"cannot promote {plan.canary}: {exc}") from exc
 
         self._act(
-            "promote",
+            ActionKind.PROMOTE,
             {"canary": plan.canary, "removed_tags": list(plan.added_tags)},
             lambda: self.backend.set_traffic(plan.namespace, plan.service, compute),
         )
@@ -473,7 +473,7 @@ class CanaryController:
                 self.sleep(plan.look_interval_s)
                 look = self._look(index, percent)
                 if look.decision is Decision.ROLLBACK:
-                    self.restore_original("rollback")
+                    self.restore_original()
                     return self._finish(RunStatus.ROLLED_BACK, "a metric regressed", look)
                 if index == last and look.decision is Decision.PROMOTE:
                     self._promote()
@@ -487,9 +487,9 @@ class CanaryController:
     def _inconclusive(self, look: LookRecord) -> Outcome:
         reason = f"no decision within {self.plan.max_duration_s:g}s"
         if self.plan.on_inconclusive == "hold":
-            self._act("hold", {"reason": reason}, lambda: None)
+            self._act(ActionKind.HOLD, {"reason": reason}, lambda: None)
             return self._finish(RunStatus.HELD, reason + "; traffic held", look)
-        self.restore_original("rollback")
+        self.restore_original()
         return self._finish(RunStatus.INCONCLUSIVE, reason + "; traffic restored", look)
 
     def abort(self, reason: str) -> Outcome:
@@ -499,7 +499,7 @@ class CanaryController:
             return self._finish(RunStatus.ABORTED, reason + "; traffic held", look)
         try:
             with _ignoring_interrupts():
-                self.restore_original("rollback")
+                self.restore_original()
         except HarnessError as exc:
             reason += f"; restoring the original traffic failed too: {exc.message} "
             reason += f"(run `harness rollback {self.plan.service}` when the cluster answers)"

@@ -36,7 +36,7 @@ from harness.metrics.run_status import CanaryStatus
 from harness.metrics.source import PrometheusSource
 from harness.report.folder_check import check_report_dir
 from harness.statuses import RunStatus
-from harness.store import RunRecord, Store, new_run_id
+from harness.store import ActionKind, RunRecord, Store, new_run_id
 
 Say = Callable[[str], None]
 
@@ -624,7 +624,8 @@ def run_rollback_command(
                 # finished run's journal is closed (undoing it is the user's own change).
                 payload = {"traffic": [t.to_dict() for t in original], "by": "harness rollback"}
                 begun = [
-                    (run, journal.begin_action(run.id, "rollback", payload)) for run in running
+                    (run, journal.begin_action(run.id, ActionKind.ROLLBACK, payload))
+                    for run in running
                 ]
                 backend.set_traffic(namespace, service, lambda _current: original)
                 for run, action in begun:

@@ -24,7 +24,14 @@ from harness.report.model import (
     TrafficPoint,
     TrendPoint,
 )
-from harness.store import ActionRecord, HistoryPoint, JournalLook, PerfResult, RunRecord
+from harness.store import (
+    ActionKind,
+    ActionRecord,
+    HistoryPoint,
+    JournalLook,
+    PerfResult,
+    RunRecord,
+)
 
 __all__ = [
     "look_point",
@@ -42,7 +49,7 @@ _STATUS: dict[str, RowStatus] = {
     MetricStatus.INCONCLUSIVE: RowStatus.INCONCLUSIVE,
     MetricStatus.INSUFFICIENT_DATA: RowStatus.INCONCLUSIVE,
 }
-_ACTION_PERCENT = {"rollback": 0, "promote": 100}
+_ACTION_PERCENT: dict[str, int] = {ActionKind.ROLLBACK: 0, ActionKind.PROMOTE: 100}
 
 
 def look_point(look: JournalLook, started: float) -> LookPoint:
