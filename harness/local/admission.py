@@ -1,20 +1,32 @@
 """Admission for the emulator's API writes: what the Kubernetes API server and Knative's
 webhooks do before anything is stored.
 
-Knative's defaulting (`harness.knative.defaults`) and validation
-(`harness.knative.validation`), as `harness lint` runs them; `resourceVersion` conflicts
-and `metadata.generation`.
+Knative's defaulting (`harness.knative.defaults`, and the creator/lastModifier
+annotations from the request's user, `harness.knative.user_info`) and validation
+(`harness.knative.validation`, with the stored object on an update), as `harness lint`
+runs them; `resourceVersion` conflicts and `metadata.generation`.
 Runs synchronously in the API handler; reconciliation (`controller`) follows.
+
+A denial is answered as a cluster answers it: knative.dev/pkg's webhook returns
+`MakeErrorStatus("validation failed: %v", errs)` (`apierrors.NewBadRequest`: code 400,
+reason BadRequest, no details; knative/pkg webhook/admission.go at 521cb33b) and the API
+server prefixes the webhook's name (k8s.io/apiserver
+pkg/admission/plugin/webhook/errors/statuserror.go `ToStatusErr`): 400 `BadRequest`,
+`admission webhook "validation.webhook.serving.knative.dev" denied the request:
+validation failed: ...`.
 """
 
 from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from harness.knative.defaults import set_defaults
-from harness.knative.field_error import FieldError, admission_denial, merged
+from harness.knative.field_error import admission_denial, merged
+from harness.knative.user_info import set_user_info
 from harness.knative.validation import ClusterConfig, validate_object
 from harness.local.objects import (
     API_VERSION,
@@ -29,6 +41,24 @@ from harness.local.objects import (
 from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
 
 _KINDS = {"services": "Service", "routes": "Route"}
+# The user the emulator's token authenticates (its kubeconfig's user); Knative writes the
+# requesting user's name into the creator/lastModifier annotations.
+EMULATOR_USER = "harness-local"
+# `Impersonate-User` (what `kubectl --as=NAME` sends): the emulator's user is an admin and
+# may act as anyone, as a cluster-admin may.
+IMPERSONATE_HEADER = "Impersonate-User"
+_REQUEST_USER: ContextVar[str] = ContextVar("request_user", default=EMULATOR_USER)
+
+
+def set_request_user(headers: Mapping[str, str]) -> None:
+    """Record the user of the API request being handled (its task's context): the
+    impersonated user when the request names one, else the emulator's own."""
+    _REQUEST_USER.set(headers.get(IMPERSONATE_HEADER, "").strip() or EMULATOR_USER)
+
+
+def request_user() -> str:
+    """The user of the API request being handled."""
+    return _REQUEST_USER.get()
 
 
 def _refuse_service_owner(obj: JSON) -> None:
@@ -78,7 +108,7 @@ class Admission:
 
     def create(self, resource: str, namespace: str, body: JSON, *, dry_run: bool = False) -> JSON:
         """Admit and store a new object; 409 AlreadyExists (a standalone Route also when a
-        Service has the name), 422 on Knative's rejection. A dry run returns what would be
+        Service has the name), 400 on Knative's rejection. A dry run returns what would be
         stored and stores nothing."""
         self.last_warnings = []
         kind = _KINDS[resource]
@@ -94,6 +124,7 @@ class Admission:
             raise already_exists(resource, name)
         # Knative's SetDefaults, the same code path as `harness lint` (harness.knative.defaults).
         set_defaults(obj, self.cluster_config)
+        set_user_info(obj, None, request_user())
         self._validate(obj, None)
         meta = obj["metadata"]
         meta.update(
@@ -134,6 +165,7 @@ class Admission:
         if sent_version and sent_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource, name)
         set_defaults(obj, self.cluster_config, old)
+        set_user_info(obj, old, request_user())
         self._validate(obj, old)
         old_meta = old["metadata"]
         # rest.BeforeUpdate: only a DELETE sets the deletion fields; an update keeps the
@@ -163,44 +195,15 @@ class Admission:
         return self.store.put(resource, obj), spec_changed
 
     def _validate(self, obj: JSON, old: JSON | None) -> None:
-        results = validate_object(obj, self.cluster_config, defaults=False)
+        """Knative's validating webhook on a defaulted object (``old``: the stored one, on
+        an update); a denial is the API server's 400 (module docstring)."""
+        results = validate_object(obj, self.cluster_config, defaults=False, old=old)
         errors = [e for e in results if e.level == "error"]
         warnings = [e for e in results if e.level == "warning"]
         # One warning per merged error, as Knative's webhook returns them.
         self.last_warnings = [str(w) for w in merged(warnings)]
-        if old is not None:
-            errors.extend(_byo_name_errors(obj, old))
         if errors:
-            raise ApiError(
-                422,
-                "Invalid",
-                admission_denial(errors),
-                details={
-                    "name": obj["metadata"].get("name", ""),
-                    "group": GROUP,
-                    "kind": obj["kind"],
-                    "causes": [
-                        {"reason": "FieldValueInvalid", "message": e.message, "field": path}
-                        for e in errors
-                        for path in (e.paths or ("",))
-                    ],
-                },
-            )
-
-
-def _byo_name_errors(obj: JSON, old: JSON) -> list[FieldError]:
-    """Knative rejects a changed template that keeps its user-chosen revision name."""
-    new_t = obj.get("spec", {}).get("template", {})
-    old_t = old.get("spec", {}).get("template", {})
-    name = new_t.get("metadata", {}).get("name")
-    if name and name == old_t.get("metadata", {}).get("name") and new_t != old_t:
-        return [
-            FieldError(
-                "Saw the following changes without a name change (-old +new)",
-                ("spec.template.metadata.name",),
-            )
-        ]
-    return []
+            raise ApiError(400, "BadRequest", admission_denial(errors))
 
 
 def _refuse_new_finalizers(obj: JSON, old: JSON) -> None:

@@ -32,6 +32,7 @@ from aiohttp import web
 
 from harness.knative.model import SERVING_GROUP
 from harness.local import discovery
+from harness.local.admission import set_request_user
 from harness.local.api_guard import guard, read_body
 from harness.local.controller import Controller
 from harness.local.eventing.api import EventingApi, add_routes
@@ -264,6 +265,7 @@ class Api:
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "create")
+        set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
         mode = field_validation(request.query)
         body, warnings = check_fields(await read_body(request), _kind(resource), mode)
@@ -282,6 +284,7 @@ class Api:
     async def replace(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "update")
+        set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
         mode = field_validation(request.query)
         body, warnings = check_fields(await read_body(request), _kind(resource), mode)
@@ -320,6 +323,7 @@ class Api:
     async def patch(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
         self._require_writable(resource, "patch")
+        set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
         mode = field_validation(request.query)
         name = request.match_info["name"]

@@ -109,7 +109,7 @@ def test_a_concurrent_write_forces_a_reread_and_survives(
     assert [t.percent for t in state.spec_traffic] == [90, 10]
     emulator.api_client().patch(
         f"{emulator.api}{SERVICE_URL}/hello",
-        json={"metadata": {"annotations": None}},
+        json={"metadata": {"annotations": {"owner": None}}},
         headers={"Content-Type": "application/merge-patch+json"},
     ).raise_for_status()
 
@@ -176,7 +176,13 @@ def test_apply_keeps_annotations_others_added(
         {"name": "TARGET", "value": "b"}
     ]
     updated = backend.apply(manifest)
-    assert updated["metadata"]["annotations"] == {"mine": "1", "theirs": "2"}
+    # Knative's creator/lastModifier (the emulator's user) are kept too.
+    assert updated["metadata"]["annotations"] == {
+        "mine": "1",
+        "theirs": "2",
+        "serving.knative.dev/creator": "harness-local",
+        "serving.knative.dev/lastModifier": "harness-local",
+    }
     assert updated["metadata"]["generation"] == 2
     assert (
         backend.wait_ready("default", "applied", timeout=30).latest_ready_revision

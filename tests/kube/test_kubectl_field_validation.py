@@ -128,10 +128,11 @@ def test_server_side_dry_run_defaults_and_admits_but_stores_nothing(kubectl: Run
         "apply", "--dry-run=server", "-f", "-", stdin=manifest("fv-dry", "timeoutSeconds: 6000")
     )
     assert refused.returncode == 1
-    # kubectl renders the 422's causes (docs/emulator.md: a cluster answers 400).
+    # A webhook denial as kubectl prints a cluster's 400 BadRequest.
     assert (
-        'The Service "fv-dry" is invalid: spec.template.spec.timeoutSeconds: '
-        "expected 0 <= 6000 <= 600"
+        'Error from server (BadRequest): error when creating "STDIN": admission webhook '
+        '"validation.webhook.serving.knative.dev" denied the request: validation failed: '
+        "expected 0 <= 6000 <= 600: spec.template.spec.timeoutSeconds"
     ) in refused.stderr, refused.stderr
 
 
@@ -154,8 +155,9 @@ def test_knatives_refusal_and_warning_as_kubectl_prints_them(kubectl: Run) -> No
     refused = kubectl("apply", "-f", "-", stdin=manifest("fv-refused", "nodeSelector: {a: b}"))
     assert refused.returncode == 1
     assert (
-        'The Service "fv-refused" is invalid: spec.template.spec.nodeSelector: '
-        "must not set the field(s)"
+        'Error from server (BadRequest): error when creating "STDIN": admission webhook '
+        '"validation.webhook.serving.knative.dev" denied the request: validation failed: '
+        "must not set the field(s): spec.template.spec.nodeSelector"
     ) in refused.stderr, refused.stderr
     accepted = kubectl("apply", "-f", "-", stdin=manifest("fv-warned"))
     assert accepted.returncode == 0, accepted.stderr

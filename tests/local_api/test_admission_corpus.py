@@ -7,8 +7,9 @@ every case), to an emulator started with the case's ``--feature`` flags (one emu
 per distinct set of flags). The answer must be Knative's:
 
 - a case Knative accepts: 201 with the defaulted object, nothing stored;
-- a case Knative rejects: 422 whose message is the webhook's denial, and whose errors
-  in the case's scope are Knative's (the same lines as ``FieldError.Error()``);
+- a case Knative rejects: 400 ``BadRequest`` whose message is the webhook's denial (as
+  kube-apiserver answers one), and whose errors in the case's scope are Knative's (the
+  same lines as ``FieldError.Error()``);
 - a case with fields outside Knative's CRD schema (``lifecycle``, ...): the API server's
   400 ``strict decoding error``, as a cluster refuses it before the webhook runs.
 
@@ -19,10 +20,24 @@ without a name (the API server's own name check answers first),
 Routes written with a Service owner (the emulator's own refusal), and the cases where
 the webhook's defaulting, which runs before validation on a cluster but not in Knative's
 unit tests, changes the answer (DEFAULTED).
+
+Update cases (``old``: the stored object) go through a second emulator: the old object is
+created for real as the user who made it (``Impersonate-User``, what ``kubectl --as``
+sends; Knative writes that user into the creator/lastModifier annotations), then the new
+one is sent with ``dryRun=All`` twice, as a PUT (with the stored creator/lastModifier
+where the manifest has none, as ``kubectl apply`` keeps them) and as a JSON merge patch
+(what ``kubectl apply`` sends), and both answers must be Knative's verdict and error
+lines. A
+diff in the details is not compared: on a cluster the stored object is defaulted, in
+Knative's unit test it is not. The ``SetUserInfo`` create cases are POSTed as their user
+and must come back with Knative's annotations. Left out with their reason: status
+subresource writes, stored objects the cluster could not have stored (invalid, or
+without the creator annotation every create gets), Configurations and Revisions.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +47,9 @@ import pytest
 
 from harness.knative.cluster_settings import setting_of
 from harness.knative.field_error import WEBHOOK_NAME
+from harness.knative.previous import as_applied
 from harness.knative.unknown_fields import strict_decoding_error, unknown_fields
+from harness.knative.user_info import CREATOR
 from harness.local.api_client import client_options, credentials
 from harness.local.launcher import Emulator, alive, descendants
 from tests.knative.corpus_cases import DEFAULTED, CorpusCase, load_corpus
@@ -46,6 +63,8 @@ DENIAL = f'admission webhook "{WEBHOOK_NAME}" denied the request: validation fai
 
 def _why_left_out(case: CorpusCase) -> str:
     raw = case.raw
+    if "old" in raw or "user" in raw:
+        return _why_update_left_out(case)
     if raw["manifest"]["kind"] not in RESOURCES:
         return f"{raw['manifest']['kind']} objects are not writable through the emulator's API"
     if not (raw["manifest"].get("metadata") or {}).get("name"):
@@ -58,7 +77,23 @@ def _why_left_out(case: CorpusCase) -> str:
     return ""
 
 
+def _why_update_left_out(case: CorpusCase) -> str:
+    raw = case.raw
+    kind = raw["manifest"]["kind"]
+    if kind not in RESOURCES:
+        return f"{kind} objects are not writable through the emulator's API"
+    if raw.get("subresource") == "status":
+        return "a status-subresource write: the controller's, not writable through the API"
+    old = raw.get("old")
+    if old is not None and "user" in raw:
+        return "the stored object has no creator annotation, which every create gets"
+    if old is not None and not raw["valid"] and old == raw["manifest"]:
+        return "the stored object is invalid under the cluster's settings: it cannot be created"
+    return ""
+
+
 CASES = [c for c in load_corpus() if not c.skip]
+UPDATES = [c for c in CASES if ("old" in c.raw or "user" in c.raw) and not _why_left_out(c)]
 
 
 def _flags(case: CorpusCase) -> tuple[str, ...]:
@@ -73,7 +108,7 @@ def _flags(case: CorpusCase) -> tuple[str, ...]:
 
 GROUPS: dict[tuple[str, ...], list[CorpusCase]] = {}
 for _case in CASES:
-    if not _why_left_out(_case):
+    if not _why_left_out(_case) and _case not in UPDATES:
         GROUPS.setdefault(_flags(_case), []).append(_case)
 
 
@@ -82,8 +117,10 @@ def test_left_out_cases_are_few_and_say_why() -> None:
     for case_id, why in left:
         print(f"left out {case_id}: {why}")
     sent = sum(len(g) for g in GROUPS.values())
-    print(f"{sent} of {len(CASES)} translated cases go through the emulator")
+    print(f"{sent} of {len(CASES)} translated cases go through the emulator on create")
+    print(f"{len(UPDATES)} update and user-info cases go through the emulator")
     assert sent >= 495
+    assert len(UPDATES) >= 16
 
 
 def _in_scope(field: str, scope: str) -> bool:
@@ -119,6 +156,12 @@ def _warnings(resp: httpx.Response) -> list[str]:
     return out
 
 
+def _error_lines(text: str) -> list[str]:
+    """The ``message: paths`` lines of an error text, without the details lines (go-cmp's
+    diff: ``{*v1.RevisionTemplateSpec}.Spec...:``, ``\t-: ...``)."""
+    return [line for line in text.split("\n") if line and not line.startswith(("\t", "{", "*{"))]
+
+
 def _paths(line: str) -> list[str]:
     return line.rpartition(": ")[2].split(", ") if ": " in line else []
 
@@ -127,7 +170,7 @@ def _check(api: httpx.Client, case: CorpusCase) -> str:
     """'' when the emulator answers as Knative does, else what differs."""
     raw = case.raw
     manifest: dict[str, Any] = raw["manifest"]
-    kind, scope, level = manifest["kind"], raw.get("scope", ""), raw.get("level", "error")
+    kind = manifest["kind"]
     resp = api.post(
         f"{NS_PATH}/{RESOURCES[kind]}",
         params={"dryRun": "All", "fieldValidation": "Strict"},
@@ -138,18 +181,30 @@ def _check(api: httpx.Client, case: CorpusCase) -> str:
         if resp.status_code != 400 or resp.json()["message"] != want:
             return f"{resp.status_code} {resp.text[:300]} (want 400 {want})"
         return ""
+    return _compare(case, resp, 201)
+
+
+def _compare(case: CorpusCase, resp: httpx.Response, ok: int) -> str:
+    """'' when ``resp`` is Knative's answer to the case (``ok``: the success code)."""
+    raw = case.raw
+    scope, level = raw.get("scope", ""), raw.get("level", "error")
     body = resp.json()
-    if resp.status_code == 422 and not body["message"].startswith(DENIAL):
+    if resp.status_code == 400 and not body["message"].startswith(DENIAL):
         return f"not the webhook's denial: {body['message'][:200]}"
-    if resp.status_code not in (201, 422):
+    if resp.status_code not in (ok, 400):
         return f"{resp.status_code} {resp.text[:300]}"
-    errors = body["message"][len(DENIAL) :] if resp.status_code == 422 else ""
+    if resp.status_code == 400 and (body["reason"], body["code"]) != ("BadRequest", 400):
+        return f"a denial is 400 BadRequest, got {body['reason']} {body['code']}"
+    errors = body["message"][len(DENIAL) :] if resp.status_code == 400 else ""
     warnings = " | ".join(_warnings(resp))
     if raw["valid"]:
         # Nothing at the case's level in its scope (the rest of the manifest may fail).
         if level == "error":
-            causes = body.get("details", {}).get("causes", []) if errors else []
-            wrong = [c for c in causes if _in_scope(c["field"], scope)]
+            wrong = [
+                line
+                for line in _error_lines(errors)
+                if any(_in_scope(p, scope) for p in _paths(line)) or not _paths(line)
+            ]
         else:
             wrong = [
                 w
@@ -158,8 +213,11 @@ def _check(api: httpx.Client, case: CorpusCase) -> str:
             ]
         return f"Knative accepts it, the emulator: {wrong}" if wrong else ""
     wanted = (raw.get("errors") or "").split("\n")
-    if level == "error" and resp.status_code != 422:
-        return f"{resp.status_code}, want 422 with {raw.get('errors')}"
+    if "old" in raw:
+        # The details (go-cmp's diff) differ: a cluster's stored object is defaulted.
+        wanted = _error_lines("\n".join(wanted))
+    if level == "error" and resp.status_code != 400:
+        return f"{resp.status_code}, want 400 with {raw.get('errors')}"
     seen = {"error": errors, "warning": warnings}.get(level, errors + " | " + warnings)
     missing = [line for line in wanted if line and line not in seen]
     return f"missing {missing} in {seen[:400]}" if missing else ""
@@ -175,4 +233,65 @@ def test_the_emulator_answers_as_knative(flags: tuple[str, ...], tmp_path: Path)
         # A dry run stores nothing: the namespace is still empty.
         for resource in RESOURCES.values():
             assert api.get(f"{NS_PATH}/{resource}").json()["items"] == []
+    assert not failures, "\n".join(failures[:20])
+
+
+def _as(user: str) -> dict[str, str]:
+    return {"Impersonate-User": user}
+
+
+def _check_update(api: httpx.Client, case: CorpusCase) -> list[str]:
+    """Create the stored object as its creator, send the new one as a dry-run PUT and a
+    dry-run merge patch (or, for a SetUserInfo create, POST it as the case's user), and
+    compare each answer with Knative's; the stored object is deleted again."""
+    raw = case.raw
+    manifest: dict[str, Any] = raw["manifest"]
+    url = f"{NS_PATH}/{RESOURCES[manifest['kind']]}"
+    old = raw.get("old")
+    if old is None:
+        resp = api.post(
+            url, params={"dryRun": "All"}, json=manifest, headers=_as(raw.get("user", "x"))
+        )
+        if "want_annotations" in raw:
+            got = resp.json().get("metadata", {}).get("annotations")
+            return [] if got == raw["want_annotations"] else [f"annotations {got}"]
+        return [p for p in [_compare(case, resp, 201)] if p]
+    creator = (old["metadata"].get("annotations") or {}).get(CREATOR, "someone")
+    name = manifest["metadata"]["name"]
+    created = api.post(url, json=old, headers=_as(creator))
+    if created.status_code != 201:
+        return [f"the stored object was refused: {created.text[:300]}"]
+    problems = []
+    try:
+        user = _as(creator)
+        # A PUT carries the stored creator/lastModifier where the manifest has none, as
+        # kubectl apply keeps them (Knative refuses a PUT that drops the creator).
+        sent = as_applied(manifest, created.json())
+        put = api.put(f"{url}/{name}", params={"dryRun": "All"}, json=sent, headers=user)
+        problems += [f"PUT: {p}" for p in [_compare(case, put, 200)] if p]
+        patch = api.patch(
+            f"{url}/{name}",
+            params={"dryRun": "All"},
+            json=manifest,
+            headers={**user, "Content-Type": "application/merge-patch+json"},
+        )
+        problems += [f"merge patch: {p}" for p in [_compare(case, patch, 200)] if p]
+    finally:
+        api.delete(f"{url}/{name}")
+        wait_gone(api, f"{url}/{name}")
+    return problems
+
+
+def wait_gone(api: httpx.Client, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while api.get(url).status_code != 404:
+        assert time.monotonic() < deadline, f"{url} was not deleted"
+        time.sleep(0.05)
+
+
+def test_updates_answer_as_knative(tmp_path: Path) -> None:
+    failures = []
+    for api in _emulator(tmp_path / "emulator", ()):
+        for case in UPDATES:
+            failures += [f"{case.id}: {p}" for p in _check_update(api, case)]
     assert not failures, "\n".join(failures[:20])
