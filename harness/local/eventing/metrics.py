@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.local.metrics import BucketHistogram as _Histogram
-from harness.local.metrics import MetricsSchema
+from harness.local.metrics import BucketHistogram, MetricsSchema
 
 LEGACY_BUCKETS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 OTEL_BUCKETS_S: tuple[float, ...] = (
@@ -59,18 +58,18 @@ class EventingMetrics:
     def __init__(self, schema: MetricsSchema) -> None:
         self.schema = schema
         # Legacy ``event_count`` is each dispatch histogram's count (same labels).
-        self._dispatch: dict[Labels, _Histogram] = {}
+        self._dispatch: dict[Labels, BucketHistogram] = {}
         # The histogram of each call's arguments, so that an observation costs one lookup
         # of a flat tuple (the label tuples are built once per series).
-        self._cache: dict[tuple[object, ...], _Histogram] = {}
-        self._process: dict[Labels, _Histogram] = {}
+        self._cache: dict[tuple[object, ...], BucketHistogram] = {}
+        self._process: dict[Labels, BucketHistogram] = {}
         self._counters: dict[tuple[str, str, str, str], int] = {}
         self._bounds = LEGACY_BUCKETS_MS if schema == "legacy" else OTEL_BUCKETS_S
 
     def _value(self, seconds: float) -> float:
         return seconds * 1000.0 if self.schema == "legacy" else seconds
 
-    def _histogram(self, table: dict[Labels, _Histogram], labels: Labels) -> _Histogram:
+    def _histogram(self, table: dict[Labels, BucketHistogram], labels: Labels) -> BucketHistogram:
         found = table.get(labels)
         if found is None:
             if len(table) >= MAX_SERIES:
@@ -79,10 +78,10 @@ class EventingMetrics:
                 found = table.get(labels)
                 if found is not None:
                     return found
-            found = table[labels] = _Histogram(self._bounds)
+            found = table[labels] = BucketHistogram(self._bounds)
         return found
 
-    def _remember(self, key: tuple[object, ...], histogram: _Histogram) -> None:
+    def _remember(self, key: tuple[object, ...], histogram: BucketHistogram) -> None:
         if len(self._cache) < 4 * MAX_SERIES:  # past it (many event types): no shortcut
             self._cache[key] = histogram
 
@@ -258,7 +257,7 @@ class EventingMetrics:
 
     @staticmethod
     def _render_histograms(
-        lines: list[str], name: str, help_text: str, table: dict[Labels, _Histogram]
+        lines: list[str], name: str, help_text: str, table: dict[Labels, BucketHistogram]
     ) -> None:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} histogram")
