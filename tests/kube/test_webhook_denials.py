@@ -1,0 +1,157 @@
+"""Knative's webhook denials as a cluster answers them, seen by kubectl and by the official
+``kubernetes`` Python client against the emulator: 400 ``BadRequest`` with
+``admission webhook "validation.webhook.serving.knative.dev" denied the request:
+validation failed: ...`` and no details; the update rules (creator, BYO revision name);
+the creator/lastModifier annotations from the request's (impersonated) user."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from tests.conftest import RunningEmulator
+
+KUBECTL = shutil.which("kubectl")
+Run = Callable[..., subprocess.CompletedProcess[str]]
+DENIED = (
+    'admission webhook "validation.webhook.serving.knative.dev" denied the request: '
+    "validation failed: "
+)
+GROUP, VERSION, PLURAL = "serving.knative.dev", "v1", "services"
+CREATOR = "serving.knative.dev/creator"
+MODIFIER = "serving.knative.dev/lastModifier"
+
+
+def ksvc(name: str, image: str = "x", revision: str | None = None, **spec: Any) -> dict[str, Any]:
+    template: dict[str, Any] = {"spec": {"containers": [{"image": image}], **spec}}
+    if revision:
+        template["metadata"] = {"name": revision}
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"template": template},
+    }
+
+
+@pytest.fixture
+def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Run:
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
+    cache = tmp_path / "kube-cache"
+
+    def run(*args: str, stdin: Any = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
+            input=json.dumps(stdin) if isinstance(stdin, dict) else stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.fixture
+def objects(emulator: RunningEmulator) -> Iterator[client.CustomObjectsApi]:
+    api = config.new_client_from_config(config_file=str(emulator.kubeconfig))
+    try:
+        yield client.CustomObjectsApi(api)
+    finally:
+        api.close()
+
+
+def test_kubectl_prints_a_denial_as_from_a_cluster(kubectl: Run) -> None:
+    refused = kubectl("apply", "-f", "-", stdin=ksvc("wd-bad", timeoutSeconds=6000))
+    assert refused.returncode == 1
+    assert (
+        'Error from server (BadRequest): error when creating "STDIN": '
+        + DENIED
+        + "expected 0 <= 6000 <= 600: spec.template.spec.timeoutSeconds"
+    ) in refused.stderr, refused.stderr
+    assert kubectl("get", "ksvc", "wd-bad").returncode == 1
+
+
+def test_kubectl_update_rules_and_impersonated_creator(kubectl: Run) -> None:
+    created = kubectl(
+        "--as=oveja@knative.dev", "apply", "-f", "-", stdin=ksvc("wd-byo", "a", "wd-byo-one")
+    )
+    assert created.returncode == 0, created.stderr
+    stored = json.loads(kubectl("get", "ksvc", "wd-byo", "-o", "json").stdout)
+    annotations = stored["metadata"]["annotations"]
+    assert (annotations[CREATOR], annotations[MODIFIER]) == ("oveja@knative.dev",) * 2
+    # Another template under the same revision name: Knative's diff in the message.
+    changed = kubectl("apply", "-f", "-", stdin=ksvc("wd-byo", "b", "wd-byo-one"))
+    assert changed.returncode == 1
+    assert (
+        "Error from server (BadRequest): error when applying patch:" in changed.stderr
+        and DENIED
+        + "Saw the following changes without a name change (-old +new): spec.template.metadata.name"
+        in changed.stderr
+    ), changed.stderr
+    assert '+: "b"' in changed.stderr
+    # kubectl replace of a fresh manifest drops the creator: refused, as on a cluster.
+    replaced = kubectl("replace", "-f", "-", stdin=ksvc("wd-byo", "a", "wd-byo-one"))
+    assert replaced.returncode == 1
+    assert (
+        DENIED + "annotation value is immutable: metadata.annotations." + CREATOR
+    ) in replaced.stderr, replaced.stderr
+    # A new name as another user: lastModifier moves, creator stays.
+    moved = kubectl(
+        "--as=cabra@knative.dev", "apply", "-f", "-", stdin=ksvc("wd-byo", "b", "wd-byo-two")
+    )
+    assert moved.returncode == 0, moved.stderr
+    stored = json.loads(kubectl("get", "ksvc", "wd-byo", "-o", "json").stdout)
+    annotations = stored["metadata"]["annotations"]
+    assert (annotations[CREATOR], annotations[MODIFIER]) == (
+        "oveja@knative.dev",
+        "cabra@knative.dev",
+    )
+    assert kubectl("delete", "ksvc", "wd-byo").returncode == 0
+
+
+def test_the_kubernetes_client_gets_400_bad_request(objects: client.CustomObjectsApi) -> None:
+    with pytest.raises(ApiException) as refused:
+        objects.create_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, ksvc("wd-client", containerConcurrency=-1)
+        )
+    assert (refused.value.status, refused.value.reason) == (400, "Bad Request")
+    status = json.loads(refused.value.body or "{}")
+    assert (status["kind"], status["status"], status["reason"], status["code"]) == (
+        "Status",
+        "Failure",
+        "BadRequest",
+        400,
+    )
+    assert status["message"] == (
+        DENIED + "expected 0 <= -1 <= 1000: spec.template.spec.containerConcurrency"
+    )
+    assert "details" not in status
+    created = objects.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, ksvc("wd-client")
+    )
+    assert isinstance(created, dict)
+    assert created["metadata"]["annotations"][CREATOR] == "harness-local"
+    with pytest.raises(ApiException) as patched:
+        objects.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "wd-client",
+            {"metadata": {"annotations": {CREATOR: "someone-else"}}},
+        )
+    assert patched.value.status == 400
+    assert json.loads(patched.value.body or "{}")["message"] == (
+        DENIED + "annotation value is immutable: metadata.annotations." + CREATOR
+    )
+    objects.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "wd-client")
