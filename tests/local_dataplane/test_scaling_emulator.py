@@ -219,14 +219,17 @@ def test_scale_to_zero_stops_an_idle_revision_and_a_request_wakes_it(tmp_path: P
         manifest = service_manifest(
             "sleepy", "a", {"SIM_LATENCY_MS": "2"}, annotations={A + "window": "6s"}
         )
+        created = time.monotonic()
         apply_ready(Path(info.kubeconfig), manifest)
-        # Idle from the start: zero pods once active for a stable window (6 s) and idle
-        # for the grace period (1 s), at the next decision.
+        # Idle from the start: the KPA model keeps one pod while the revision is Active
+        # for its stable window (6 s), marks it Inactive, and asks 0 pods once the
+        # activator has been in the path for the grace period (1 s): at about 7 s.
         poll(
             lambda: replicas(info, "sleepy-a") == (0, 0) and not pod_pids(info, "sleepy-a"),
             20,
             "zero pods",
         )
+        assert time.monotonic() - created >= 6.0  # not before the stable window
         with api_client(info) as api:
             service = api.get("/apis/serving.knative.dev/v1/namespaces/default/services/sleepy")
         ready = {c["type"]: c["status"] for c in service.json()["status"]["conditions"]}
