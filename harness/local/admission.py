@@ -19,6 +19,7 @@ validation failed: ...`.
 from __future__ import annotations
 
 import copy
+import secrets
 import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ from typing import Any
 
 from harness.knative.defaults import set_defaults
 from harness.knative.field_error import admission_denial, merged
+from harness.knative.names import dns1123_subdomain_problems
 from harness.knative.user_info import set_user_info
 from harness.knative.validation import ClusterConfig, validate_object
 from harness.local.objects import (
@@ -48,6 +50,10 @@ EMULATOR_USER = "harness-local"
 # may act as anyone, as a cluster-admin may.
 IMPERSONATE_HEADER = "Impersonate-User"
 _REQUEST_USER: ContextVar[str] = ContextVar("request_user", default=EMULATOR_USER)
+# k8s.io/apiserver pkg/storage/names/generate.go: generateName's base is cut so that the
+# name with its 5 random characters (k8s.io/apimachinery util/rand) fits in 63.
+GENERATED_BASE_LENGTH = 58
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def set_request_user(headers: Mapping[str, str]) -> None:
@@ -114,19 +120,24 @@ class Admission:
         kind = _KINDS[resource]
         obj = _check_body(body, namespace, kind)
         _refuse_service_owner(obj)
-        name = obj["metadata"].get("name")
-        if not name:
-            raise ApiError(422, "Invalid", f"{kind}.{GROUP} is invalid: name: Required")
+        # The order of kube-apiserver's create: mutating webhooks (Knative's SetDefaults,
+        # the same code path as `harness lint`), the name generated from generateName, the
+        # API server's own metadata validation (422), validating webhooks (Knative's: 400),
+        # then storage (409 AlreadyExists). k8s.io/apiserver
+        # pkg/registry/generic/registry/store.go `create`.
+        set_defaults(obj, self.cluster_config)
+        set_user_info(obj, None, request_user())
+        meta = obj["metadata"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self._generated_name(resource, namespace, meta["generateName"])
+        check_object_meta(meta, kind)
+        name = meta["name"]
+        self._validate(obj, None)
         taken = self.store.peek(resource, namespace, name) is not None or (
             resource == "routes" and self.store.peek("services", namespace, name) is not None
         )
         if taken:
             raise already_exists(resource, name)
-        # Knative's SetDefaults, the same code path as `harness lint` (harness.knative.defaults).
-        set_defaults(obj, self.cluster_config)
-        set_user_info(obj, None, request_user())
-        self._validate(obj, None)
-        meta = obj["metadata"]
         meta.update(
             namespace=namespace,
             uid=str(uuid.uuid4()),
@@ -141,6 +152,19 @@ class Admission:
         if dry_run:
             return copy.deepcopy(obj)
         return self.store.put(resource, obj)
+
+    def _generated_name(self, resource: str, namespace: str, base: Any) -> Any:
+        """``generateName`` plus 5 random characters, as the API server's
+        ``SimpleNameGenerator`` (base cut to 58); a name in use is drawn again."""
+        if not isinstance(base, str):
+            return base  # check_object_meta refuses it
+        for _ in range(8):
+            name = base[:GENERATED_BASE_LENGTH] + "".join(
+                secrets.choice(NAME_ALPHABET) for _ in range(5)
+            )
+            if self.store.peek(resource, namespace, name) is None:
+                return name
+        return name
 
     def replace(
         self, resource: str, namespace: str, name: str, body: JSON, *, dry_run: bool = False
@@ -204,6 +228,75 @@ class Admission:
         self.last_warnings = [str(w) for w in merged(warnings)]
         if errors:
             raise ApiError(400, "BadRequest", admission_denial(errors))
+
+
+def _invalid(kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """The API server's 422 ``Invalid`` (apierrors.NewInvalid) for field errors given as
+    (reason, field, message after the field)."""
+    lines = [f"{field}: {message}" for _, field, message in causes]
+    text = lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.{GROUP} "{name}" is invalid: {text}',
+        details={
+            "name": name,
+            "group": GROUP,
+            "kind": kind,
+            "causes": [
+                {"reason": reason, "message": message, "field": field}
+                for reason, field, message in causes
+            ],
+        },
+    )
+
+
+def _go_json_type(value: Any) -> str:
+    # encoding/json's UnmarshalTypeError names the JSON value's kind.
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "array" if isinstance(value, list) else "object"
+
+
+def check_object_meta(meta: JSON, kind: str) -> None:
+    """The API server's own validation of a new custom resource's name (k8s.io/apiserver
+    ``ValidateObjectMetaAccessor`` with ``NameIsDNSSubdomain``): 400 for a name of the
+    wrong type, 422 for one missing or not a DNS-1123 subdomain (a generateName prefix
+    likewise, its trailing dash allowed)."""
+    name, generate = meta.get("name"), meta.get("generateName")
+    for key, value in (("name", name), ("generateName", generate)):
+        if value is not None and not isinstance(value, str):
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot '
+                f"unmarshal {_go_json_type(value)} into Go struct field ObjectMeta.metadata."
+                f"{key} of type string",
+            )
+    causes: list[tuple[str, str, str]] = []
+    if generate:
+        masked = generate[:-1] + "a" if generate.endswith("-") else generate
+        causes += [
+            ("FieldValueInvalid", "metadata.generateName", f'Invalid value: "{generate}": {p}')
+            for p in dns1123_subdomain_problems(masked)
+        ]
+    if not name:
+        causes.append(
+            (
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            )
+        )
+    else:
+        causes += [
+            ("FieldValueInvalid", "metadata.name", f'Invalid value: "{name}": {p}')
+            for p in dns1123_subdomain_problems(name)
+        ]
+    if causes:
+        raise _invalid(kind, name or "", causes)
 
 
 def _refuse_new_finalizers(obj: JSON, old: JSON) -> None:

@@ -7,6 +7,7 @@ the creator/lastModifier annotations from the request's (impersonated) user."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -155,3 +156,21 @@ def test_the_kubernetes_client_gets_400_bad_request(objects: client.CustomObject
         DENIED + "annotation value is immutable: metadata.annotations." + CREATOR
     )
     objects.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "wd-client")
+
+
+def test_generate_name_and_the_api_servers_own_name_check(kubectl: Run) -> None:
+    manifest = ksvc("unused")
+    manifest["metadata"] = {"generateName": "wd-gen-"}
+    created = kubectl("create", "-f", "-", "-o", "name", stdin=manifest)
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip().rpartition("/")[2]
+    assert re.fullmatch(r"wd-gen-[bcdfghjklmnpqrstvwxz2456789]{5}", name), name
+    assert kubectl("get", "ksvc", name).returncode == 0
+    assert kubectl("delete", "ksvc", name).returncode == 0
+    # The API server refuses a name that is no DNS-1123 subdomain before any webhook.
+    refused = kubectl("apply", "-f", "-", stdin=ksvc("wd-bad-"))
+    assert refused.returncode == 1
+    assert (
+        'The Service "wd-bad-" is invalid: metadata.name: Invalid value: "wd-bad-": a lowercase '
+        "RFC 1123 subdomain must consist of"
+    ) in refused.stderr, refused.stderr
