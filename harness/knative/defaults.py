@@ -17,9 +17,9 @@ From knative/serving ``pkg/apis/serving/v1/{service,configuration,route,revision
   Route: its traffic targets (``latestRevision`` when no revisionName, ``percent`` 0);
   a Revision: its spec, on create only.
 
-Not modelled: the creator/lastModifier annotations (``SetUserInfo``), which need the
-requesting user. Objects are JSON dicts; parts of the wrong shape are left alone for
-validation to report.
+The creator/lastModifier annotations (``SetUserInfo``), which need the requesting user,
+are ``harness.knative.user_info``'s. Objects are JSON dicts; parts of the wrong shape
+are left alone for validation to report.
 """
 
 from __future__ import annotations
