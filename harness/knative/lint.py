@@ -90,7 +90,8 @@ def _from_field_error(error: FieldError, document: Document) -> Finding:
     line_path = field_path
     message = error.message
     if error.details:
-        message = f"{message} ({error.details})"
+        # One line: a multi-line detail (the -old +new diff of an update) is folded.
+        message = f"{message} ({' '.join(error.details.split())})"
     if len(paths) > 1:
         message = f"{message} (also {', '.join(paths[1:])})"
     # "invalid key name" errors point at the annotations map; the key's own line is better.

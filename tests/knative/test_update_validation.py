@@ -125,7 +125,8 @@ def test_a_revision_update_reports_only_the_spec_change() -> None:
 
 
 def test_lint_with_previous_checks_an_update_and_keeps_stored_annotations() -> None:
-    stored = service("a", "s-one")
+    # As `kubectl get -o yaml` shows an object created without kubectl apply.
+    stored = service("a", "s-one", uid="4d1c0c39-0a4e-4bd8-9a32-59c1c5a3a1f0")
     stored["metadata"]["annotations"] = {CREATOR: "ana", UPDATER: "ana"}
     previous = previous_objects(yaml.safe_dump(stored), ClusterConfig())
     # kubectl apply keeps the stored creator: the re-sent manifest is fine.
