@@ -303,6 +303,7 @@ def _check_update(api: httpx.Client, case: CorpusCase) -> list[str]:
         # A PUT carries the stored creator/lastModifier where the manifest has none, as
         # kubectl apply keeps them (Knative refuses a PUT that drops the creator).
         sent = as_applied(manifest, created.json())
+        sent["metadata"].pop("resourceVersion", None)  # the controller writes status since
         put = api.put(f"{url}/{name}", params={"dryRun": "All"}, json=sent, headers=user)
         problems += [f"PUT: {p}" for p in [_compare(case, put, 200)] if p]
         patch = api.patch(
