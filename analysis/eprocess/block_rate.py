@@ -6,12 +6,13 @@ canary's count ``c`` has mean ``k pi(rho)`` with ``pi = rho s / (rho s + 1 - s)`
 canary's event rate to the baseline's; the baseline rate cancels (Lindon & Malek,
 NeurIPS 2022, arXiv 2011.03567, condition on each event's arm). Events of one block are
 not assumed independent: an error burst puts many events in one arm at once, often in
-two consecutive looks. So a block counts as at most 1.5 times the usual number of events (the
-median of recent blocks; with the canary share it showed), its excess is clipped at
-`blocks.CLIP` standard deviations (times the estimated dispersion), and the blocks are
-combined with the normal mixture of `analysis.eprocess.blocks.BlockGrid` over the per-event
-drift of the canary's share. Under identically distributed arms the block's
-canary/baseline split is exchangeable, so its excess is symmetric about 0.
+two consecutive looks. So a block counts as at most a Poisson-like ceiling over the usual
+number of events (the median of recent blocks; with the canary share it showed), its
+excess is clipped at `blocks.CLIP` standard deviations (times the estimated dispersion),
+and the blocks are combined with the normal mixture of
+`analysis.eprocess.blocks.BlockGrid` over the per-event drift of the canary's share.
+Under identically distributed arms the block's canary/baseline split is exchangeable,
+so its excess is symmetric about 0.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import numpy as np
 from analysis.eprocess.blocks import BlockGrid, BlockPriors, FloatArray
 
 _LOW, _HIGH, _STEP = -4.0, 4.0, 0.025
-EVENT_CAP = 1.5  # a block counts as at most this many times the usual block's events
+_SPREAD = 3.0  # a block counts as at most usual + _SPREAD * sqrt(usual) + _SLACK events
+_SLACK = 0.5
 _USUAL_WINDOW = 60  # recent blocks whose median is the usual
-_USUAL_PSEUDO = 5  # pseudo-blocks of one event each in that median, so early bursts weigh little
+_USUAL_PSEUDO = 1  # a pseudo-block without events in that median: early bursts weigh little
 _PSEUDO_EVENTS = 4.0  # events at the requests' share in the share estimate of residuals
 
 
@@ -143,20 +145,23 @@ class BlockRateRatioEProcess:
         return shrink * (canary_events - events * share) / spread
 
     def _weight(self, events: int) -> float:
-        """How many events a block counts as: its own, at most `EVENT_CAP` x the usual.
+        """How many events a block counts as: its own, at most a Poisson-like ceiling.
 
-        The usual is the median events of the last `_USUAL_WINDOW` blocks (blocks without
-        events count), with `_USUAL_PSEUDO` pseudo-blocks of one event, and never less
-        than one event; it is predictable (earlier blocks only). A burst of errors in one
-        arm is one occurrence, not hundreds of independent ones: capped, the block weighs
-        as a few events that showed the burst's canary share. The median is what makes
-        this hold when bursts are most of the events (a mean, or a median of few
-        blocks, is pulled up by the bursts themselves), and when a burst straddles two
-        looks. Independent events rarely reach the cap; when errors are steady, the usual
-        follows their rate within a few blocks.
+        The usual ``u`` is the lower median events of the last `_USUAL_WINDOW` blocks
+        (blocks without events count) and `_USUAL_PSEUDO` pseudo-block without events; it
+        is predictable (earlier blocks only), so the first two blocks count as one event
+        each and a steady rate is trusted from the third. The ceiling
+        ``u + 3 sqrt(u) + 0.5`` (never less than one event) is rarely reached by
+        independent events (a Poisson count with mean ``u`` stays under it), while a
+        burst of errors in one arm, one occurrence and not hundreds of independent ones,
+        weighs as a few events that showed the burst's canary share. The median is what
+        makes this hold when bursts are most of the events and when a burst straddles
+        two looks: a mean, or a median of a few blocks, is pulled up by the bursts
+        themselves (a CI run of identical revisions was rolled back so;
+        tests/analysis/test_blocks.py replays it).
         """
-        usual = float(np.median([*self._recent, *([1] * _USUAL_PSEUDO)]))
-        return float(min(events, max(1.0, EVENT_CAP * usual)))
+        usual = float(np.quantile([*self._recent, *[0] * _USUAL_PSEUDO], 0.5, method="lower"))
+        return float(min(events, max(1.0, usual + _SPREAD * math.sqrt(usual) + _SLACK)))
 
     @property
     def blocks(self) -> int:

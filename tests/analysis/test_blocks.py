@@ -109,11 +109,11 @@ def test_bursts_only_errors_across_looks_keep_false_rollbacks_under_alpha() -> N
         proc = BlockRateRatioEProcess(margin=4.0, tolerance=1.1)
         errors = np.zeros((looks + 1, 2), dtype=np.int64)
         for arm in range(2):
-            for t in np.flatnonzero(rng.random(looks) < 0.04):
+            for start in np.flatnonzero(rng.random(looks) < 0.04):
                 k = int(rng.binomial(155, 0.4))
-                now = int(round(k * rng.random()))
-                errors[t, arm] += now
-                errors[t + 1, arm] += k - now
+                now = round(k * float(rng.random()))
+                errors[start, arm] += now
+                errors[start + 1, arm] += k - now
         for t in range(looks):
             proc.update(int(errors[t, 0]), int(errors[t, 1]), 155, 155)
             if proc.log_e_value >= math.log(20.0):
