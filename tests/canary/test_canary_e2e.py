@@ -84,7 +84,10 @@ def test_identical_revision_is_promoted(fresh_emulator: RunningEmulator, tmp_pat
     margins = {"error_ratio": 3, "error_abs": 0.01, "median_ratio": 1.5, "tail_ratio": 3}
     assert report["spec"]["judge"]["margins"] == {**margins, "tail_quantile": 0.99}
     assert report["spec"]["judge"]["tolerances"] == JudgeConfig().to_dict()["tolerances"]
-    assert "judge: margins.error_ratio 3, margins.error_abs 0.01" in proc.stderr
+    assert (
+        "judge: alpha 0.001, promote_alpha 0.05, margins.error_ratio 3, margins.error_abs 0.01"
+        in proc.stderr
+    )
     # `harness rollback` undoes even a finished run: the block from before it comes back.
     restored = rollback(fresh_emulator, tmp_path / "h.sqlite")
     assert restored.returncode == 0, restored.stderr
