@@ -170,7 +170,9 @@ class Admission:
         self, resource: str, namespace: str, name: str, body: JSON, *, dry_run: bool = False
     ) -> tuple[JSON, bool]:
         """Admit and store a replacement; returns it and whether its spec changed (a dry
-        run: what would be stored, nothing stored)."""
+        run: what would be stored, nothing stored). The body must carry the stored
+        resourceVersion: 422 without one (custom resources allow no unconditional
+        update), 409 for another."""
         self.last_warnings = []
         old = self.store.peek(resource, namespace, name)
         if old is None:
@@ -186,7 +188,9 @@ class Admission:
                 f"the URL ({name})",
             )
         sent_version = meta.get("resourceVersion")
-        if sent_version and sent_version != old["metadata"]["resourceVersion"]:
+        if not sent_version:
+            raise _unconditional_update(resource, name)
+        if sent_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource, name)
         set_defaults(obj, self.cluster_config, old)
         set_user_info(obj, old, request_user())
@@ -230,7 +234,24 @@ class Admission:
             raise ApiError(400, "BadRequest", admission_denial(errors))
 
 
-def _invalid(kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+def _unconditional_update(resource: str, name: str) -> ApiError:
+    """A custom resource is never updated without a resourceVersion (apiextensions
+    customResourceStrategy.AllowUnconditionalUpdate is false; k8s.io/apiserver
+    registry/generic/registry/store.go names the resource where the kind belongs)."""
+    return _invalid(
+        resource,
+        name,
+        [("FieldValueInvalid", "metadata.resourceVersion", _RV_REQUIRED)],
+        qualified=f"{resource}.{GROUP}",
+    )
+
+
+_RV_REQUIRED = "Invalid value: 0x0: must be specified for an update"
+
+
+def _invalid(
+    kind: str, name: str, causes: list[tuple[str, str, str]], *, qualified: str = ""
+) -> ApiError:
     """The API server's 422 ``Invalid`` (apierrors.NewInvalid) for field errors given as
     (reason, field, message after the field)."""
     lines = [f"{field}: {message}" for _, field, message in causes]
@@ -238,7 +259,7 @@ def _invalid(kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiErr
     return ApiError(
         422,
         "Invalid",
-        f'{kind}.{GROUP} "{name}" is invalid: {text}',
+        f'{qualified or f"{kind}.{GROUP}"} "{name}" is invalid: {text}',
         details={
             "name": name,
             "group": GROUP,

@@ -100,7 +100,8 @@ def test_kubectl_update_rules_and_impersonated_creator(kubectl: Run) -> None:
         in changed.stderr
     ), changed.stderr
     assert '+: "b"' in changed.stderr
-    # kubectl replace of a fresh manifest drops the creator: refused, as on a cluster.
+    # kubectl replace of a fresh manifest (kubectl fills in the resourceVersion) drops the
+    # creator: refused, as on a cluster.
     replaced = kubectl("replace", "-f", "-", stdin=ksvc("wd-byo", "a", "wd-byo-one"))
     assert replaced.returncode == 1
     assert (
@@ -154,6 +155,16 @@ def test_the_kubernetes_client_gets_400_bad_request(objects: client.CustomObject
     assert patched.value.status == 400
     assert json.loads(patched.value.body or "{}")["message"] == (
         DENIED + "annotation value is immutable: metadata.annotations." + CREATOR
+    )
+    # A PUT without resourceVersion: custom resources allow no unconditional update.
+    with pytest.raises(ApiException) as replaced:
+        objects.replace_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "wd-client", ksvc("wd-client")
+        )
+    assert replaced.value.status == 422
+    assert json.loads(replaced.value.body or "{}")["message"] == (
+        'services.serving.knative.dev "wd-client" is invalid: metadata.resourceVersion: '
+        "Invalid value: 0x0: must be specified for an update"
     )
     objects.delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "wd-client")
 

@@ -302,9 +302,11 @@ def _check_update(api: httpx.Client, case: CorpusCase) -> list[str]:
         user = _as(creator)
         # A PUT carries the stored creator/lastModifier where the manifest has none, as
         # kubectl apply keeps them (Knative refuses a PUT that drops the creator).
-        sent = as_applied(manifest, created.json())
-        sent["metadata"].pop("resourceVersion", None)  # the controller writes status since
-        put = api.put(f"{url}/{name}", params={"dryRun": "All"}, json=sent, headers=user)
+        for _ in range(20):  # the controller writes status meanwhile: 409, read again
+            sent = as_applied(manifest, api.get(f"{url}/{name}").json())
+            put = api.put(f"{url}/{name}", params={"dryRun": "All"}, json=sent, headers=user)
+            if put.status_code != 409:
+                break
         problems += [f"PUT: {p}" for p in [_compare(case, put, 200)] if p]
         patch = api.patch(
             f"{url}/{name}",

@@ -14,12 +14,15 @@ from tests.local_api.test_rest import MERGE, NS_PATH, ready, service, wait_for
 
 
 def applied(api: httpx.Client, url: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """``manifest`` with the stored creator/lastModifier annotations, as ``kubectl apply``
-    keeps them (a PUT without them is refused: Knative's "annotation value is immutable")."""
-    stored = api.get(url).json()["metadata"].get("annotations") or {}
-    kept = {k: v for k, v in stored.items() if k.startswith("serving.knative.dev/")}
+    """``manifest`` with the stored resourceVersion (a custom resource has no unconditional
+    update) and creator/lastModifier annotations, as ``kubectl apply`` keeps them (a PUT
+    without them is refused: Knative's "annotation value is immutable")."""
+    stored = api.get(url).json()["metadata"]
+    annotations = stored.get("annotations") or {}
+    kept = {k: v for k, v in annotations.items() if k.startswith("serving.knative.dev/")}
     meta = manifest.setdefault("metadata", {})
     meta["annotations"] = {**kept, **(meta.get("annotations") or {})}
+    meta["resourceVersion"] = stored["resourceVersion"]
     return manifest
 
 
