@@ -166,7 +166,7 @@ class Controller:
     # ----- writes: called by the API, admitted synchronously before anything is stored -----
 
     def create_service(self, namespace: str, body: JSON) -> JSON:
-        """Admit and store a new Service; 409 AlreadyExists, 422 on Knative's rejection.
+        """Admit and store a new Service; 409 AlreadyExists, 400 on Knative's rejection.
 
         A standalone Route of the same name does not block it (as in Knative): the Service
         is stored and reports `RoutesReady=False`, reason `NotOwned`, until that Route goes.
@@ -186,8 +186,8 @@ class Controller:
 
     def create_route(self, namespace: str, body: JSON) -> JSON:
         """Admit and store a standalone Route. 409 AlreadyExists also when a Service has
-        the name (its Route is, or is about to be, stored under it); 422 on Knative's
-        rejection, or when the body claims a Service as its owner."""
+        the name (its Route is, or is about to be, stored under it); 400 on Knative's
+        rejection, 422 when the body claims a Service as its owner."""
         stored = self.admission.create("routes", namespace, body)
         self._mark_route(namespace, stored["metadata"]["name"])
         return stored
