@@ -119,6 +119,7 @@ class Admission:
         self.last_warnings = []
         kind = _KINDS[resource]
         obj = _check_body(body, namespace, kind)
+        check_owner_references(obj["metadata"], kind)
         _refuse_service_owner(obj)
         # The order of kube-apiserver's create: mutating webhooks (Knative's SetDefaults,
         # the same code path as `harness lint`), the name generated from generateName, the
@@ -178,6 +179,7 @@ class Admission:
         if old is None:
             raise not_found(resource, name)
         obj = _check_body(body, namespace, _KINDS[resource])
+        check_owner_references(obj["metadata"], obj["kind"])
         _refuse_service_owner(obj)
         meta = obj["metadata"]
         if meta.get("name") not in (None, name):
@@ -254,7 +256,8 @@ def _invalid(
 ) -> ApiError:
     """The API server's 422 ``Invalid`` (apierrors.NewInvalid) for field errors given as
     (reason, field, message after the field)."""
-    lines = [f"{field}: {message}" for _, field, message in causes]
+    # field.ErrorList.ToAggregate drops repeated messages; the causes keep every one.
+    lines = list(dict.fromkeys(f"{field}: {message}" for _, field, message in causes))
     text = lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]"
     return ApiError(
         422,
@@ -318,6 +321,37 @@ def check_object_meta(meta: JSON, kind: str) -> None:
         ]
     if causes:
         raise _invalid(kind, name or "", causes)
+
+
+def check_owner_references(meta: JSON, kind: str) -> None:
+    """The API server's validation of ``metadata.ownerReferences`` (k8s.io/apimachinery
+    ``validateOwnerReference``: apiVersion with a version, kind, name and uid set; the
+    path has no index): 422 ``Invalid``."""
+    refs = meta.get("ownerReferences")
+    if not isinstance(refs, list):
+        return
+    causes: list[tuple[str, str, str]] = []
+    for ref in refs:
+        ref = ref if isinstance(ref, dict) else {}
+        version = str(ref.get("apiVersion") or "").rpartition("/")[2]
+        for key, value, what in (
+            ("apiVersion", version, "version"),
+            ("kind", ref.get("kind"), "kind"),
+            ("name", ref.get("name"), "name"),
+            ("uid", ref.get("uid"), "uid"),
+        ):
+            if not value:
+                written = ref.get(key) or ""
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        f"metadata.ownerReferences.{key}",
+                        f'Invalid value: "{written}": {what} must not be empty',
+                    )
+                )
+    if causes:
+        name = meta.get("name")
+        raise _invalid(kind, name if isinstance(name, str) else "", causes)
 
 
 def _refuse_new_finalizers(obj: JSON, old: JSON) -> None:
