@@ -38,8 +38,7 @@ from analysis.config import (
 )
 from analysis.eprocess import ProportionBounds, ProportionEProcess
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
-from analysis.eprocess.block_shift import BlockShiftEProcess
-from analysis.eprocess.log_shift import BatchMoments
+from analysis.eprocess.block_shift import BatchMoments, BlockShiftEProcess
 from analysis.explain import fmt, metric_sentence, pct, ratio_pct
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
@@ -297,7 +296,7 @@ class SequentialJudge:
         """Tail thresholds: quantiles of both arms' data pooled, through this look.
 
         Computed without arm labels, so under identical arms the labels of this look's
-        requests above a threshold stay exchangeable (see `RateRatioEProcess`); the
+        requests above a threshold stay exchangeable (see `BlockRateRatioEProcess`); the
         data of earlier looks is the past. A bucket's upper bound is the threshold.
         """
         assert self._layout is not None

@@ -15,14 +15,23 @@ The mSPRT on blocks: Johari, Koomen, Pekelis & Walsh, KDD 2017.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.eprocess.blocks import BlockGrid, BlockPriors
-from analysis.eprocess.log_shift import BatchMoments
 
 _LOW, _HIGH, _STEP = -1.5, 1.5, 0.002
 _MIN_VARIANCE = 1e-8
+
+
+@dataclass(frozen=True)
+class BatchMoments:
+    """Count, mean and variance (population) of one arm's new log-latencies in a look."""
+
+    count: int
+    mean: float
+    variance: float
 
 
 class BlockShiftEProcess:

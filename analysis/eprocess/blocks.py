@@ -36,14 +36,33 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_ndtr
 
-from analysis.eprocess.log_shift import log_truncated_normal_mixture
-
 FloatArray = npt.NDArray[np.float64]
 
 CLIP = 3.0  # standard deviations of a block's excess, from the fifth block on
 _CLIP_START, _CLIP_STEP = 2.2, 0.2  # the first blocks: 2.2, 2.4, 2.6, 2.8 sd
 _LAGS = 10  # autocovariance lags of the dispersion estimate (Bartlett weights)
 _PRIOR_BLOCKS = 10.0  # pseudo-blocks at dispersion 1
+
+
+def log_truncated_normal_mixture(score: float, info: float, center: float, width: float) -> float:
+    """Log of the mixture over ``x`` of ``exp(x * score - x^2 * info / 2)``.
+
+    The mixing law is N(center, width^2) restricted to the side of 0 that ``center`` is
+    on (``center >= 0`` means x > 0; use ``center = +0.0`` for a half-normal, and a
+    negative ``center`` for alternatives below the null). Closed form by completing the
+    square (the normal mixture of Johari, Koomen, Pekelis & Walsh, KDD 2017).
+    """
+    side = -1.0 if math.copysign(1.0, center) < 0 else 1.0
+    mu = abs(center)
+    a = info + 1.0 / width**2
+    b = side * score + mu / width**2  # mirror so that the alternatives are x > 0
+    return (
+        b * b / (2.0 * a)
+        - mu * mu / (2.0 * width**2)
+        - 0.5 * math.log1p(info * width**2)
+        + float(log_ndtr(b / math.sqrt(a)))
+        - float(log_ndtr(mu / width))
+    )
 
 
 def log_mixture(
@@ -53,7 +72,7 @@ def log_mixture(
 
     The mixing law is N(center, width^2) restricted to the side of 0 that ``center`` is
     on (``center >= 0``: x > 0). Closed form by completing the square (as
-    `analysis.eprocess.log_shift.log_truncated_normal_mixture`).
+    `log_truncated_normal_mixture`, for one value).
     """
     center_a = np.asarray(center, dtype=np.float64) + np.zeros_like(score)
     width_a = np.asarray(width, dtype=np.float64) + np.zeros_like(score)

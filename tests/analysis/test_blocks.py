@@ -15,9 +15,8 @@ import numpy as np
 from analysis import ArmSnapshot, Decision, Histogram, JudgeConfig, SequentialJudge, Tolerances
 from analysis.bench_realistic import ALL, REGRESSIONS, Case, simulate_run
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
-from analysis.eprocess.block_shift import BlockShiftEProcess
+from analysis.eprocess.block_shift import BatchMoments, BlockShiftEProcess
 from analysis.eprocess.blocks import Dispersion
-from analysis.eprocess.log_shift import BatchMoments
 from analysis.histogram import KNATIVE_BOUNDS_MS
 
 THRESHOLD = math.log(60.0)  # 3 metrics at alpha 0.05
