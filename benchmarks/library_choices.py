@@ -2,7 +2,7 @@
 
 Issue 12 item 9 asks whether two pieces of hand-written code should give way to a library:
 
-- JSON Patch (RFC 6902) in ``harness/local/patches.py`` against ``jsonpatch``:
+- JSON Patch (RFC 6902) in ``harness/knative/patches.py`` against ``jsonpatch``:
   conformance (tests/local_api/json_patch_cases.py, and the public json-patch-tests suite's
   files when ``--suite DIR`` holds its tests.json/spec_tests.json), time to apply 10,000
   patches to a Knative Service, import time, install size, lines of code.
@@ -48,7 +48,7 @@ from markupsafe import Markup, escape
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.local.patches import PatchError, json_patch  # noqa: E402
+from harness.knative.patches import PatchError, json_patch  # noqa: E402
 from harness.report import plots as report_plots_module  # noqa: E402
 from harness.report import write_report  # noqa: E402
 from harness.report.model import ReportData  # noqa: E402
@@ -244,13 +244,13 @@ def bench_json_patch(suite: Path | None, project: set[str]) -> dict[str, Any]:
     cases = list(CASES)
     upstream = _suite_cases(suite)
     ours = results["ours"]
-    ours["lines"] = code_lines(ROOT / "harness/local/patches.py")
+    ours["lines"] = code_lines(ROOT / "harness/knative/patches.py")
     ours["failed_cases"] = conformance(json_patch, (PatchError,), cases)
     if upstream:
         ours["failed_suite"] = conformance(json_patch, (PatchError,), upstream)
     ours["apply_10k_s"] = best_of(lambda: [json_patch(SERVICE, STEP_PATCH) for _ in range(10_000)])
     # What each adds to the emulator's API module, which imports it.
-    ours["import_ms"] = import_ms("import harness.local.patches", before="import harness.local")
+    ours["import_ms"] = import_ms("import harness.knative.patches", before="import harness.knative")
     try:
         import jsonpatch
         import jsonpointer
@@ -266,7 +266,7 @@ def bench_json_patch(suite: Path | None, project: set[str]) -> dict[str, Any]:
     library["apply_10k_s"] = best_of(
         lambda: [jsonpatch.apply_patch(SERVICE, STEP_PATCH) for _ in range(10_000)]
     )
-    library["import_ms"] = import_ms("import jsonpatch", before="import harness.local")
+    library["import_ms"] = import_ms("import jsonpatch", before="import harness.knative")
     library["install_bytes"], library["installs"] = install_bytes("jsonpatch", project)
     # A switch keeps a wrapper: PatchError for the API's 400/422 and the list check.
     library["lines"] = 12

@@ -25,11 +25,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from harness.knative.apply_patch import LAST_APPLIED, last_applied, three_way_patch
 from harness.knative.cluster import ClusterConfig
 from harness.knative.defaults import set_defaults
 from harness.knative.manifest import parse_manifests
-from harness.local.client_apply import LAST_APPLIED, last_applied, three_way_patch
-from harness.local.patches import merge_patch
+from harness.knative.patches import merge_patch
 
 Key = tuple[str, str, str]
 # Fields only a stored object has: an object from the cluster without kubectl's

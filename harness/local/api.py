@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from harness.knative.model import SERVING_GROUP
+from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local import discovery
 from harness.local.admission import set_request_user
 from harness.local.api_guard import guard, read_body
@@ -38,7 +39,6 @@ from harness.local.controller import Controller
 from harness.local.eventing.api import EventingApi, add_routes
 from harness.local.objects import being_deleted
 from harness.local.objectstore import JSON, ApiError, not_found
-from harness.local.patches import PatchError, json_patch, merge_patch
 from harness.local.write_options import (
     attach_warnings,
     check_fields,

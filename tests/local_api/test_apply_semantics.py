@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.local.client_apply import (
+from harness.knative.apply_patch import (
     LAST_APPLIED,
     last_applied,
     three_way_patch,

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from harness.local.patches import PatchError, json_patch, merge_patch
+from harness.knative.patches import PatchError, json_patch, merge_patch
 from tests.local_api.json_patch_cases import CASES, ERROR
 
 

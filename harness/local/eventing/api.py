@@ -19,11 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local.api_guard import read_body
 from harness.local.eventing import admission, discovery
 from harness.local.eventing.engine import Eventing
 from harness.local.objectstore import JSON, ApiError
-from harness.local.patches import PatchError, json_patch, merge_patch
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
