@@ -259,11 +259,18 @@ class SequentialJudge:
         ref_name, test_name = self._tail_arms()
         ref, test = latency[ref_name], latency[test_name]
         ref_n, test_n = int(ref.sum()), int(test.sum())
-        for process, index in zip(self._tail, self._tail_thresholds, strict=True):
+        for process, index, q in zip(
+            self._tail, self._tail_thresholds, self.config.tail_quantiles, strict=True
+        ):
             if index is not None:
                 raised = self._raised_index(index)
                 process.update(
-                    int(ref[index + 1 :].sum()), int(test[raised + 1 :].sum()), ref_n, test_n
+                    int(ref[index + 1 :].sum()),
+                    int(test[raised + 1 :].sum()),
+                    ref_n,
+                    test_n,
+                    # requests above a pooled quantile: their usual number is known
+                    expected_events=(1.0 - q) * (ref_n + test_n),
                 )
         if self._slo_latency is not None:
             index = self._slo_index()

@@ -91,9 +91,20 @@ class BlockRateRatioEProcess:
         )
 
     def update(
-        self, baseline_events: int, canary_events: int, baseline_trials: int, canary_trials: int
+        self,
+        baseline_events: int,
+        canary_events: int,
+        baseline_trials: int,
+        canary_trials: int,
+        *,
+        expected_events: float | None = None,
     ) -> None:
-        """Add one block's new events and new trials (requests) per arm."""
+        """Add one block's new events and new trials (requests) per arm.
+
+        ``expected_events``: the block's usual number of events when the design fixes it
+        before the split is seen (requests above a pooled quantile q: ``(1 - q) n``);
+        otherwise the usual is estimated from earlier blocks (`_weight`).
+        """
         if min(baseline_events, canary_events, baseline_trials, canary_trials) < 0:
             raise ValueError("event and trial counts must be non-negative")
         if baseline_events > baseline_trials or canary_events > canary_trials:
@@ -107,7 +118,7 @@ class BlockRateRatioEProcess:
             return
         self._blocks += 1
         # The block counts as `weight` events with the canary share it showed.
-        weight = self._weight(events)
+        weight = self._weight(events, expected_events)
         self._recent.append(events)
         if events == 0:
             return
@@ -144,7 +155,7 @@ class BlockRateRatioEProcess:
         spread = math.sqrt(events * share * (1.0 - share))
         return shrink * (canary_events - events * share) / spread
 
-    def _weight(self, events: int) -> float:
+    def _weight(self, events: int, usual: float | None = None) -> float:
         """How many events a block counts as: its own, at most a Poisson-like ceiling.
 
         The usual ``u`` is the lower median events of the last `_USUAL_WINDOW` blocks
@@ -160,7 +171,8 @@ class BlockRateRatioEProcess:
         themselves (a CI run of identical revisions was rolled back so;
         tests/analysis/test_blocks.py replays it).
         """
-        usual = float(np.quantile([*self._recent, *[0] * _USUAL_PSEUDO], 0.5, method="lower"))
+        if usual is None:
+            usual = float(np.quantile([*self._recent, *[0] * _USUAL_PSEUDO], 0.5, method="lower"))
         return float(min(events, max(1.0, usual + _SPREAD * math.sqrt(usual) + _SLACK)))
 
     @property
