@@ -71,6 +71,19 @@ def test_invalid_trigger_findings_on_their_lines() -> None:
     assert report.errors == 4
 
 
+def test_a_cesql_filter_must_parse() -> None:
+    good = GOOD.replace(
+        "    - prefix:\n        type: com.example.order\n",
+        "    - cesql: \"type LIKE 'com.example.%' AND EXISTS subject\"\n",
+    )
+    assert "cesql" in good
+    assert lint_text(good, "good.yaml").findings == ()
+    bad = good.replace("AND EXISTS subject", "AND")
+    report = lint_text(bad, "bad.yaml")
+    assert [(f.field, f.severity) for f in report.findings] == [("spec.filters[0].cesql", "error")]
+    assert "syntax error" in report.findings[0].message
+
+
 def test_other_eventing_kinds_are_skipped_and_old_versions_refused() -> None:
     other = lint_text(
         "apiVersion: eventing.knative.dev/v1\nkind: EventType\nmetadata: {name: x}\n", "o"
