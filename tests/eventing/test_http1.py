@@ -90,6 +90,7 @@ def test_chunked_and_close_framed_answers() -> None:
         client = Client(timeout=5, connect_timeout=5)
         first = await client.send("127.0.0.1", port, request_bytes("/", "h", {}, b""))
         assert (first.status, first.body) == (202, b"abcdefg")
+        await asyncio.sleep(0.2)  # the server closed the connection while it was idle
         second = await client.send("127.0.0.1", port, request_bytes("/", "h", {}, b""))
         assert (second.status, second.body) == (500, b"until the end")
         client.close()

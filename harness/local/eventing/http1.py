@@ -7,9 +7,9 @@ writes the request bytes directly on a pooled connection (an ``asyncio.Protocol`
 future per request) and parses only the status line, the header lines and a body framed
 by ``Content-Length``, ``chunked`` or the connection's end. One pool per ``host:port``
 keeps idle connections for reuse; a connection is dropped after ``Connection: close``, an
-unframed body, an error or a timeout. A request that fails on a reused connection before
-any byte of an answer came (the server closed it while idle) is sent once more on a new
-connection, as Go's ``net/http`` does for such requests.
+unframed body, an error or a timeout. An idle connection the server closed is dropped
+before it is used; a request is never sent twice by the client (a failure is a failed
+attempt, which the delivery policy may retry, as with Knative's dispatcher).
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class _Connection(asyncio.Protocol):
         "_waiter",
         "closed",
         "keep_alive",
-        "received",
         "transport",
     )
 
@@ -58,7 +57,6 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.keep_alive = True
-        self.received = False
         self._buffer = bytearray()
         self._waiter: asyncio.Future[Answer] | None = None
         self._status = 0
@@ -74,7 +72,6 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.received = True
         self._buffer += data
         if self._waiter is None:  # bytes nobody asked for: the connection is unusable
             self.close()
@@ -120,7 +117,6 @@ class _Connection(asyncio.Protocol):
     def request(self, data: bytes) -> asyncio.Future[Answer]:
         assert self.transport is not None and self._waiter is None
         self._waiter = asyncio.get_running_loop().create_future()
-        self.received = False
         self._status = 0
         self._body_start = -1
         self.transport.write(data)
@@ -255,14 +251,9 @@ class Pool:
         """Send one request's bytes; the answer, or :class:`HTTPError`."""
         while self._idle:
             connection = self._idle.pop()
-            if connection.closed:
-                continue
-            try:
-                return await self._exchange(connection, data, timeout)
-            except HTTPError:
-                if connection.received:
-                    raise
-                break  # closed while idle: once more on a new connection
+            if connection.closed or not connection.keep_alive:
+                continue  # the server closed it while idle
+            return await self._exchange(connection, data, timeout)
         connection = await self._connect(connect_timeout)
         return await self._exchange(connection, data, timeout)
 
