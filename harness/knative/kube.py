@@ -186,7 +186,13 @@ class KubeBackend:
         at ``resource_version``; ``StaleWrite`` when it changed since (a 409)."""
         require_dns_label(namespace, "namespace")
         require_dns_label(name, "service")
-        patch = {"metadata": {"resourceVersion": resource_version, "annotations": annotations}}
+        # With a resourceVersion the patch is conditional (409 when the Service changed);
+        # without one the key is left out: a null would drop the version from the patched
+        # object, which the API server refuses for custom resources.
+        metadata: dict[str, Any] = {"annotations": annotations}
+        if resource_version is not None:
+            metadata["resourceVersion"] = resource_version
+        patch = {"metadata": metadata}
         try:
             with self._write_lock, self._errors(f"service {namespace}/{name}"):
                 patched = self._client.patch(
