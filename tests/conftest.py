@@ -158,6 +158,7 @@ SLOW_TESTS = frozenset(
     {
         "tests/analysis/test_bench.py::test_cost_report_runs",
         "tests/knative/test_update_validation.py::test_cli_previous_flag",
+        "tests/eventing/test_cesql.py::test_huge_expression_under_a_memory_cap",
         "tests/analysis/test_bench.py::test_fixed_n_limit_shows_why_the_error_margin_is_two",
         "tests/analysis/test_blocks.py::test_error_bursts_in_either_arm_do_not_roll_back_identical_arms",
         "tests/analysis/test_blocks.py::test_identical_arms_through_knative_buckets_never_look_different_at_any_rate",

@@ -28,7 +28,7 @@ from typing import IO, Any, ClassVar
 from locust.exception import StopUser
 
 from harness.events.cloudevent import Encoder, EventShape, event_id
-from harness.events.wire import Answer, Wire, WireError, endpoint
+from harness.events.wire import Wire, WireAnswer, WireError, endpoint
 from harness.load.recorder import LAG_CONTEXT_KEY
 from locustfiles.hello import HelloUser, RequestBudget
 
@@ -115,7 +115,7 @@ class CloudEventsUser(HelloUser):
         context = self.context()
         start_time = time.time()
         started = _now()
-        answer: Answer | None = None
+        answer: WireAnswer | None = None
         exception: BaseException | None = None
         try:
             answer = wire.post(self.path, self._host_header, headers, body)

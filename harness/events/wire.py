@@ -41,7 +41,7 @@ class Headers(dict[str, str]):
 
 
 @dataclass(frozen=True)
-class Answer:
+class WireAnswer:
     status_code: int
     headers: Headers
     content: bytes
@@ -74,7 +74,7 @@ class Wire:
             self._sock.close()
             self._sock = None
 
-    def post(self, path: str, host: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    def post(self, path: str, host: str, headers: Mapping[str, str], body: bytes) -> WireAnswer:
         """POST ``body``; the answer or :class:`WireError` / ``TimeoutError``."""
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         data = (
@@ -82,7 +82,7 @@ class Wire:
         ).encode("latin-1", "replace") + body
         return self._exchange(data)
 
-    def _exchange(self, data: bytes) -> Answer:
+    def _exchange(self, data: bytes) -> WireAnswer:
         if self._sock is not None and _closed_by_peer(self._sock):
             self.close()  # closed while idle: a new connection, before sending anything
         if self._sock is None:
@@ -110,7 +110,7 @@ def _closed_by_peer(sock: socket.socket) -> bool:
     return bool(readable)
 
 
-def _read_answer(sock: socket.socket) -> tuple[Answer, bool]:
+def _read_answer(sock: socket.socket) -> tuple[WireAnswer, bool]:
     buffer = bytearray()
     while True:
         end = buffer.find(b"\r\n\r\n")
@@ -140,9 +140,9 @@ def _read_answer(sock: socket.socket) -> tuple[Answer, bool]:
     if 100 <= status < 200:  # an interim answer: read the final one
         raise WireError(f"unexpected interim answer {status}")
     if status in (204, 304):
-        return Answer(status, headers, b""), keep and not body
+        return WireAnswer(status, headers, b""), keep and not body
     if "chunked" in (headers.get("transfer-encoding") or "").lower():
-        return Answer(status, headers, _read_chunked(sock, body)), keep
+        return WireAnswer(status, headers, _read_chunked(sock, body)), keep
     length_text = headers.get("content-length")
     if length_text is not None:
         if not length_text.isdigit() or int(length_text) > MAX_BODY:
@@ -153,11 +153,11 @@ def _read_answer(sock: socket.socket) -> tuple[Answer, bool]:
             if not chunk:
                 raise WireError("connection closed in the body", "partial")
             body += chunk
-        return Answer(status, headers, bytes(body[:length])), keep and len(body) == length
+        return WireAnswer(status, headers, bytes(body[:length])), keep and len(body) == length
     while len(body) <= MAX_BODY:  # until the connection ends
         chunk = sock.recv(65536)
         if not chunk:
-            return Answer(status, headers, bytes(body)), False
+            return WireAnswer(status, headers, bytes(body)), False
         body += chunk
     raise WireError("answer body too large")
 
