@@ -233,7 +233,14 @@ class Admission:
         # One warning per merged error, as Knative's webhook returns them.
         self.last_warnings = [str(w) for w in merged(warnings)]
         if errors:
-            raise ApiError(400, "BadRequest", admission_denial(errors))
+            raise webhook_denial(admission_denial(errors))
+
+
+def webhook_denial(message: str) -> ApiError:
+    """A Knative webhook's denial as kube-apiserver relays it (module docstring): 400
+    ``BadRequest`` without details; ``message`` names the webhook (serving's
+    ``admission_denial``, eventing's ``eventing_denial``)."""
+    return ApiError(400, "BadRequest", message)
 
 
 def _unconditional_update(resource: str, name: str) -> ApiError:
@@ -252,7 +259,12 @@ _RV_REQUIRED = "Invalid value: 0x0: must be specified for an update"
 
 
 def _invalid(
-    kind: str, name: str, causes: list[tuple[str, str, str]], *, qualified: str = ""
+    kind: str,
+    name: str,
+    causes: list[tuple[str, str, str]],
+    *,
+    qualified: str = "",
+    group: str = GROUP,
 ) -> ApiError:
     """The API server's 422 ``Invalid`` (apierrors.NewInvalid) for field errors given as
     (reason, field, message after the field)."""
@@ -262,10 +274,10 @@ def _invalid(
     return ApiError(
         422,
         "Invalid",
-        f'{qualified or f"{kind}.{GROUP}"} "{name}" is invalid: {text}',
+        f'{qualified or f"{kind}.{group}"} "{name}" is invalid: {text}',
         details={
             "name": name,
-            "group": GROUP,
+            "group": group,
             "kind": kind,
             "causes": [
                 {"reason": reason, "message": message, "field": field}
@@ -284,11 +296,11 @@ def _go_json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def check_object_meta(meta: JSON, kind: str) -> None:
+def check_object_meta(meta: JSON, kind: str, group: str = GROUP) -> None:
     """The API server's own validation of a new custom resource's name (k8s.io/apiserver
     ``ValidateObjectMetaAccessor`` with ``NameIsDNSSubdomain``): 400 for a name of the
     wrong type, 422 for one missing or not a DNS-1123 subdomain (a generateName prefix
-    likewise, its trailing dash allowed)."""
+    likewise, its trailing dash allowed); ``group``: the resource's API group."""
     name, generate = meta.get("name"), meta.get("generateName")
     for key, value in (("name", name), ("generateName", generate)):
         if value is not None and not isinstance(value, str):
@@ -320,7 +332,7 @@ def check_object_meta(meta: JSON, kind: str) -> None:
             for p in dns1123_subdomain_problems(name)
         ]
     if causes:
-        raise _invalid(kind, name or "", causes)
+        raise _invalid(kind, name or "", causes, group=group)
 
 
 def check_owner_references(meta: JSON, kind: str) -> None:

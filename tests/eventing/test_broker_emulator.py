@@ -209,7 +209,7 @@ def test_cesql_filter_is_evaluated(emulator: RunningEmulator, receiver: Receiver
     with emulator.api_client() as api:
         bad = trigger("bad-sql", {"uri": f"{receiver.base}/ok/sql"}, filters=[{"cesql": "type ="}])
         answer = api.post(f"{EVENTING}/triggers", json=bad)
-        assert answer.status_code == 422, answer.text
+        assert answer.status_code == 400, answer.text
         assert "spec.filters[0].cesql" in answer.json()["message"]
 
 
@@ -395,25 +395,38 @@ def test_webhook_rejects_invalid_objects(emulator: RunningEmulator) -> None:
     bad = trigger("bad-trigger", {"uri": "/relative"}, delivery={"backoffDelay": "5s"})
     with emulator.api_client() as api:
         answer = api.post(f"{EVENTING}/triggers", json=bad)
-        assert answer.status_code == 422
-        message = answer.json()["message"]
+        # As kube-apiserver relays a webhook's denial: 400 BadRequest, no details.
+        assert answer.status_code == 400
+        status = answer.json()
+        assert (status["kind"], status["reason"], status["code"]) == ("Status", "BadRequest", 400)
+        assert "details" not in status
+        message = status["message"]
         assert message.startswith(
-            'admission webhook "validation.webhook.eventing.knative.dev" denied the request'
+            'admission webhook "validation.webhook.eventing.knative.dev" denied the request: '
+            "validation failed: "
         )
-        assert "spec.delivery.backoffDelay" in message
-        fields = {c["field"] for c in answer.json()["details"]["causes"]}
-        assert "spec.subscriber.uri" in fields
+        assert "spec.delivery.backoffDelay" in message and "spec.subscriber.uri" in message
         assert api.get(f"{EVENTING}/triggers/bad-trigger").status_code == 404
         knob = trigger("bad-knob", {"uri": "http://127.0.0.1:9/"})
         knob["metadata"]["annotations"] = {"harness.knative.dev/drop-fraction": "1.5"}
-        assert api.post(f"{EVENTING}/triggers", json=knob).status_code == 422
+        assert api.post(f"{EVENTING}/triggers", json=knob).status_code == 400
         immutable = api.patch(
             f"{EVENTING}/triggers/hello",
             content=json.dumps({"spec": {"broker": "other"}}),
             headers={"Content-Type": "application/merge-patch+json"},
         )
-        assert immutable.status_code == 422
+        assert immutable.status_code == 400
         assert "Immutable fields changed" in immutable.json()["message"]
+        # The webhook runs before storage: an invalid object under a taken name is denied
+        # (400), not AlreadyExists (409); a valid one under that name is 409.
+        taken = trigger("hello", {"uri": "/relative"})
+        assert api.post(f"{EVENTING}/triggers", json=taken).status_code == 400
+        valid = trigger("hello", {"uri": "http://127.0.0.1:9/"})
+        assert api.post(f"{EVENTING}/triggers", json=valid).status_code == 409
+        # The API server's own name check answers before any webhook: 422 Invalid.
+        bad_name = trigger("Bad_Name", {"uri": "/relative"})
+        refused = api.post(f"{EVENTING}/triggers", json=bad_name)
+        assert (refused.status_code, refused.json()["reason"]) == (422, "Invalid")
 
 
 def test_broker_deleted_then_recreated(emulator: RunningEmulator) -> None:

@@ -1,5 +1,6 @@
 """kubectl gets, applies, patches and deletes Brokers and Triggers on the emulator, with
-the emulator's kubeconfig, as a user does."""
+the emulator's kubeconfig, as a user does; Knative Eventing's webhook denials print as
+from a cluster (400 BadRequest)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ spec:
 """
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+DENIED = (
+    'admission webhook "validation.webhook.eventing.knative.dev" denied the request: '
+    "validation failed: "
+)
 
 
 @pytest.fixture
@@ -59,9 +64,12 @@ def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Kubectl:
         pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
     cache = tmp_path / "kube-cache"
 
-    def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 30, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
+            input=input,
             capture_output=True,
             text=True,
             check=False,
@@ -127,10 +135,36 @@ def test_apply_invalid_trigger_shows_the_webhook_message(kubectl: Kubectl, tmp_p
     manifest = tmp_path / "invalid.yaml"
     manifest.write_text(INVALID)
     applied = kubectl("apply", "-f", str(manifest))
-    assert applied.returncode != 0
-    # kubectl prints the 422's causes (field and Knative's message), as for Services.
+    assert applied.returncode == 1
+    # kube-apiserver relays the webhook's denial as 400 BadRequest; kubectl prints it as
+    # from a cluster with Knative Eventing, as for Services.
     assert applied.stderr.strip() == (
-        'The Trigger "invalid" is invalid: spec.subscriber.uri: invalid value: Relative URI '
-        "is not allowed when Ref and [apiVersion, kind, name] is absent"
-    )
+        f'Error from server (BadRequest): error when creating "{manifest}": {DENIED}'
+        "invalid value: Relative URI is not allowed when Ref and [apiVersion, kind, name] "
+        "is absent: spec.subscriber.uri"
+    ), applied.stderr
     assert kubectl("get", "trigger", "invalid").returncode != 0
+
+
+def test_apply_denied_update_keeps_the_stored_trigger(kubectl: Kubectl, tmp_path: Path) -> None:
+    manifest = tmp_path / "orders.yaml"
+    manifest.write_text(MANIFEST.format(retry=1))
+    assert kubectl("apply", "-f", str(manifest)).returncode == 0
+    # spec.broker is immutable: Knative's webhook denies the patch kubectl apply sends.
+    manifest.write_text(MANIFEST.format(retry=1).replace("broker: orders", "broker: other"))
+    changed = kubectl("apply", "-f", str(manifest))
+    assert changed.returncode == 1
+    assert (
+        "Error from server (BadRequest): error when applying patch:" in changed.stderr
+        and DENIED + "Immutable fields changed (-old +new): spec" in changed.stderr
+    ), changed.stderr
+    stored = kubectl("get", "trigger", "orders-to-hello", "-o", "jsonpath={.spec.broker}")
+    assert stored.stdout == "orders"
+    # The API server's own name check answers first: 422, printed as "is invalid".
+    bad = kubectl("apply", "-f", "-", input=INVALID.replace("name: invalid", "name: Bad_"))
+    assert bad.returncode == 1
+    assert bad.stderr.startswith(
+        'The Trigger "Bad_" is invalid: metadata.name: Invalid value: "Bad_": a lowercase '
+        "RFC 1123 subdomain must consist of"
+    ), bad.stderr
+    assert kubectl("delete", "-f", str(manifest)).returncode == 0

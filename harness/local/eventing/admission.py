@@ -2,12 +2,19 @@
 server and Knative Eventing's webhook do before anything is stored (names, resource
 versions, generation, defaults and validation from ``harness.knative.eventing_validation``,
 plus the emulator's own ``harness.knative.dev/drop-fraction`` annotation check).
+
+A webhook denial is answered as kube-apiserver relays Knative Eventing's webhook (the
+serving emulator's code path, ``harness.local.admission.webhook_denial``): 400
+``BadRequest``, no details, ``admission webhook "validation.webhook.eventing.knative.dev"
+denied the request: validation failed: ...`` (the webhook's name: knative/eventing
+cmd/webhook/main.go and config/core/webhooks/resource-validation.yaml at 8cf4c4b6). The
+API server's own refusals (a missing or invalid name, a body of the wrong shape) answer
+first and stay 422 ``Invalid``.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from typing import Any
 
@@ -20,12 +27,12 @@ from harness.knative.eventing_validation import (
 )
 from harness.knative.field_error import FieldError
 from harness.knative.model import EVENTING_API_VERSION, EVENTING_GROUP
+from harness.local.admission import check_object_meta, webhook_denial
 from harness.local.objects import DELETION_FIELDS, now
 from harness.local.objectstore import JSON, ApiError, ObjectStore
 
 KINDS = {"brokers": "Broker", "triggers": "Trigger"}
 DROP_ANNOTATION = "harness.knative.dev/drop-fraction"
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def not_found(resource: str, name: str) -> ApiError:
@@ -121,41 +128,24 @@ def _validate(obj: JSON, old: JSON | None) -> None:
         errors += _drop_errors(obj)
     errors = [e for e in errors if e.level == "error"]
     if errors:
-        raise ApiError(
-            422,
-            "Invalid",
-            eventing_denial(errors),
-            details={
-                "name": obj["metadata"].get("name", ""),
-                "group": EVENTING_GROUP,
-                "kind": obj["kind"],
-                "causes": [
-                    {"reason": "FieldValueInvalid", "message": e.message, "field": path}
-                    for e in errors
-                    for path in (e.paths or ("",))
-                ],
-            },
-        )
+        raise webhook_denial(eventing_denial(errors))
 
 
 def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON:
-    """Admit and store a new Broker or Trigger (409 if the name is taken, 422 as the webhook)."""
+    """Admit and store a new Broker or Trigger: 422 for the API server's name check, 400
+    for the webhook's denial, then 409 if the name is taken (kube-apiserver's order:
+    validating webhooks run before storage)."""
     kind = KINDS[resource]
     obj = _check_body(body, namespace, kind)
     meta = obj["metadata"]
-    name = meta.get("name")
-    if not name and meta.get("generateName"):
-        name = meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
-    if not name:
-        raise ApiError(422, "Invalid", f"{kind}.{EVENTING_GROUP} is invalid: name: Required")
-    if not isinstance(name, str) or len(name) > 63 or not _DNS1123_LABEL.match(name):
-        raise ApiError(
-            422,
-            "Invalid",
-            f'{kind}.{EVENTING_GROUP} "{name}" is invalid: metadata.name: Invalid value: '
-            f'"{name}": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-            "characters or '-', and must start and end with an alphanumeric character",
-        )
+    generate = meta.get("generateName")
+    if not meta.get("name") and generate and isinstance(generate, str):
+        meta["name"] = f"{generate}{uuid.uuid4().hex[:5]}"
+    # The API server's own name check (as for Services): 400 for a name of the wrong
+    # type, 422 Invalid for a missing one or one that is no DNS-1123 subdomain.
+    check_object_meta(meta, kind, EVENTING_GROUP)
+    name = meta["name"]
+    _validate(obj, None)
     if store.peek(resource, namespace, name) is not None:
         raise ApiError(
             409,
@@ -163,7 +153,6 @@ def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON
             f'{resource}.{EVENTING_GROUP} "{name}" already exists',
             details={"name": name, "group": EVENTING_GROUP, "kind": resource},
         )
-    _validate(obj, None)
     meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
     meta.pop("resourceVersion", None)
     for key in (*DELETION_FIELDS, "finalizers"):
@@ -173,7 +162,8 @@ def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON
 
 
 def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: Any) -> JSON:
-    """Admit and store a replacement (409 on a stale resourceVersion, 422 as the webhook)."""
+    """Admit and store a replacement (409 on a stale resourceVersion, 400 for the
+    webhook's denial)."""
     old = store.peek(resource, namespace, name)
     if old is None:
         raise not_found(resource, name)
