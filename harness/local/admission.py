@@ -191,7 +191,7 @@ class Admission:
             )
         sent_version = meta.get("resourceVersion")
         if not sent_version:
-            raise _unconditional_update(resource, name)
+            raise unconditional_update(resource, name)
         if sent_version != old["metadata"]["resourceVersion"]:
             raise conflict(resource, name)
         set_defaults(obj, self.cluster_config, old)
@@ -243,7 +243,7 @@ def webhook_denial(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def _unconditional_update(resource: str, name: str) -> ApiError:
+def unconditional_update(resource: str, name: str, group: str = GROUP) -> ApiError:
     """A custom resource is never updated without a resourceVersion (apiextensions
     customResourceStrategy.AllowUnconditionalUpdate is false; k8s.io/apiserver
     registry/generic/registry/store.go names the resource where the kind belongs)."""
@@ -251,7 +251,8 @@ def _unconditional_update(resource: str, name: str) -> ApiError:
         resource,
         name,
         [("FieldValueInvalid", "metadata.resourceVersion", _RV_REQUIRED)],
-        qualified=f"{resource}.{GROUP}",
+        qualified=f"{resource}.{group}",
+        group=group,
     )
 
 

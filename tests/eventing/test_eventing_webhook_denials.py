@@ -113,6 +113,17 @@ def test_trigger_denial_on_create_patch_and_replace(objects: client.CustomObject
         409,
         "AlreadyExists",
     )
+    # A PUT without resourceVersion: custom resources allow no unconditional update; the
+    # API server refuses it (422) before the webhook sees the object.
+    with pytest.raises(ApiException) as unconditional:
+        objects.replace_namespaced_custom_object(
+            GROUP, VERSION, "default", "triggers", "wd-ok", trigger("wd-ok", {"uri": "/rel"})
+        )
+    assert unconditional.value.status == 422
+    assert json.loads(unconditional.value.body or "{}")["message"] == (
+        'triggers.eventing.knative.dev "wd-ok" is invalid: metadata.resourceVersion: '
+        "Invalid value: 0x0: must be specified for an update"
+    )
     objects.delete_namespaced_custom_object(GROUP, VERSION, "default", "triggers", "wd-ok")
 
 

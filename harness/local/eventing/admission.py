@@ -27,7 +27,7 @@ from harness.knative.eventing_validation import (
 )
 from harness.knative.field_error import FieldError
 from harness.knative.model import EVENTING_API_VERSION, EVENTING_GROUP
-from harness.local.admission import check_object_meta, webhook_denial
+from harness.local.admission import check_object_meta, unconditional_update, webhook_denial
 from harness.local.objects import DELETION_FIELDS, now
 from harness.local.objectstore import JSON, ApiError, ObjectStore
 
@@ -162,8 +162,8 @@ def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON
 
 
 def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: Any) -> JSON:
-    """Admit and store a replacement (409 on a stale resourceVersion, 400 for the
-    webhook's denial)."""
+    """Admit and store a replacement: 422 without a resourceVersion, 409 with a stale
+    one, 400 for the webhook's denial."""
     old = store.peek(resource, namespace, name)
     if old is None:
         raise not_found(resource, name)
@@ -177,7 +177,11 @@ def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: 
             f"URL ({name})",
         )
     sent = meta.get("resourceVersion")
-    if sent and sent != old["metadata"]["resourceVersion"]:
+    if not sent:
+        # Brokers and Triggers are custom resources: no unconditional update (kubectl
+        # replace and apply send the stored version; a patch is applied to it).
+        raise unconditional_update(resource, name, EVENTING_GROUP)
+    if sent != old["metadata"]["resourceVersion"]:
         raise _conflict(resource, name)
     _validate(obj, old)
     old_meta = old["metadata"]
