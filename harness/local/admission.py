@@ -42,7 +42,14 @@ from harness.local.objects import (
 )
 from harness.local.objectstore import JSON, ApiError, ObjectStore, conflict, not_found
 
-_KINDS = {"services": "Service", "routes": "Route"}
+# Configurations and Revisions are admitted only as a server-side dry run (the API refuses
+# storing them: the emulator runs them through their Service).
+_KINDS = {
+    "services": "Service",
+    "routes": "Route",
+    "configurations": "Configuration",
+    "revisions": "Revision",
+}
 # The user the emulator's token authenticates (its kubeconfig's user); Knative writes the
 # requesting user's name into the creator/lastModifier annotations.
 EMULATOR_USER = "harness-local"
@@ -94,7 +101,8 @@ def _refuse_service_owner(obj: JSON) -> None:
 
 
 class Admission:
-    """Admits Services and standalone Routes written through the API into the store."""
+    """Admits Services and standalone Routes written through the API into the store (and
+    Configurations and Revisions on a dry-run create, which the API allows for them)."""
 
     def __init__(self, store: ObjectStore, cluster_config: ClusterConfig | None = None) -> None:
         self.store = store

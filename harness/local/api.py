@@ -9,7 +9,9 @@ kubectl and lightkube talk to it as to a cluster:
 - `.../namespaces/{ns}/{resource}/{name}`: get; for services and standalone routes (not
   owned by a Service) also create (POST on the collection), replace (PUT), patch
   (`application/merge-patch+json`, `application/json-patch+json`) and delete; revisions
-  can be deleted; a Service's Route and configurations are read-only (405);
+  can be deleted; a Service's Route and configurations are read-only (405), except that
+  configurations and revisions take a dry-run create (`?dryRun=All`: Knative's defaulting
+  and validation, nothing stored);
 - `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gets a `Table` (kubectl get).
 
 Every request passes `api_guard` first (loopback Host, no foreign Origin, the bearer
@@ -55,6 +57,8 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 MAX_WATCH_SECONDS = 1800
 WRITABLE = ("services", "routes")
+# Created only as a server-side dry run (`kubectl apply --dry-run=server`): admission alone.
+DRY_RUN_CREATE = ("configurations", "revisions")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -252,8 +256,18 @@ class Api:
             return _json(self._render(request, resource, [obj]))
         return _json(obj)
 
-    def _require_writable(self, resource: str, verb: str) -> None:
+    def _require_writable(self, resource: str, verb: str, dry_run: bool = False) -> None:
         # Which Routes are writable (not a Service's) is the controller's to say.
+        if resource in DRY_RUN_CREATE and verb == "create":
+            if dry_run:
+                return
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                f"create is not supported on {resource}.{SERVING_GROUP}: the emulator runs "
+                "Configurations and Revisions only through their Service (a server-side dry "
+                "run, dryRun=All, runs Knative's defaulting and validation and stores nothing)",
+            )
         if resource not in WRITABLE:
             raise ApiError(
                 405,
@@ -264,9 +278,9 @@ class Api:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), _namespace(request)
-        self._require_writable(resource, "create")
-        set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
+        self._require_writable(resource, "create", dry_run)
+        set_request_user(request.headers)
         mode = field_validation(request.query)
         body, warnings = check_fields(await read_body(request), _kind(resource), mode)
         admission = self.controller.admission
