@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.knative.cesql import CesqlError
 from harness.knative.cesql import parse as cesql_parse
-from harness.knative.field_error import FieldError, format_errors, only_errors
+from harness.knative.field_error import FieldError, admission_denial
 
 EVENTING_WEBHOOK_NAME = "validation.webhook.eventing.knative.dev"
 BROKER_CLASS_ANNOTATION = "eventing.knative.dev/broker.class"
@@ -475,7 +475,4 @@ def validate_eventing_object(obj: Mapping[str, Any]) -> list[FieldError]:
 
 def eventing_denial(errors: Sequence[FieldError]) -> str:
     """The message Kubernetes returns when Knative's eventing webhook rejects an object."""
-    return (
-        f'admission webhook "{EVENTING_WEBHOOK_NAME}" denied the request: '
-        f"validation failed: {format_errors(only_errors(errors))}"
-    )
+    return admission_denial(errors, EVENTING_WEBHOOK_NAME)

@@ -94,11 +94,11 @@ def format_errors(errors: Sequence[FieldError]) -> str:
     return "\n".join(str(e) for e in merged(errors))
 
 
-def admission_denial(errors: Sequence[FieldError]) -> str:
-    """The message Kubernetes returns (HTTP 422 body ``message``) when Knative's webhook
-    rejects an object with these errors (warnings are not part of a denial)."""
-    blocking = only_errors(errors)
+def admission_denial(errors: Sequence[FieldError], webhook: str = WEBHOOK_NAME) -> str:
+    """The message Kubernetes returns (the 400 body's ``message``) when a Knative webhook
+    (serving's by default) rejects an object with these errors (warnings are not part of
+    a denial)."""
     return (
-        f'admission webhook "{WEBHOOK_NAME}" denied the request: '
-        f"validation failed: {format_errors(blocking)}"
+        f'admission webhook "{webhook}" denied the request: '
+        f"validation failed: {format_errors(only_errors(errors))}"
     )
