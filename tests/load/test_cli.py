@@ -140,6 +140,10 @@ def test_ctrl_c_stops_the_run_and_still_prints_the_summary(
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        # A shell without job control starts background jobs with SIGINT ignored, and
+        # Python keeps an ignored SIGINT (a CI run started so ignored this Ctrl-C): the
+        # harness must see it as a user's Ctrl-C in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while server.count() < 50 and time.monotonic() < deadline:
