@@ -69,7 +69,9 @@ def _pair(emu: RunningEmulator, name: str, canary_env: dict[str, str]) -> None:
     wait_service_ready(emu, name, f"{name}-v2")
 
 
-def _canary(emu: RunningEmulator, tmp_path: Path, name: str) -> tuple[int, str, dict[str, Any]]:
+def _canary(
+    emu: RunningEmulator, tmp_path: Path, name: str, *extra: str
+) -> tuple[int, str, dict[str, Any]]:
     done = harness(
         emu,
         "canary",
@@ -81,6 +83,7 @@ def _canary(emu: RunningEmulator, tmp_path: Path, name: str) -> tuple[int, str, 
         "--events",
         name,
         *QUICK,
+        *extra,
         "--store",
         str(tmp_path / "h.sqlite"),
         "--report-dir",
@@ -106,7 +109,11 @@ def _traffic(emu: RunningEmulator, name: str) -> dict[str, int]:
 
 def test_identical_event_consumer_is_promoted(emulator: RunningEmulator, tmp_path: Path) -> None:
     _pair(emulator, "same", SAME)
-    code, stderr, report = _canary(emulator, tmp_path, "same")
+    # A same-code run may be rolled back with probability up to alpha by design (tested by
+    # simulation in tests/analysis): roll back only at 0.001 here, promote at 0.05.
+    code, stderr, report = _canary(
+        emulator, tmp_path, "same", "--alpha", "0.001", "--promote-alpha", "0.05"
+    )
     assert code == 0, stderr
     assert report["status"] == "promoted"
     assert _traffic(emulator, "same")["same-v2"] == 100
