@@ -22,12 +22,8 @@ with the same shape, logged, and the daemon keeps serving.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import re
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +33,7 @@ from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local import discovery
 from harness.local.admission import set_request_user
 from harness.local.api_guard import guard, read_body
+from harness.local.api_reads import ResourceReads, json_response, namespace_of
 from harness.local.controller import Controller
 from harness.local.eventing.api import EventingApi, add_routes
 from harness.local.objects import being_deleted
@@ -55,20 +52,11 @@ log = logging.getLogger(__name__)
 PREFIX = f"/apis/{discovery.GROUP_VERSION}"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-MAX_WATCH_SECONDS = 1800
 WRITABLE = ("services", "routes")
 # Created only as a server-side dry run (`kubectl apply --dry-run=server`): admission alone.
 DRY_RUN_CREATE = ("configurations", "revisions")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    # Exactly `application/json`, no charset: clients (lightkube) compare it verbatim.
-    return web.Response(
-        status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
 
 
 @web.middleware
@@ -76,7 +64,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
-        return with_warnings(_json(exc.status(), exc.code), warnings_of(exc))
+        return with_warnings(json_response(exc.status(), exc.code), warnings_of(exc))
     except web.HTTPException:
         raise
     except ConnectionError:
@@ -86,7 +74,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("internal error serving %s %s", request.method, request.path)
         err = ApiError(500, "InternalError", "an internal error occurred in the emulator")
-        return _json(err.status(), 500)
+        return json_response(err.status(), 500)
 
 
 def _not_served() -> ApiError:
@@ -100,161 +88,33 @@ def _resource(request: web.Request) -> str:
     return resource
 
 
-def _namespace(request: web.Request) -> str:
-    namespace = request.match_info["namespace"]
-    if not _DNS1123_LABEL.match(namespace) or len(namespace) > 63:
-        raise ApiError(400, "BadRequest", f'invalid namespace name "{namespace}"')
-    return namespace
-
-
 def _kind(resource: str) -> str:
     return discovery.RESOURCES[resource].kind
-
-
-# ----- selectors -----
-
-
-def _label_matches(selector: str, labels: dict[str, str]) -> bool:
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if labels.get(key) != value:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def _field_matches(selector: str, obj: JSON) -> bool:
-    meta = obj["metadata"]
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        negate = "!=" in term
-        key, value = (s.strip() for s in re.split(r"!=|==|=", term, maxsplit=1))
-        fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
-        if key not in fields:
-            raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
-        if (fields[key] == value) == negate:
-            return False
-    return True
-
-
-def _matcher(request: web.Request) -> Callable[[JSON], bool]:
-    labels = request.query.get("labelSelector", "")
-    fields = request.query.get("fieldSelector", "")
-
-    def matches(obj: JSON) -> bool:
-        return _label_matches(labels, obj["metadata"].get("labels", {})) and _field_matches(
-            fields, obj
-        )
-
-    return matches
 
 
 # ----- handlers -----
 
 
-class Api:
-    """Request handlers bound to one controller (and its store)."""
+class Api(ResourceReads):
+    """Request handlers bound to one controller (and its store); reads are ResourceReads'."""
+
+    group_version = discovery.GROUP_VERSION
 
     def __init__(self, controller: Controller) -> None:
+        super().__init__(controller.store)
         self.controller = controller
-        self.store = controller.store
 
-    def _render(self, request: web.Request, resource: str, objects: list[JSON]) -> JSON:
-        if discovery.wants_table(request.headers.get("Accept", "")):
-            return discovery.table(
-                resource,
-                objects,
-                self.store.resource_version,
-                request.query.get("includeObject", "Metadata"),
-            )
-        return {
-            "apiVersion": discovery.GROUP_VERSION,
-            "kind": f"{discovery.RESOURCES[resource].kind}List",
-            "metadata": {"resourceVersion": str(self.store.resource_version)},
-            "items": objects,
-        }
+    def kind(self, resource: str) -> str:
+        return _kind(resource)
 
-    async def list_all(self, request: web.Request) -> web.StreamResponse:
-        return await self._list(request, _resource(request), None)
+    def resource(self, request: web.Request) -> str:
+        return _resource(request)
 
-    async def list_namespaced(self, request: web.Request) -> web.StreamResponse:
-        return await self._list(request, _resource(request), _namespace(request))
+    def table(self, resource: str, objects: Sequence[JSON], version: int, include: str) -> JSON:
+        return discovery.table(resource, objects, version, include)
 
-    async def _list(
-        self, request: web.Request, resource: str, namespace: str | None
-    ) -> web.StreamResponse:
-        matches = _matcher(request)
-        if request.query.get("watch") in ("1", "true", "True"):
-            return await self._watch(request, resource, namespace, matches)
-        objects = [o for o in self.store.list(resource, namespace) if matches(o)]
-        return _json(self._render(request, resource, objects))
-
-    async def _watch(
-        self,
-        request: web.Request,
-        resource: str,
-        namespace: str | None,
-        matches: Callable[[JSON], bool],
-    ) -> web.StreamResponse:
-        version = request.query.get("resourceVersion", "")
-        try:
-            timeout = min(
-                float(request.query.get("timeoutSeconds", MAX_WATCH_SECONDS)), MAX_WATCH_SECONDS
-            )
-            since = int(version) if version not in ("", "0") else None
-        except ValueError as exc:
-            raise ApiError(400, "BadRequest", f"invalid watch parameter: {exc}") from exc
-        # Listing and subscribing with no await in between: no event is lost or doubled.
-        initial = [] if since is not None else self.store.list(resource, namespace)
-        queue = self.store.watch(resource, namespace, since)
-        table = discovery.wants_table(request.headers.get("Accept", ""))
-        include = request.query.get("includeObject", "Metadata")
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        deadline = time.monotonic() + timeout
-
-        async def send(kind: str, obj: JSON, version: int) -> None:
-            body = discovery.table(resource, [obj], version, include) if table else obj
-            await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
-
-        try:
-            await response.prepare(request)
-            for obj in initial:
-                if matches(obj):
-                    await send("ADDED", obj, self.store.resource_version)
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    event = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
-                    break
-                if event is None:
-                    break
-                if matches(event.object):
-                    await send(event.type, event.object, event.resource_version)
-        except (ConnectionError, asyncio.CancelledError):
-            # The client went away: nothing to answer, the watch just ends.
-            pass
-        finally:
-            self.store.unwatch(queue)
-        return response
-
-    async def get(self, request: web.Request) -> web.StreamResponse:
-        resource, namespace = _resource(request), _namespace(request)
-        name = request.match_info["name"]
-        obj = self.store.get(resource, namespace, name)
-        if obj is None:
-            raise not_found(resource, name)
-        if discovery.wants_table(request.headers.get("Accept", "")):
-            return _json(self._render(request, resource, [obj]))
-        return _json(obj)
+    def missing(self, resource: str, name: str) -> ApiError:
+        return not_found(resource, name)
 
     def _require_writable(self, resource: str, verb: str, dry_run: bool = False) -> None:
         # Which Routes are writable (not a Service's) is the controller's to say.
@@ -277,7 +137,7 @@ class Api:
             )
 
     async def create(self, request: web.Request) -> web.StreamResponse:
-        resource, namespace = _resource(request), _namespace(request)
+        resource, namespace = _resource(request), namespace_of(request)
         dry_run = is_dry_run(request.query)
         self._require_writable(resource, "create", dry_run)
         set_request_user(request.headers)
@@ -293,10 +153,10 @@ class Api:
                 created = self.controller.create_service(namespace, body)
         except ApiError as exc:
             raise attach_warnings(exc, warnings + admission.last_warnings) from None
-        return with_warnings(_json(created, 201), warnings + admission.last_warnings)
+        return with_warnings(json_response(created, 201), warnings + admission.last_warnings)
 
     async def replace(self, request: web.Request) -> web.StreamResponse:
-        resource, namespace = _resource(request), _namespace(request)
+        resource, namespace = _resource(request), namespace_of(request)
         self._require_writable(resource, "update")
         set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
@@ -320,7 +180,7 @@ class Api:
             replaced = self._replace(resource, namespace, name, body, dry_run)
         except ApiError as exc:
             raise attach_warnings(exc, warnings + admission.last_warnings) from None
-        return with_warnings(_json(replaced), warnings + admission.last_warnings)
+        return with_warnings(json_response(replaced), warnings + admission.last_warnings)
 
     def _replace(
         self, resource: str, namespace: str, name: str, body: Any, dry_run: bool = False
@@ -335,7 +195,7 @@ class Api:
         return self.controller.replace_service(namespace, name, body)
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
-        resource, namespace = _resource(request), _namespace(request)
+        resource, namespace = _resource(request), namespace_of(request)
         self._require_writable(resource, "patch")
         set_request_user(request.headers)
         dry_run = is_dry_run(request.query)
@@ -358,41 +218,41 @@ class Api:
         return self._answer_replace(resource, namespace, name, patched, dry_run, warnings)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        resource, namespace = _resource(request), _namespace(request)
+        resource, namespace = _resource(request), namespace_of(request)
         if is_dry_run(request.query):
             # What would be deleted; nothing is.
             current = self.store.get(resource, namespace, request.match_info["name"])
             if current is None:
                 raise not_found(resource, request.match_info["name"])
-            return _json(current)
+            return json_response(current)
         gone = self.controller.delete(resource, namespace, request.match_info["name"])
         # 202 Accepted: marked for deletion, waiting for its finalizers (as Kubernetes).
-        return _json(gone, 202 if being_deleted(gone) else 200)
+        return json_response(gone, 202 if being_deleted(gone) else 200)
 
     # ----- discovery and the few core endpoints kubectl touches -----
 
     async def version(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.version_info())
+        return json_response(discovery.version_info())
 
     async def core_versions(self, request: web.Request) -> web.StreamResponse:
         host = request.host or "127.0.0.1"
-        return _json(discovery.api_versions(host))
+        return json_response(discovery.api_versions(host))
 
     async def core_resources(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.core_resources())
+        return json_response(discovery.core_resources())
 
     async def groups(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.api_groups())
+        return json_response(discovery.api_groups())
 
     async def group(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.api_group())
+        return json_response(discovery.api_group())
 
     async def group_resources(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.group_resources())
+        return json_response(discovery.group_resources())
 
     async def namespaces(self, request: web.Request) -> web.StreamResponse:
         items = [discovery.namespace_object(n) for n in sorted(self.store.namespaces)]
-        return _json(
+        return json_response(
             {
                 "kind": "NamespaceList",
                 "apiVersion": "v1",
@@ -405,17 +265,17 @@ class Api:
         name = request.match_info["namespace"]
         if name not in self.store.namespaces:
             raise ApiError(404, "NotFound", f'namespaces "{name}" not found')
-        return _json(discovery.namespace_object(name))
+        return json_response(discovery.namespace_object(name))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         # The emulator records no events; describe shows "<none>".
-        return _json({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": []})
+        return json_response({"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": []})
 
     async def openapi_v3(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.openapi_v3_index())
+        return json_response(discovery.openapi_v3_index())
 
     async def openapi_v3_group(self, request: web.Request) -> web.StreamResponse:
-        return _json(discovery.openapi_v3_group())
+        return json_response(discovery.openapi_v3_group())
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok")

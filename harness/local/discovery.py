@@ -288,8 +288,3 @@ def table(resource: str, objects: Sequence[JSON], resource_version: int, include
         "columnDefinitions": definitions,
         "rows": rows,
     }
-
-
-def wants_table(accept: str) -> bool:
-    """Whether an Accept header asks for a meta.k8s.io Table (kubectl get does)."""
-    return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
