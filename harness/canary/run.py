@@ -7,18 +7,16 @@ Preflight reads everything and changes nothing; any failure there is ``BadInput`
 
 from __future__ import annotations
 
-import signal
 import socket
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from analysis import ArmSnapshot, JudgeConfig
 from harness.canary.checks import check_user_code
+from harness.canary.cluster import Cluster, Say, open_cluster, take_service
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
 from harness.canary.lease import ServiceLease, holder_name
 from harness.config import DEFAULT_RATE, CanarySpec
@@ -38,48 +36,8 @@ from harness.report.folder_check import check_report_dir
 from harness.statuses import RunStatus
 from harness.store import ActionKind, RunRecord, Store, new_run_id
 
-Say = Callable[[str], None]
-
 # Users per arm for a --locustfile without --users (as `harness load`'s default).
 DEFAULT_LOCUST_USERS = 10
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where the run happens: the backend, and what an emulator tells us about itself."""
-
-    backend: TrafficBackend
-    ingress: str | None
-    prometheus: str | None
-    started_emulator: Path | None
-    # Run (last first) before the backend closes, e.g. releasing the run lease.
-    cleanups: list[Callable[[], None]] = field(default_factory=list)
-    # Where the backend came from (an event canary reads the Broker through it too).
-    kubeconfig: Path | None = None
-    context: str | None = None
-
-
-@contextmanager
-def open_cluster(
-    kubeconfig: Path | None, context: str | None, state_dir: Path | None, say: Say
-) -> Iterator[Cluster]:
-    """Connect to the chosen cluster; with none at all, start the emulator for this run."""
-    from harness.target import open_target
-
-    with open_target(kubeconfig, context, state_dir, start_emulator=True, say=say) as target:
-        cluster = Cluster(
-            backend=target.backend,
-            ingress=target.ingress,
-            prometheus=target.prometheus,
-            started_emulator=target.started,
-            kubeconfig=target.kubeconfig,
-            context=context,
-        )
-        try:
-            yield cluster
-        finally:
-            for cleanup in reversed(cluster.cleanups):
-                cleanup()
 
 
 def judge_line(config: JudgeConfig, *, server: bool) -> str:
@@ -528,38 +486,6 @@ def check_queries(spec: CanarySpec, cluster: Cluster) -> None:
         revision=baseline,
         tag=tag_of(state.spec_traffic, baseline) or spec.baseline_tag,
     )
-
-
-def take_service(spec: CanarySpec, cluster: Cluster, run_id: str, say: Say) -> ServiceLease:
-    """Take the run lease on the Service (`harness.canary.lease`), renewed until the
-    cluster closes, where it is released."""
-    lease = ServiceLease(
-        cluster.backend, spec.namespace, spec.service, holder_name(run_id), say=say
-    )
-    _unwind_on_sigterm(cluster)
-    lease.acquire()
-    cluster.cleanups.append(lease.release)
-    lease.start()
-    return lease
-
-
-def _unwind_on_sigterm(cluster: Cluster) -> None:
-    """While the lease is held, SIGTERM unwinds like Ctrl-C (exit 3) instead of killing the
-    process, so the lease is released on the way out; the controller's own handler takes
-    over during the run itself."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    signal.signal(signal.SIGTERM, handler)
-    cluster.cleanups.append(restore)
 
 
 def _after_lease(prepared: Prepared, spec: CanarySpec, cluster: Cluster, say: Say) -> Prepared:
