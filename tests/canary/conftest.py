@@ -88,8 +88,11 @@ def harness_env() -> dict[str, str]:
 
 
 def run_canary(
-    emu: RunningEmulator, store: Path | str, report: Path, *args: str, timeout: float = 150
+    emu: RunningEmulator, store: Path | str, report: Path, *args: str, timeout: float = 270
 ) -> subprocess.CompletedProcess[str]:
+    """``harness canary ARGS`` to its end. The default timeout is 3x the longest
+    ``--max-duration`` these tests give a run that goes to its end (90 s): start-up,
+    Prometheus' first scrapes and the restore of traffic all slow down on a loaded machine."""
     return subprocess.run(
         [*canary_command(emu, store, *args), "--report-dir", str(report)],
         capture_output=True,
@@ -227,8 +230,8 @@ def add_revision(emu: RunningEmulator, name: str, env: dict[str, str]) -> None:
     backend = KubeBackend(emu.kubeconfig)
     try:
         backend.apply(manifest)
-        wait_for(lambda: _revision_ready(backend, name), 30, f"revision {name} ready")
-        backend.wait_ready("default", "hello", timeout=30)
+        wait_for(lambda: _revision_ready(backend, name), 60, f"revision {name} ready")
+        backend.wait_ready("default", "hello", timeout=60)
     finally:
         backend.close()
 
@@ -274,7 +277,7 @@ def identical_pair(emu: RunningEmulator) -> tuple[str, str]:
     )
     backend = KubeBackend(emu.kubeconfig)
     try:
-        backend.wait_ready("default", "hello", timeout=30)
+        backend.wait_ready("default", "hello", timeout=60)
     finally:
         backend.close()
     return "a", "b"
