@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis import ArmSnapshot, JudgeConfig
+from analysis import JudgeConfig
 from harness.canary.apply import apply_candidate, manifest_service
 from harness.canary.checks import check_user_code
 from harness.canary.cluster import Say, open_cluster, take_service
-from harness.canary.controller import CanaryController, LookRecord, Outcome, Plan, Resume
+from harness.canary.controller import CanaryController, LookRecord, Outcome, Resume
 from harness.canary.lease import ServiceLease, holder_name
 from harness.canary.preflight import (
     Prepared,
@@ -25,11 +25,18 @@ from harness.canary.preflight import (
     preflight,
     teams_preflight,
 )
+from harness.canary.resume import (
+    original_traffic,
+    plan_record,
+    resumable_run,
+    resume_state,
+    resumed_plan,
+    with_secrets,
+)
 from harness.config import DEFAULT_RATE, CanarySpec
 from harness.errors import BadInput, HarnessError
 from harness.knative.backend import TrafficBackend
 from harness.knative.kn import KnEcho
-from harness.knative.traffic import TrafficTarget, targets_from_list
 from harness.metrics.run_status import CanaryStatus
 from harness.report.folder_check import check_report_dir
 from harness.statuses import RunStatus
@@ -52,42 +59,6 @@ def _setting(value: object) -> str:
     if isinstance(value, list | tuple):
         return ",".join(_setting(v) for v in value)
     return str(value)
-
-
-def plan_record(plan: Plan) -> dict[str, Any]:
-    """What the journal keeps of a plan so a run can be resumed or rolled back."""
-    return {
-        "baseline": plan.baseline,
-        "canary": plan.canary,
-        "baseline_tag": plan.baseline_tag,
-        "canary_tag": plan.canary_tag,
-        "added_tags": list(plan.added_tags),
-    }
-
-
-def resume_state(store: Store, run: RunRecord, plan: Plan) -> tuple[int, Resume]:
-    """Where an interrupted run stopped: the step to continue and its judged history."""
-    looks = store.looks(run.id)
-    past = [
-        {role: ArmSnapshot.from_dict(look.arms[role]) for role in ("baseline", "canary")}
-        for look in looks
-    ]
-    steps_done = [
-        a.payload["percent"]
-        for a in store.actions(run.id)
-        if a.kind == "set_traffic" and a.done and "percent" in a.payload
-    ]
-    last_percent = steps_done[-1] if steps_done else None
-    step = plan.steps.index(last_percent) if last_percent in plan.steps else 0
-    offset = past[-1] if past else {}
-    return step, Resume(step_index=step, offset=offset, past_client=past)
-
-
-def original_traffic(run: RunRecord) -> list[TrafficTarget]:
-    """The traffic block a run started from, as the journal recorded it."""
-    if run.original_traffic is None:
-        raise BadInput(f"run {run.id} recorded no original traffic block")
-    return targets_from_list(run.original_traffic)
 
 
 def run_controller(
@@ -196,12 +167,8 @@ def run_canary_command(
     try:
         previous_run: RunRecord | None = None
         if resume is not None:
-            previous_run = store.get_run(resume)
-            if previous_run.kind != "canary":
-                raise BadInput(f"run {resume} is a {previous_run.kind} run, not a canary")
-            if not previous_run.running:
-                raise BadInput(f"run {resume} already finished ({previous_run.status})")
-            spec = load_canary_spec(None, _with_secrets(previous_run, overrides))
+            previous_run = resumable_run(store, resume)
+            spec = load_canary_spec(None, with_secrets(previous_run, overrides))
         else:
             spec = load_canary_spec(config, overrides)
         # Everything that can be checked without the cluster, before anything is written.
@@ -229,7 +196,7 @@ def run_canary_command(
             resume_point = None
             if previous_run is not None:
                 run = previous_run
-                plan = _resumed_plan(plan, run)
+                plan = resumed_plan(plan, run)
                 prepared = Prepared(
                     plan, prepared.arms, prepared.metrics, plan.original_traffic, prepared.events
                 )
@@ -300,20 +267,6 @@ def run_canary_command(
         return outcome.exit_code
     finally:
         store.close()
-
-
-def _resumed_plan(plan: Plan, run: RunRecord) -> Plan:
-    """The plan of an interrupted run: its original traffic and the tags it added."""
-    from dataclasses import replace
-
-    recorded = run.spec.get("plan", {})
-    return replace(
-        plan,
-        original_traffic=tuple(original_traffic(run)),
-        baseline_tag=recorded.get("baseline_tag", plan.baseline_tag),
-        canary_tag=recorded.get("canary_tag", plan.canary_tag),
-        added_tags=tuple(recorded.get("added_tags", plan.added_tags)),
-    )
 
 
 def run_rollback_command(
@@ -390,20 +343,3 @@ def run_rollback_command(
 
 def _stderr_line(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def _with_secrets(run: RunRecord, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The recorded spec of ``run`` to resume, with URLs whose password was masked when it
-    was recorded (harness.redact) taken from the flags given again."""
-    from harness.redact import is_redacted
-
-    stored = dict(run.spec.get("spec", {}))
-    for key in ("ingress", "prometheus", "pushgateway"):
-        if is_redacted(stored.get(key)):
-            if not overrides.get(key):
-                raise BadInput(
-                    f"run {run.id} was recorded without the password of its {key} URL "
-                    f"({stored[key]}): give --{key} again to resume it"
-                )
-            stored[key] = overrides[key]
-    return stored

@@ -19,7 +19,7 @@ import pytest
 
 from analysis import Decision
 from harness.canary.controller import CanaryController, Interrupted, Outcome, Plan, RunStatus
-from harness.canary.run import resume_state
+from harness.canary.resume import resume_state
 from harness.errors import EXIT_ABORTED, EXIT_FAILED, EXIT_OK, HarnessError, Unavailable
 from harness.knative.model import ServiceState
 from harness.knative.traffic import TrafficTarget
