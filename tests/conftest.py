@@ -44,8 +44,10 @@ class RunningEmulator:
     # `headers` (the bearer token) and `verify` (the emulator's CA) for httpx.
     api_options: dict[str, Any]
 
-    def api_client(self, timeout: float = 10.0) -> httpx.Client:
-        """An httpx client of the API, authenticated as the kubeconfig is."""
+    def api_client(self, timeout: float = 60.0) -> httpx.Client:
+        """An httpx client of the API, authenticated as the kubeconfig is (a generous
+        timeout: the daemon may answer slowly on a loaded machine, and it costs nothing
+        when it answers at once)."""
         return httpx.Client(base_url=self.api, timeout=timeout, **self.api_options)
 
     def host(self, route: str, namespace: str = "default", tag: str | None = None) -> str:

@@ -49,7 +49,7 @@ def route_ready(api: httpx.Client, name: str, generation: int | None = None) -> 
 def revisions_answering(emulator: RunningEmulator, host: str, requests: int) -> Counter[str]:
     """Which revision answered each of `requests` GETs through the ingress to `host`."""
     seen: Counter[str] = Counter()
-    with httpx.Client(base_url=emulator.ingress, headers={"Host": host}, timeout=10) as client:
+    with httpx.Client(base_url=emulator.ingress, headers={"Host": host}, timeout=60) as client:
         for _ in range(requests):
             response = client.get("/")
             assert response.status_code == 200, response.text
@@ -208,7 +208,7 @@ def test_unknown_revision_is_not_ready_with_revision_missing(
     assert "traffic" not in obj["status"]
     assert obj["status"]["url"] == "http://dangling.default.example.com"
     host = {"Host": emulator.host("dangling")}
-    assert httpx.get(emulator.ingress, headers=host).status_code == 404
+    assert httpx.get(emulator.ingress, headers=host, timeout=60).status_code == 404
 
 
 def test_configuration_target_follows_its_latest_ready_revision(
@@ -242,13 +242,17 @@ def test_delete_removes_the_routes_hosts(api: httpx.Client, emulator: RunningEmu
     api.post(f"{NS_PATH}/routes", json=route("doomed", SPLIT)).raise_for_status()
     route_ready(api, "doomed")
     hosts = [emulator.host("doomed"), emulator.host("doomed", tag="canary")]
-    assert all(httpx.get(emulator.ingress, headers={"Host": h}).status_code == 200 for h in hosts)
+    assert all(
+        httpx.get(emulator.ingress, headers={"Host": h}, timeout=60).status_code == 200
+        for h in hosts
+    )
     deleted = api.delete(f"{NS_PATH}/routes/doomed")
     assert deleted.status_code == 200
     assert deleted.json()["metadata"]["name"] == "doomed"
     wait_for(
         lambda: all(
-            httpx.get(emulator.ingress, headers={"Host": h}).status_code == 404 for h in hosts
+            httpx.get(emulator.ingress, headers={"Host": h}, timeout=60).status_code == 404
+            for h in hosts
         )
     )
     assert api.get(f"{NS_PATH}/routes/doomed").status_code == 404
