@@ -52,7 +52,8 @@ def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        # `local up` waits up to 90 s for the daemon (launcher.START_TIMEOUT): 3x that.
+        timeout=300,
         env={**os.environ, **(env or {})},
     )
 

@@ -34,7 +34,8 @@ def harness(*args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        # `local up` waits up to 90 s for the daemon (launcher.START_TIMEOUT): 3x that.
+        timeout=300,
         env=dict(os.environ),
     )
 
