@@ -73,9 +73,10 @@ class PlaneThread:
         return found[0]
 
     def wait_for(
-        self, name: str, check: Callable[[RevisionProcess], bool], timeout: float = 30.0
+        self, name: str, check: Callable[[RevisionProcess], bool], timeout: float = 60.0
     ) -> RevisionProcess:
-        """Poll until ``check`` holds for the revision's snapshot."""
+        """Poll until ``check`` holds for the revision's snapshot (60 s: a revision's
+        interpreter may take many seconds to start on a loaded machine)."""
         deadline = time.monotonic() + timeout
         while True:
             snapshot = self.revision(name)
@@ -85,7 +86,7 @@ class PlaneThread:
                 raise AssertionError(f"timed out waiting on {name}: {snapshot}")
             time.sleep(0.02)
 
-    def wait_ready(self, name: str, timeout: float = 30.0) -> RevisionProcess:
+    def wait_ready(self, name: str, timeout: float = 60.0) -> RevisionProcess:
         return self.wait_for(name, lambda r: r.ready, timeout)
 
     def events_for(self, name: str) -> list[RevisionReadiness]:

@@ -32,7 +32,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+def _wait_gone(pids: list[int], timeout: float = 60.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive = [pid for pid in pids if _alive(pid)]
@@ -57,7 +57,7 @@ def test_crashed_revision_is_not_ready_then_restarted_and_ready(fresh: PlaneThre
     assert again.address != first.address  # a new process on new ports
     states = [(e.ready, e.reason) for e in fresh.events_for("hello-crash")]
     assert states == [(False, "Deploying"), (True, ""), (False, "ExitCode137"), (True, "")]
-    answer = httpx.get(fresh.url + "/", headers={"Host": "h.default.example.com"})
+    answer = httpx.get(fresh.url + "/", headers={"Host": "h.default.example.com"}, timeout=60)
     assert answer.headers["K-Revision"] == "hello-crash"
 
 
@@ -70,12 +70,14 @@ def test_invalid_knob_keeps_the_revision_not_ready_with_the_reason(fresh: PlaneT
 
 
 def test_revision_is_not_ready_during_its_cold_start(fresh: PlaneThread) -> None:
+    # A cold start long enough that this test, polling every 20 ms, sees the process
+    # before it is ready even when a loaded machine holds it back for seconds.
     started = time.monotonic()
-    fresh.add("hello-cold", {"SIM_COLD_START_MS": "800"})
+    fresh.add("hello-cold", {"SIM_COLD_START_MS": "5000"})
     fresh.wait_for("hello-cold", lambda r: r.address is not None)
     assert not fresh.revision("hello-cold").ready
     fresh.wait_ready("hello-cold")
-    assert time.monotonic() - started >= 0.8
+    assert time.monotonic() - started >= 5.0
 
 
 def test_child_env_carries_the_knative_variables(fresh: PlaneThread) -> None:
@@ -94,7 +96,7 @@ def test_child_env_carries_the_knative_variables(fresh: PlaneThread) -> None:
     assert "TARGET" not in environ
     assert "SIM_LATENCY_MS" not in environ
     address = fresh.revision("hello-env").address
-    assert "env" in httpx.get(f"http://{address}/", timeout=10).text
+    assert "env" in httpx.get(f"http://{address}/", timeout=60).text
 
 
 def test_close_leaves_no_revision_process(tmp_path: Path) -> None:
