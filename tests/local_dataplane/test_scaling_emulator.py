@@ -73,7 +73,7 @@ def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def prometheus_series(info: EmulatorInfo, query: str) -> list[dict[str, Any]]:
     assert info.prometheus is not None
-    response = httpx.get(f"{info.prometheus}/api/v1/query", params={"query": query})
+    response = httpx.get(f"{info.prometheus}/api/v1/query", params={"query": query}, timeout=60)
     result: list[dict[str, Any]] = response.json()["data"]["result"]
     return result
 
@@ -100,7 +100,7 @@ class Users:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(30)
+        self._thread.join(60)
 
 
 def test_status_shows_max_pods(emulator: EmulatorInfo) -> None:
@@ -115,14 +115,17 @@ def test_min_scale_two_runs_two_pods_that_both_serve_and_are_scraped_per_pod(
         "floor", "a", {"SIM_LATENCY_MS": "2"}, annotations={A + "min-scale": "2"}
     )
     apply_ready(Path(emulator.kubeconfig), manifest)
-    poll(lambda: replicas(emulator, "floor-a") == (2, 2), 30, "2 ready replicas")
+    poll(lambda: replicas(emulator, "floor-a") == (2, 2), 60, "2 ready replicas")
     assert len(pod_pids(emulator, "floor-a")) == 2
 
     users = Users(emulator, "floor.default.example.com", 4)
-    time.sleep(2.0)  # a fixed amount of load, not a wait for a condition
-    users.stop()
+    try:
+        # A number of requests, not a time: a loaded machine serves fewer per second.
+        poll(lambda: len(users.statuses) > 50, 60, "more than 50 answers")
+    finally:
+        users.stop()
 
-    assert len(users.statuses) > 50 and set(users.statuses) == {200}
+    assert set(users.statuses) == {200}
     if emulator.prometheus is None:
         pytest.skip("prometheus is not installed: per-pod series not checked")
     query = 'revision_request_count{revision_name="floor-a"}'
@@ -132,7 +135,7 @@ def test_min_scale_two_runs_two_pods_that_both_serve_and_are_scraped_per_pod(
             and sum(float(s["value"][1]) for s in found) >= len(users.statuses)
             and found
         ),
-        15,
+        60,
         "every request counted in Prometheus",
     )
     per_pod: dict[str, float] = {}
@@ -159,16 +162,16 @@ def test_load_scales_pods_up_and_idleness_back_down(emulator: EmulatorInfo) -> N
     try:
         up = poll(
             lambda: (r := replicas(emulator, "busy-a"))[0] >= 2 and r,
-            15,
+            60,
             "at least 2 ready pods under load",
         )
-        poll(lambda: len(pod_pids(emulator, "busy-a")) >= 2, 5, "2 processes")
+        poll(lambda: len(pod_pids(emulator, "busy-a")) >= 2, 60, "2 processes")
         assert len(pod_pids(emulator, "busy-a")) <= 3
     finally:
         users.stop()
     down = poll(
         lambda: replicas(emulator, "busy-a") == (1, 1) and len(pod_pids(emulator, "busy-a")) == 1,
-        30,
+        60,
         "back to one pod once idle",
     )
 
@@ -226,7 +229,7 @@ def test_scale_to_zero_stops_an_idle_revision_and_a_request_wakes_it(tmp_path: P
         # activator has been in the path for the grace period (1 s): at about 7 s.
         poll(
             lambda: replicas(info, "sleepy-a") == (0, 0) and not pod_pids(info, "sleepy-a"),
-            20,
+            60,
             "zero pods",
         )
         assert time.monotonic() - created >= 6.0  # not before the stable window
@@ -239,7 +242,7 @@ def test_scale_to_zero_stops_an_idle_revision_and_a_request_wakes_it(tmp_path: P
 
         assert answer.status_code == 200 and answer.text == "Hello World!\n"
         assert len(pod_pids(info, "sleepy-a")) == 1
-        poll(lambda: replicas(info, "sleepy-a") == (1, 1), 10, "one ready replica again")
+        poll(lambda: replicas(info, "sleepy-a") == (1, 1), 60, "one ready replica again")
     finally:
         spawned = [info.pid, *descendants(info.pid)]
         Emulator.stop(state_dir)
