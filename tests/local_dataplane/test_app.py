@@ -38,7 +38,7 @@ def _app_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_answer(url: str, timeout: float = 30.0) -> tuple[httpx.Response, float]:
+def _wait_answer(url: str, timeout: float = 60.0) -> tuple[httpx.Response, float]:
     """Poll until the URL answers; returns the response and when it first did."""
     deadline = time.monotonic() + timeout
     while True:
@@ -88,7 +88,7 @@ def test_invalid_knob_is_one_clear_error(name: str, value: str, expected: str) -
 
 def test_app_process_with_a_bad_knob_exits_2_with_one_line() -> None:
     proc = _app_process({"PORT": str(_free_port()), "SIM_ERROR_RATE": "-0.1"})
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err == "error: invalid SIM_ERROR_RATE='-0.1': want a number between 0 and 1\n"
     assert out == ""
@@ -131,8 +131,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlaneThread]:
     for plane in start_plane(tmp_path_factory.mktemp("faulty")):
         plane.add("hello-bad", {"SIM_LATENCY_MS": "0", "SIM_ERROR_RATE": "0.2"})
         plane.add("hello-slow", {"SIM_LATENCY_MS": "40", "SIM_LATENCY_SIGMA": "0.2"})
+        plane.add("hello-quick", {"SIM_LATENCY_MS": "0"})
         plane.wait_ready("hello-bad")
         plane.wait_ready("hello-slow")
+        plane.wait_ready("hello-quick")
         yield plane
 
 
@@ -147,16 +149,21 @@ def test_error_rate_of_a_running_revision_is_within_binomial_bounds(faulty: Plan
 
 
 def test_latency_of_a_running_revision_centres_on_its_median(faulty: PlaneThread) -> None:
-    address = faulty.revision("hello-slow").address
-    with httpx.Client() as client:
-        elapsed = []
+    slow = faulty.revision("hello-slow").address
+    quick = faulty.revision("hello-quick").address  # the same round trip without a delay
+    elapsed: dict[str | None, list[float]] = {slow: [], quick: []}
+    with httpx.Client(timeout=60) as client:
         for _ in range(60):
-            start = time.perf_counter()
-            client.get(f"http://{address}/")
-            elapsed.append((time.perf_counter() - start) * 1000)
+            for address in (slow, quick):
+                start = time.perf_counter()
+                client.get(f"http://{address}/")
+                elapsed[address].append((time.perf_counter() - start) * 1000)
     # Lognormal(40 ms, 0.2): the median of 60 draws lies within 40 ms +- 15%; the HTTP
-    # round trip adds a little on top, never takes away.
-    assert 40 * 0.85 <= float(np.median(elapsed)) <= 40 * 1.15 + 5
+    # round trip adds to it, never takes away. What it adds is measured beside it (a
+    # loaded machine adds milliseconds to both), with 5 ms for its noise.
+    round_trip = float(np.median(elapsed[quick]))
+    median = float(np.median(elapsed[slow]))
+    assert 40 * 0.85 <= median <= 40 * 1.15 + round_trip + 5, (median, round_trip)
 
 
 REPO = Path(__file__).resolve().parents[2]
