@@ -1,16 +1,22 @@
 """Cold starts: how long the first request to a revision with no instance running takes.
 
-Two ways to have a revision with nothing running, one per kind of cluster:
+Two ways to have a revision with nothing running:
 
-* **scale to zero** (a Knative cluster): wait until the autoscaler reports zero pods
+* **scale to zero** (a Knative cluster, or the emulator started with
+  ``harness local up --scale-to-zero``): wait until the autoscaler reports zero pods
   for the revision (it scales to zero after its stable window and grace period without
   traffic, when ``autoscaling.knative.dev/min-scale`` is 0), then send one request
-  through the route or tag: the activator holds it while a pod starts.
-* **fresh instance** (the emulator, which never scales to zero): start a new instance
-  of the revision's container the way the emulator does (the sample app with the
-  revision's env, so ``SIM_COLD_START_MS`` applies) on a loopback port and send the
-  request at once, retrying refused connections as the activator retries a pod that is
-  not ready yet; the instance is stopped afterwards.
+  through the route or tag: the activator holds it while a pod starts. Zero pods is
+  read from Prometheus, so this needs it.
+* **fresh instance** (an emulator started without ``--scale-to-zero``, which keeps an
+  idle revision at one pod): start a new instance of the revision's container the way
+  the emulator does (the sample app with the revision's env, so ``SIM_COLD_START_MS``
+  applies) on a loopback port and send the request at once, retrying refused
+  connections as the activator retries a pod that is not ready yet; the instance is
+  stopped afterwards.
+
+``harness.perf.run`` chooses: fresh instances only on an emulator that does not scale
+to zero.
 
 Either way one repetition is one first request, and its latency runs from when the
 request was first sent (for a fresh instance: when the instance was asked to start) to
