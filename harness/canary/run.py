@@ -7,7 +7,6 @@ Preflight reads everything and changes nothing; any failure there is ``BadInput`
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from harness.canary.apply import apply_candidate, manifest_service
 from harness.canary.checks import check_user_code
 from harness.canary.cluster import Say, open_cluster, take_service
 from harness.canary.controller import CanaryController, LookRecord, Outcome, Resume
-from harness.canary.lease import ServiceLease, holder_name
+from harness.canary.lease import ServiceLease
 from harness.canary.preflight import (
     Prepared,
     after_lease,
@@ -26,7 +25,6 @@ from harness.canary.preflight import (
     teams_preflight,
 )
 from harness.canary.resume import (
-    original_traffic,
     plan_record,
     resumable_run,
     resume_state,
@@ -39,8 +37,7 @@ from harness.knative.backend import TrafficBackend
 from harness.knative.kn import KnEcho
 from harness.metrics.run_status import CanaryStatus
 from harness.report.folder_check import check_report_dir
-from harness.statuses import RunStatus
-from harness.store import ActionKind, RunRecord, Store, new_run_id
+from harness.store import RunRecord, Store, new_run_id
 
 # Users per arm for a --locustfile without --users (as `harness load`'s default).
 DEFAULT_LOCUST_USERS = 10
@@ -267,79 +264,3 @@ def run_canary_command(
         return outcome.exit_code
     finally:
         store.close()
-
-
-def run_rollback_command(
-    service: str,
-    *,
-    namespace: str,
-    kubeconfig: Path | None,
-    context: str | None,
-    state_dir: Path | None,
-    store: Path | None,
-    force: bool = False,
-) -> int:
-    """Restore the traffic block from before the first run of the newest chain of runs
-    on a Service (`harness.canary.chain`), holding the run lease while it does."""
-    from harness.canary.chain import rollback_chain
-    from harness.knative.names import require_dns_label
-    from harness.store import open_store
-    from harness.target import connect
-
-    require_dns_label(service, "service")
-    require_dns_label(namespace, "namespace")
-    journal = open_store(store)
-    try:
-        chain = rollback_chain(journal, namespace, service)
-        if chain is None:
-            raise BadInput(
-                f"no canary run that changed the traffic of {namespace}/{service} is recorded "
-                f"in {journal.location}"
-            )
-        first = chain.first
-        original = original_traffic(first)
-        running = [run for run in chain.runs if run.running]
-        raw = connect(kubeconfig, context, state_dir)
-        backend = KnEcho(raw, print)
-        try:
-            lease = ServiceLease(raw, namespace, service, holder_name("rollback"), say=_stderr_line)
-            lease.acquire(force=force)
-            try:
-                # Interrupted runs get the restore journaled like their own actions; a
-                # finished run's journal is closed (undoing it is the user's own change).
-                payload = {"traffic": [t.to_dict() for t in original], "by": "harness rollback"}
-                begun = [
-                    (run, journal.begin_action(run.id, ActionKind.ROLLBACK, payload))
-                    for run in running
-                ]
-                backend.set_traffic(namespace, service, lambda _current: original)
-                for run, action in begun:
-                    journal.complete_action(run.id, action.seq)
-            finally:
-                lease.release()
-        finally:
-            backend.close()
-        for run in running:
-            journal.finish_run(
-                run.id,
-                RunStatus.ABORTED,
-                summary={
-                    "decision": RunStatus.ABORTED,
-                    "explanation": ["rolled back by `harness rollback`"],
-                },
-            )
-        chained = ""
-        if len(chain.runs) > 1:
-            later = ", ".join(run.id for run in reversed(chain.runs[:-1]))
-            chained = (
-                f" (the first of {len(chain.runs)} runs in a row that left it changed; "
-                f"{later} followed)"
-            )
-        print(f"restored the traffic of {namespace}/{service} from before run {first.id}{chained}")
-        return 0
-    finally:
-        journal.close()
-
-
-def _stderr_line(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -178,7 +178,7 @@ def rollback(
     runs had left traffic changed when it started (killed, held), before the first of
     them. Exit codes: 0 restored, 2 nothing to restore or the Service is in use.
     """
-    from harness.canary.run import run_rollback_command
+    from harness.canary.rollback import run_rollback_command
 
     raise typer.Exit(
         run_rollback_command(
