@@ -1,7 +1,9 @@
-"""`harness canary`: preflight, wiring of the components, the run, the report.
+"""`harness canary`: the order of its steps, the run under load, the report.
 
-Preflight reads everything and changes nothing; any failure there is ``BadInput`` or
-``Unavailable`` (exit 2). Once the run is created in the journal, the controller in
+The steps have their own modules: the cluster and the run lease (``cluster``), ``--apply``
+(``apply``), preflight (``preflight``), resuming a run (``resume``). Preflight reads
+everything and changes nothing; any failure there is ``BadInput`` or ``Unavailable``
+(exit 2). Once the run is created in the journal, the controller in
 ``harness.canary.controller`` owns the traffic and restores it on every failure path.
 """
 
