@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -90,17 +89,23 @@ def test_chunked_close_delimited_and_a_closed_idle_connection() -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
     ]
 
+    closed = threading.Event()
+
     def handler(conn: socket.socket, n: int) -> None:
         with conn:
             _read_request(conn)
             conn.sendall(answers[n - 1])
             # then the server closes, even after the keep-alive answers
+        if n == 1:
+            closed.set()
 
     with serve(handler) as (port, accepted):
         wire = Wire("127.0.0.1", port, connect_timeout=5, timeout=5)
         first = wire.post("/", "h", {}, b"")
         assert (first.status_code, first.content) == (200, b"abc")
-        time.sleep(0.3)  # the server closed the first connection while it was idle
+        # the server closed the first connection while it was idle (a fixed sleep was not
+        # always enough for its thread on a loaded machine)
+        assert closed.wait(60)
         second = wire.post("/", "h", {}, b"")  # on a new one, not sent twice
         assert (second.status_code, second.content) == (500, b"the end")
         third = wire.post("/", "h", {}, b"")
