@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 from harness.autoscale.trace import SHAPES, Trace, TraceKind, parse_csv, parse_seconds, synthetic
-from harness.errors import BadInput, Unavailable
+from harness.errors import BadInput
 from harness.inputs import InputError, read_text
 from harness.knative.names import require_dns_label, require_namespace
+from harness.redact import redact_url
 
 MAX_CSV_BYTES = 64 * 1024 * 1024
-PROMETHEUS_CHUNK_S = 10_000  # Prometheus answers at most 11,000 points per series
 _RATE_WINDOW = "5s"
 
 _RPS_QUERIES = {
@@ -167,50 +165,27 @@ def prometheus_trace(rest: str, url: str | None, *, now: float | None = None) ->
         raise BadInput(f"{what}: since must be between 1s and 168h")
     if url is None:
         raise BadInput(f"{what}: no Prometheus (pass --prometheus URL, or start the emulator)")
+    from harness.metrics.prometheus import PrometheusClient
+
     end = math.floor(now if now is not None else time.time())
     start = end - math.floor(since)
     queries = _RPS_QUERIES if kind == "rps" else _CONCURRENCY_QUERIES
-    for schema, template in queries.items():
-        query = template.format(namespace=namespace, revision=revision)
-        points = _range(url, query, start, end)
-        if points:
-            values = [0.0] * (end - start + 1)
-            for t, v in points:
-                index = round(t - start)
-                if 0 <= index < len(values) and math.isfinite(v) and v >= 0:
-                    values[index] = v
-            return Trace(
-                source=f"prometheus:{namespace}/{revision} ({schema}, {kind})",
-                kind=kind,
-                values=values,
-            )
+    with PrometheusClient(url, timeout=10) as client:
+        for schema, template in queries.items():
+            query = template.format(namespace=namespace, revision=revision)
+            points = [p for one in client.query_range(query, start, end, 1) for p in one.points]
+            if points:
+                values = [0.0] * (end - start + 1)
+                for t, v in points:
+                    index = round(t - start)
+                    if 0 <= index < len(values) and math.isfinite(v) and v >= 0:
+                        values[index] = v
+                return Trace(
+                    source=f"prometheus:{namespace}/{revision} ({schema}, {kind})",
+                    kind=kind,
+                    values=values,
+                )
     raise BadInput(
-        f"{what}: Prometheus at {url} has no {kind} series for revision "
+        f"{what}: Prometheus at {redact_url(url)} has no {kind} series for revision "
         f"{namespace}/{revision} in the last {since:g}s (legacy or otel schema)"
     )
-
-
-def _range(url: str, query: str, start: int, end: int) -> list[tuple[float, float]]:
-    import requests
-    from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-
-    client = PrometheusConnect(url=url, disable_ssl=True, timeout=10)
-    points: list[tuple[float, float]] = []
-    chunk_start = start
-    while chunk_start <= end:
-        chunk_end = min(end, chunk_start + PROMETHEUS_CHUNK_S - 1)
-        try:
-            result: list[dict[str, Any]] = client.custom_query_range(
-                query,
-                start_time=datetime.fromtimestamp(chunk_start, UTC),
-                end_time=datetime.fromtimestamp(chunk_end, UTC),
-                step="1s",
-            )
-        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise Unavailable(f"Prometheus at {url} did not answer: {first[:200]}") from None
-        for item in result:
-            for t, v in item.get("values", []):
-                points.append((float(t), float(v)))
-        chunk_start = chunk_end + 1
-    return points

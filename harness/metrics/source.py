@@ -7,13 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-
 from analysis import Histogram
-from harness.errors import Unavailable
 from harness.metrics.counters import CounterTracker, SeriesSample
 from harness.metrics.profiles import MetricProfile
+from harness.metrics.prometheus import PrometheusClient
 
 
 @dataclass(frozen=True)
@@ -50,13 +47,16 @@ class _RevisionTrackers:
 
 
 class PrometheusSource:
-    """``MetricSource`` over the Prometheus HTTP API with a metric profile."""
+    """``MetricSource`` over the Prometheus HTTP API with a metric profile.
+
+    Its queries go through ``client`` (a `PrometheusClient`), so a failure is
+    ``Unavailable`` or, for a query Prometheus rejects, ``PromQLError``.
+    """
 
     def __init__(self, url: str, profile: MetricProfile, *, timeout: float = 5.0) -> None:
-        self.url = url.rstrip("/")
+        self.client = PrometheusClient(url, timeout=timeout)
+        self.url = self.client.url
         self.profile = profile
-        self._timeout = timeout
-        self._client = PrometheusConnect(url=self.url, disable_ssl=True, timeout=math.ceil(timeout))
         self._trackers: dict[tuple[str, str], _RevisionTrackers] = {}
 
     def check(self) -> None:
@@ -107,23 +107,9 @@ class PrometheusSource:
         )
 
     def _query(self, query: str, at: float | None = None) -> list[SeriesSample]:
-        params = {"time": f"{at:.3f}"} if at is not None else None
-        try:
-            result = self._client.custom_query(
-                query, params=params, timeout=math.ceil(self._timeout)
-            )
-        except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
-            raise Unavailable(f"Prometheus at {self.url} did not answer: {_short(exc)}") from exc
         samples = []
-        for item in result:
-            metric = dict(item.get("metric", {}))
-            metric.pop("__name__", None)
-            value = float(item["value"][1])
-            if math.isfinite(value):
-                samples.append(SeriesSample.of(metric, value))
+        for sample in self.client.query(query, at):
+            if math.isfinite(sample.value):
+                labels = {k: v for k, v in sample.labels.items() if k != "__name__"}
+                samples.append(SeriesSample.of(labels, sample.value))
         return samples
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from harness.errors import Unavailable
 from harness.knative.names import require_dns_label
+from harness.metrics.prometheus import PrometheusClient
 from harness.metrics.source import PrometheusSource, RevisionCounters
 
 __all__ = [
@@ -109,37 +108,19 @@ AUTOSCALER_SCHEMAS: tuple[AutoscalerSchema, ...] = (
 )
 
 
-def _client(url: str, timeout: float) -> Any:
-    from prometheus_api_client import PrometheusConnect
-    from urllib3.util.retry import Retry
-
-    # One quick retry: a Prometheus that refuses twice is down, and the client's default
-    # back-off would keep a perf run waiting for seconds before it can say so.
-    retry = Retry(total=1, backoff_factor=0.1, status_forcelist=(502, 503, 504))
-    return PrometheusConnect(url=url, disable_ssl=True, timeout=math.ceil(timeout), retry=retry)
-
-
-def _call(url: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    import requests
-    from prometheus_api_client import PrometheusApiClientException
-
-    try:
-        return method(*args, **kwargs)
-    except (requests.RequestException, PrometheusApiClientException, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise Unavailable(f"Prometheus at {url} did not answer: {first[:200]}") from exc
+def _client(url: str, timeout: float) -> PrometheusClient:
+    # One quick retry: a Prometheus that refuses twice is down, and a longer back-off
+    # would keep a perf run waiting for seconds before it can say so.
+    return PrometheusClient(url, timeout=timeout, retries=1)
 
 
 def actual_pods(url: str, namespace: str, revision: str, *, timeout: float = 5.0) -> float | None:
     """The revision's pod count as the autoscaler reports it now, or None without a series."""
-    client = _client(url, timeout)
-    for schema in AUTOSCALER_SCHEMAS:
-        query = schema.query("actual_pods", namespace, revision)
-        result = _call(url, client.custom_query, query)
-        for item in result:
-            value = float(item["value"][1])
-            if math.isfinite(value):
-                return value
+    with _client(url, timeout) as client:
+        for schema in AUTOSCALER_SCHEMAS:
+            for sample in client.query(schema.query("actual_pods", namespace, revision)):
+                if math.isfinite(sample.value):
+                    return sample.value
     return None
 
 
@@ -160,44 +141,34 @@ def autoscaler_series(
     ``{"available": False, "reason": ...}``. Raises ``Unavailable`` when Prometheus
     does not answer.
     """
-    client = _client(url, timeout)
     span = max(end - start, 0.0)
     step = max(1.0, math.ceil(span / MAX_POINTS))
     # The grid ends exactly at ``end``, so the last point is the state when the window
     # closed (a grid from ``start`` could stop up to a step short of it).
     first = end - math.floor(span / step) * step
-    # The client library rounds start and end to whole seconds, which can drop the last
-    # scrape; its params override them, so the exact times are sent.
-    exact = {"start": f"{first:.3f}", "end": f"{end:.3f}"}
-    for schema in AUTOSCALER_SCHEMAS:
-        series: dict[str, list[list[float]]] = {}
-        for gauge in GAUGES:
-            query = schema.query(gauge, namespace, revision)
-            result = _call(
-                url,
-                client.custom_query_range,
-                query,
-                start_time=datetime.fromtimestamp(first, UTC),
-                end_time=datetime.fromtimestamp(end, UTC),
-                step=f"{step:g}s",
-                params=exact,
-            )
-            points = [
-                [round(float(t) - start, 3), float(v)]
-                for item in result
-                for t, v in item.get("values", [])
-                if math.isfinite(float(v))
-            ]
-            if points:
-                series[gauge] = points[-MAX_POINTS:]
-        if series:
-            return {
-                "available": True,
-                "schema": schema.name,
-                "step_s": step,
-                "series": series,
-                "summary": _summary(series, step),
-            }
+    with _client(url, timeout) as client:
+        for schema in AUTOSCALER_SCHEMAS:
+            series: dict[str, list[list[float]]] = {}
+            for gauge in GAUGES:
+                result = client.query_range(
+                    schema.query(gauge, namespace, revision), first, end, step
+                )
+                points = [
+                    [round(t - start, 3), v]
+                    for item in result
+                    for t, v in item.points
+                    if math.isfinite(v)
+                ]
+                if points:
+                    series[gauge] = points[-MAX_POINTS:]
+            if series:
+                return {
+                    "available": True,
+                    "schema": schema.name,
+                    "step_s": step,
+                    "series": series,
+                    "summary": _summary(series, step),
+                }
     names = ", ".join(s.desired_pods for s in AUTOSCALER_SCHEMAS)
     return {
         "available": False,
@@ -297,14 +268,13 @@ class ServerRecorder:
             tag=self.tag,
         )
         query = f"max(timestamp({requests}))"
-        client = _client(self.source.url, 5.0)
+        client = self.source.client
         # A revision with no series yet may be one Prometheus has not discovered (a new
         # revision's first scrape can come seconds after its first request): wait a
         # little, but not the whole deadline, for a profile that has none for it at all.
         no_series_deadline = min(deadline, end + NO_SERIES_WAIT_S)
         while True:
-            result = _call(self.source.url, client.custom_query, query)
-            newest = max((float(item["value"][1]) for item in result), default=None)
+            newest = max((sample.value for sample in client.query(query)), default=None)
             if newest is not None and newest >= end:
                 return True
             if time.time() >= (no_series_deadline if newest is None else deadline):
