@@ -72,7 +72,7 @@ class PrometheusClient:
     """Instant and range queries against the Prometheus at ``url``.
 
     ``timeout`` bounds each HTTP request; ``retries`` is how many times a failed
-    connection or a 408/429/5xx answer is tried again. Usable as a context manager;
+    connection or a 408/429/500/502/503/504 answer is tried again. Usable as a context manager;
     ``close`` frees the connections (a client that is never closed frees them when it
     is collected).
     """
