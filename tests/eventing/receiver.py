@@ -42,7 +42,7 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
 
-    def wait_for(self, prefix: str, count: int, timeout: float = 30.0) -> list[Received]:
+    def wait_for(self, prefix: str, count: int, timeout: float = 60.0) -> list[Received]:
         """Poll until ``count`` requests reached ``prefix`` (generous: loaded machines)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

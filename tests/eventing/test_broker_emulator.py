@@ -53,7 +53,7 @@ def publish(emulator: RunningEmulator, headers: dict[str, str], body: bytes = b"
     """POST one event to Broker `default` (one keep-alive client per emulator)."""
     client = _CLIENTS.get(emulator.ingress)
     if client is None:
-        client = _CLIENTS[emulator.ingress] = httpx.Client(base_url=emulator.ingress)
+        client = _CLIENTS[emulator.ingress] = httpx.Client(base_url=emulator.ingress, timeout=60)
     return client.post("/default/default", headers=headers, content=body).status_code
 
 
@@ -76,7 +76,7 @@ def create(emulator: RunningEmulator, resource: str, body: dict[str, Any]) -> di
 def eventing_metrics(emulator: RunningEmulator) -> str:
     address = metrics_address(emulator.state_dir)
     assert address is not None
-    return httpx.get(f"http://{address}/metrics").text
+    return httpx.get(f"http://{address}/metrics", timeout=60).text
 
 
 def counter(emulator: RunningEmulator, what: str, trigger_name: str) -> float:
@@ -90,6 +90,22 @@ def counter(emulator: RunningEmulator, what: str, trigger_name: str) -> float:
         for labels, v in series(eventing_metrics(emulator), name)
         if labels["trigger_name"] == trigger_name
     )
+
+
+def wait_settled(emulator: RunningEmulator, trigger_name: str, timeout: float = 60) -> None:
+    """Wait until every event the Trigger matched has its outcome: the deliveries of
+    events published by earlier tests may still be under way on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcomes = sum(
+            counter(emulator, what, trigger_name)
+            for what in ("dropped", "delivered", "dead_lettered", "undeliverable")
+        )
+        matched = counter(emulator, "matched", trigger_name)
+        if outcomes >= matched:
+            return
+        assert time.monotonic() < deadline, f"{trigger_name}: {outcomes} of {matched} settled"
+        time.sleep(0.1)
 
 
 def wait_counter(
@@ -229,12 +245,16 @@ def test_ref_subscriber_follows_the_traffic_split(emulator: RunningEmulator) -> 
         )
         assert answer.status_code == 200, answer.text
     try:
+        # Trigger `hello` has no filter: every event of the module's other tests reaches
+        # Service hello too, so count from once those deliveries are done.
+        wait_settled(emulator, "hello")
         before_v = _revision_requests(emulator)
         before = counter(emulator, "delivered", "hello")
         events = 200
         for _ in range(events):
             assert publish(emulator, ce_headers("com.test.split")) == 202
         wait_counter(emulator, "delivered", "hello", before + events)
+        wait_settled(emulator, "hello")
         after_v = _revision_requests(emulator)
     finally:
         with emulator.api_client() as api:
@@ -255,7 +275,7 @@ def _revision_requests(emulator: RunningEmulator) -> Counter[str]:
     seen: Counter[str] = Counter()
     for group in groups:
         for target in group["targets"]:
-            text = httpx.get(f"http://{target}/metrics").text
+            text = httpx.get(f"http://{target}/metrics", timeout=60).text
             for labels, value in series(text, "revision_request_count"):
                 seen[labels["revision_name"]] += int(value)
     return seen
@@ -448,10 +468,12 @@ def test_legacy_metrics_reach_prometheus(emulator: RunningEmulator) -> None:
         pytest.skip("prometheus is not installed: the emulator runs without it")
     assert publish(emulator, ce_headers("com.test.prom")) == 202
     query = 'event_count{job="knative-eventing",container_name="ingress",broker_name="default"}'
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     result: list[Any] = []
     while time.monotonic() < deadline and not result:
-        answer = httpx.get(f"{emulator.prometheus}/api/v1/query", params={"query": query})
+        answer = httpx.get(
+            f"{emulator.prometheus}/api/v1/query", params={"query": query}, timeout=60
+        )
         result = answer.json()["data"]["result"]
         time.sleep(0.5)
     assert result, "event_count never reached Prometheus"
