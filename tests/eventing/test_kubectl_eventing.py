@@ -65,7 +65,7 @@ def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Kubectl:
     cache = tmp_path / "kube-cache"
 
     def run(
-        *args: str, timeout: float = 30, input: str | None = None
+        *args: str, timeout: float = 120, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],

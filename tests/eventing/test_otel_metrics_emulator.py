@@ -42,13 +42,17 @@ def test_otel_dispatch_duration_in_prometheus(otel_emulator: EmulatorInfo) -> No
         "ce-source": "/tests",
         "ce-type": "com.test.otel",
     }
-    answer = httpx.post(f"{otel_emulator.ingress}/default/default", headers=headers, content=b"x")
+    answer = httpx.post(
+        f"{otel_emulator.ingress}/default/default", headers=headers, content=b"x", timeout=60
+    )
     assert answer.status_code == 202
     query = 'kn_eventing_dispatch_duration_seconds_count{job="knative-eventing"}'
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     scopes: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline and len(scopes) < 2:
-        found = httpx.get(f"{otel_emulator.prometheus}/api/v1/query", params={"query": query})
+        found = httpx.get(
+            f"{otel_emulator.prometheus}/api/v1/query", params={"query": query}, timeout=60
+        )
         scopes = {r["metric"]["otel_scope_name"]: r for r in found.json()["data"]["result"]}
         time.sleep(0.5)
     ingress = scopes["knative.dev/pkg/broker/ingress"]["metric"]
