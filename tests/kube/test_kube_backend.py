@@ -37,7 +37,7 @@ def backend(emulator: RunningEmulator) -> Iterator[KubeBackend]:
 
 def revisions_seen(emulator: RunningEmulator, host: str, requests: int) -> Counter[str]:
     seen: Counter[str] = Counter()
-    with httpx.Client(base_url=emulator.ingress, headers={"Host": host}) as client:
+    with httpx.Client(base_url=emulator.ingress, headers={"Host": host}, timeout=60) as client:
         for _ in range(requests):
             seen[client.get("/").headers["K-Revision"]] += 1
     return seen
@@ -185,7 +185,7 @@ def test_apply_keeps_annotations_others_added(
     }
     assert updated["metadata"]["generation"] == 2
     assert (
-        backend.wait_ready("default", "applied", timeout=30).latest_ready_revision
+        backend.wait_ready("default", "applied", timeout=60).latest_ready_revision
         == "applied-00002"
     )
 

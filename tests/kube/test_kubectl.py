@@ -40,7 +40,7 @@ def kubectl(
         pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
     cache = tmp_path / "kube-cache"
 
-    def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
             capture_output=True,
@@ -125,7 +125,7 @@ def test_patch_merge_and_json(kubectl: Callable[..., subprocess.CompletedProcess
     )
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not reached in time"
@@ -175,7 +175,7 @@ def test_get_watch_shows_changes(
             "-w",
             "-o",
             'jsonpath={.metadata.labels.watched}{"\\n"}',
-            "--request-timeout=20s",
+            "--request-timeout=120s",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -195,7 +195,7 @@ def test_get_watch_shows_changes(
         )
         assert patched.returncode == 0, patched.stderr
         seen = ""
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while seen.strip() != "yes" and time.monotonic() < deadline:
             seen = watcher.stdout.readline()
         assert seen.strip() == "yes"

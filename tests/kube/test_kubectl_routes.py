@@ -32,7 +32,9 @@ Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def served_by(emulator: RunningEmulator, host: str) -> str:
-    return httpx.get(emulator.ingress, headers={"Host": host}).headers.get("K-Revision", "")
+    return httpx.get(emulator.ingress, headers={"Host": host}, timeout=60).headers.get(
+        "K-Revision", ""
+    )
 
 
 def test_apply_get_patch_delete_a_route(
@@ -94,7 +96,7 @@ def test_apply_get_patch_delete_a_route(
     wait_until(
         lambda: (
             httpx.get(
-                emulator.ingress, headers={"Host": emulator.host("kubectl-route")}
+                emulator.ingress, headers={"Host": emulator.host("kubectl-route")}, timeout=60
             ).status_code
             == 404
         )
