@@ -186,7 +186,7 @@ def _emulator(state_dir: Path, flags: tuple[str, ...]) -> Iterator[httpx.Client]
     info = Emulator.start(state_dir, features=features, settings=settings)
     try:
         with httpx.Client(
-            base_url=info.api, timeout=30, **client_options(credentials(info))
+            base_url=info.api, timeout=60, **client_options(credentials(info))
         ) as client:
             yield client
     finally:

@@ -30,7 +30,7 @@ IDENTITY = RevisionIdentity("default", "hello", "hello", "hello-v1", "hello-v1-d
 def _send_mix(plane: PlaneThread) -> None:
     """4 on the main host, 3 on tag host v2, 2 with an unknown tag header, 1 with v2's."""
     plane.set_routes(route_hosts(NAMESPACE, "hello", TRAFFIC, domain="example.com"))
-    with httpx.Client(base_url=plane.url) as client:
+    with httpx.Client(base_url=plane.url, timeout=60) as client:
         for host, headers, times in (
             (MAIN, {}, 4),
             ("v2-hello.default.example.com", {}, 3),
@@ -43,7 +43,7 @@ def _send_mix(plane: PlaneThread) -> None:
 
 def _scrape(plane: PlaneThread, revision: str) -> list[Sample]:
     address = plane.revision(revision).metrics_address
-    response = httpx.get(f"http://{address}/metrics")
+    response = httpx.get(f"http://{address}/metrics", timeout=60)
     assert response.headers["Content-Type"].startswith("text/plain")
     return parse(response.text)
 
@@ -184,7 +184,7 @@ def test_without_tag_header_routing_route_tag_is_disabled(
         plane.wait_ready("hello-v1")
         plane.set_routes(route_hosts(NAMESPACE, "hello", TRAFFIC[:1], domain="example.com"))
         for host in (MAIN, "v1-hello.default.example.com"):
-            httpx.get(plane.url + "/", headers={"Host": host})
+            httpx.get(plane.url + "/", headers={"Host": host}, timeout=60)
         tags = {
             s.labels["route_tag"]
             for s in select(_scrape(plane, "hello-v1"), "revision_request_count")

@@ -55,12 +55,12 @@ def test_without_a_binary_it_returns_none_and_says_so_once(
 
 
 def _query(url: str, promql: str) -> float | None:
-    response = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5)
+    response = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=60)
     result = response.json()["data"]["result"]
     return float(result[0]["value"][1]) if result else None
 
 
-def _poll(url: str, promql: str, want: float, timeout: float = 30.0) -> float | None:
+def _poll(url: str, promql: str, want: float, timeout: float = 60.0) -> float | None:
     deadline = time.monotonic() + timeout
     seen = _query(url, promql)
     while seen != want and time.monotonic() < deadline:
@@ -84,7 +84,7 @@ def test_prometheus_scrapes_a_revisions_series(tmp_path: Path, schema: MetricsSc
 
 
 def _scrape_check(plane: PlaneThread, server: PrometheusServer, schema: MetricsSchema) -> None:
-    assert httpx.get(server.url + "/-/ready").status_code == 200
+    assert httpx.get(server.url + "/-/ready", timeout=60).status_code == 200
     plane.add("hello-v1", {"SIM_LATENCY_MS": "0"})  # added after Prometheus: file_sd picks it up
     plane.wait_ready("hello-v1")
     assert "127.0.0.1" in targets_path(plane.state_dir).read_text()
@@ -96,7 +96,7 @@ def _scrape_check(plane: PlaneThread, server: PrometheusServer, schema: MetricsS
             domain="example.com",
         )
     )
-    with httpx.Client() as client:
+    with httpx.Client(timeout=60) as client:
         for _ in range(7):
             response = client.get(plane.url + "/", headers={"Host": "hello.default.example.com"})
             assert response.status_code == 200
