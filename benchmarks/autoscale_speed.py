@@ -2,9 +2,10 @@
 
 Simulates 24-hour traces at 1 s resolution (a diurnal day, and a spiky one) for a few
 variants of a Service, each several times, and prints per variant the wall and CPU
-time and the simulated seconds per wall (and per CPU) second; on a shared machine the
-CPU time is the number that does not depend on the neighbours. The goal: a 24-hour
-trace in under 1 s per variant. Prints the machine (CPU, cores, load average) with the numbers.
+time (``time.process_time``, median of ``--repeat``) and the simulated seconds per wall
+(and per CPU) second; on a shared machine the CPU time is the number that depends least
+on the neighbours. The goal: a 24-hour trace in under 1 s per variant. Prints the
+machine (CPU, cores, load average) with the numbers, and the 1-minute load beside each row.
 
     .venv/bin/python benchmarks/autoscale_speed.py [--repeat 3]
 """
@@ -61,7 +62,7 @@ def main() -> None:
     options = SimulationOptions(pod_start_s=2.0, service_time_s=0.05)
     print(
         f"{'trace':<12} {'variant':<11} {'wall s':>7} {'cpu s':>7} "
-        f"{'sim s / wall s':>15} {'sim s / cpu s':>14}"
+        f"{'sim s / wall s':>15} {'sim s / cpu s':>14} {'load 1m':>8}"
     )
     for trace in traces:
         for name, knobs in VARIANTS.items():
@@ -77,7 +78,8 @@ def main() -> None:
             label = trace.source.split(":")[0][:12]
             print(
                 f"{label:<12} {name:<11} {wall_s:7.2f} {cpu_s:7.2f} "
-                f"{trace.seconds / wall_s:15,.0f} {trace.seconds / cpu_s:14,.0f}"
+                f"{trace.seconds / wall_s:15,.0f} {trace.seconds / cpu_s:14,.0f} "
+                f"{os.getloadavg()[0]:8.1f}"
             )
 
 

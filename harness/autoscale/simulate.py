@@ -22,7 +22,11 @@ arrivals, read at four points of the cohort; p99 is over all requests.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 
 from harness.autoscale.trace import Trace
@@ -31,6 +35,8 @@ from harness.knative.kpa_settings import ScalingSettings
 
 DELAYED_S = 0.001  # a request waiting longer than this counts as delayed
 _POINTS = 4  # points per second's cohort for the delay distribution
+_HALVES = tuple(k + 0.5 for k in range(_POINTS))
+_NUMPY_FROM = 2048  # seconds from which `added_delays` works on arrays
 
 
 @dataclass(frozen=True)
@@ -115,56 +121,66 @@ def simulate(
     """Replay ``trace`` through the KPA with ``settings``; see the module doc.
     ``keep_steps`` keeps the model's every step in the run (tests)."""
     service = options.service_time_s
+    pod_start_s = options.pod_start_s
     cc = settings.container_concurrency
     per_pod = cc / service if cc > 0 else math.inf  # requests a ready pod serves per second
     kpa = RevisionKpa(settings, 0.0, keep_steps=keep_steps)
+    observe = kpa.observe
+    scaler = kpa.scaler  # its ``proxy``: the activator is in the path
+    decider = kpa.model.decider  # its ``in_panic``
     ready = kpa.replicas
-    starting: list[float] = []  # ready times of pods still starting
+    # Ready times of pods still starting, ascending (each started pod_start_s after its
+    # second, and surplus pods go from the newest): the ready ones are a prefix.
+    starting: list[float] = []
     queue = 0.0
-    series = VariantSeries()
+    values = trace.values
+    n = len(values)
+    series = VariantSeries(t=list(range(n)), demand=list(values))
+    desired_pods = series.desired_pods
+    ready_pods = series.ready_pods
+    panic = series.panic
+    activator_queue = series.activator_queue
+    cold_starts = series.cold_starts
     arrivals: list[float] = []
     served: list[float] = []
     pod_seconds = 0.0
     by_rps = settings.metric == "rps"
     concurrency_trace = trace.kind == "concurrency"
-    values = trace.values
-    for t in range(len(values)):
+    for t in range(n):
         now = float(t)
-        if starting:
-            still = [s for s in starting if s > now]
-            ready += len(starting) - len(still)
-            starting = still
+        if starting and starting[0] <= now:
+            became_ready = bisect.bisect_right(starting, now)
+            ready += became_ready
+            del starting[:became_ready]
         value = values[t]
         arriving = value / service if concurrency_trace else value
         capacity = ready * per_pod if ready else 0.0
         available = queue + arriving
         done = available if available <= capacity else capacity
         cold = arriving if ready == 0 else 0.0
-        in_activator = kpa.activator_in_path or ready == 0
+        in_activator = scaler.proxy or ready == 0
         queue = available - done
         arrivals.append(arriving)
         served.append(done)
         # What the autoscaler sees over this second: scraped from the pods and reported
         # by the activator (the model pokes itself when the activator is in the path).
         observed = arriving if by_rps else done * service + queue
-        replicas = kpa.observe(now, observed, ready)
+        replicas = observe(now, observed, ready)
         running = ready + len(starting)
         if replicas > running:
-            starting += [now + options.pod_start_s] * (replicas - running)
+            starting += [now + pod_start_s] * (replicas - running)
         elif replicas < running:
             surplus = running - replicas
             drop = min(surplus, len(starting))
             if drop:
-                starting = starting[: len(starting) - drop]
+                del starting[len(starting) - drop :]
             ready -= surplus - drop
         pod_seconds += ready + len(starting)
-        series.t.append(t)
-        series.demand.append(value)
-        series.desired_pods.append(replicas)
-        series.ready_pods.append(ready)
-        series.panic.append(kpa.in_panic)
-        series.activator_queue.append(queue if in_activator else 0.0)
-        series.cold_starts.append(cold)
+        desired_pods.append(replicas)
+        ready_pods.append(ready)
+        panic.append(decider.panic_time is not None)
+        activator_queue.append(queue if in_activator else 0.0)
+        cold_starts.append(cold)
     delays, p99, delayed = added_delays(arrivals, served)
     series.delay_ms = [d * 1000 for d in delays]
     summary = Summary(
@@ -185,11 +201,21 @@ def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float
 
     Requests arrive evenly within their second and are served evenly within the second
     that serves them, in arrival order (cumulative arrivals against cumulative service).
+    Long traces take `_added_delays_numpy`, the same arithmetic on arrays.
     """
+    if len(arrivals) >= _NUMPY_FROM and len(served) == len(arrivals):
+        result = _added_delays_numpy(arrivals, served)
+        if result is not None:
+            return result
+    return _added_delays_loop(arrivals, served)
+
+
+def _added_delays_loop(
+    arrivals: list[float], served: list[float]
+) -> tuple[list[float], float, float]:
+    """`added_delays`, one second at a time."""
     n = len(arrivals)
-    cum_served = [0.0] * (n + 1)
-    for i, s in enumerate(served):
-        cum_served[i + 1] = cum_served[i] + s
+    cum_served = list(itertools.accumulate(served, initial=0.0))
     per_second: list[float] = [0.0] * n
     samples: list[tuple[float, float]] = []
     delayed = 0.0
@@ -206,9 +232,9 @@ def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float
             continue
         weight = a / _POINTS
         total = 0.0
-        for k in range(_POINTS):
-            number = before + a * (k + 0.5) / _POINTS
-            arrived = t + (k + 0.5) / _POINTS
+        for half in _HALVES:  # k + 0.5 for the cohort's points k
+            number = before + a * half / _POINTS
+            arrived = t + half / _POINTS
             while j < n and cum_served[j + 1] < number - 1e-9:
                 j += 1
             if j >= n:
@@ -216,7 +242,14 @@ def added_delays(arrivals: list[float], served: list[float]) -> tuple[list[float
             else:
                 step = served[j]
                 within = (number - cum_served[j]) / step if step > 0 else 0.0
-                wait = max(0.0, j + min(max(within, 0.0), 1.0) - arrived)
+                # max(0, j + min(max(within, 0), 1) - arrived), without the calls
+                if within < 0.0:
+                    within = 0.0
+                elif within > 1.0:
+                    within = 1.0
+                wait = j + within - arrived
+                if not wait > 0.0:
+                    wait = 0.0
             total += wait
             samples.append((wait, weight))
             if wait > DELAYED_S:
@@ -241,3 +274,66 @@ def _weighted_quantile(samples: list[tuple[float, float]], q: float, zeros: floa
         if seen >= goal:
             return value
     return samples[-1][0]
+
+
+def _added_delays_numpy(
+    arrivals: list[float], served: list[float]
+) -> tuple[list[float], float, float] | None:
+    """`_added_delays_loop` on arrays, bit for bit: the same IEEE operations in the same
+    order (running sums by `itertools.accumulate`, sums of many values in order by
+    `functools.reduce`); None when its shortcut does not hold (negative or non-finite
+    values), the loop then decides.
+
+    The loop's pointer to the second that serves a request only moves forward, and the
+    request numbers and the cumulative service only grow (values >= 0), so it is the
+    first second whose cumulative service reaches the number: a binary search."""
+    import numpy as np  # here: only long traces need it
+
+    arr = np.array(arrivals, dtype=float)
+    srv = np.array(served, dtype=float)
+    if not (np.isfinite(arr).all() and np.isfinite(srv).all() and (srv >= 0).all()):
+        return None
+    n = len(arrivals)
+    positive = arr > 0
+    # cumulative arrivals before each second (seconds without arrivals add nothing) and
+    # cumulative service; numpy's running sum adds one value after the other, as the loop
+    before = np.concatenate(([0.0], np.cumsum(np.where(positive, arr, 0.0))))
+    cum = np.concatenate(([0.0], np.cumsum(srv)))
+    on_time_mask = positive & (cum[:-1] >= before[:-1] - 1e-9) & (cum[1:] >= before[1:] - 1e-9)
+    on_time = functools.reduce(operator.add, arr[on_time_mask].tolist(), 0.0)
+    slow = np.flatnonzero(positive & ~on_time_mask)
+    per_second = np.zeros(n)
+    if not len(slow):
+        return per_second.tolist(), 0.0, 0.0
+    halves = np.array(_HALVES)
+    a = arr[slow][:, None]
+    numbers = before[slow][:, None] + a * halves / _POINTS
+    arrived = slow[:, None] + halves / _POINTS
+    j = np.searchsorted(cum[1:], numbers - 1e-9, side="left")
+    inside = j < n
+    jj = np.where(inside, j, 0)
+    step = srv[jj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        within = np.where(step > 0, (numbers - cum[jj]) / step, 0.0)
+    within = np.where(within < 0.0, 0.0, np.where(within > 1.0, 1.0, within))
+    waits = jj + within - arrived
+    waits = np.where(waits > 0.0, waits, 0.0)
+    waits = np.where(inside, waits, n - arrived)
+    per_second[slow] = (((waits[:, 0] + waits[:, 1]) + waits[:, 2]) + waits[:, 3]) / _POINTS
+    weights = np.broadcast_to(arr[slow][:, None] / _POINTS, waits.shape).ravel()
+    flat = waits.ravel()
+    delayed = functools.reduce(operator.add, weights[flat > DELAYED_S].tolist(), 0.0)
+    order = np.lexsort((weights, flat))
+    p99 = _quantile_sorted(flat[order].tolist(), weights[order].tolist(), 0.99, on_time)
+    return per_second.tolist(), p99, delayed
+
+
+def _quantile_sorted(values: list[float], weights: list[float], q: float, zeros: float) -> float:
+    """`_weighted_quantile` of samples already sorted (by value, then weight)."""
+    total = sum(weights) + zeros
+    goal = q * total
+    if zeros >= goal:
+        return 0.0
+    seen = list(itertools.accumulate(weights, initial=zeros))
+    index = bisect.bisect_left(seen, goal, 1)
+    return values[index - 1] if index < len(seen) else values[-1]

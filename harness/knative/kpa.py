@@ -80,40 +80,55 @@ class Decider:
 
     def scale(self, now: float, ready_pods: int, stable: float, panic: float) -> ScaleResult:
         """The decision at ``now`` from the windows' averages and the ready pods."""
+        return ScaleResult(*self.scale_counts(now, ready_pods, stable, panic))
+
+    def scale_counts(
+        self, now: float, ready_pods: int, stable: float, panic: float
+    ) -> tuple[int, int]:
+        """`scale` as a pair (desired pods, excess burst capacity), for the hot loops."""
         spec = self.spec
-        ready = max(1.0, float(ready_pods))
+        ready = float(ready_pods) if ready_pods > 1 else 1.0
         max_up = math.ceil(spec.max_scale_up_rate * ready)
         max_down = math.floor(ready / spec.max_scale_down_rate) if spec.reachable else 0
-        stable_pods = math.ceil(stable / spec.target)
-        panic_pods = math.ceil(panic / spec.target)
-        desired_stable = int(min(max(stable_pods, max_down), max_up))
-        desired_panic = int(min(max(panic_pods, max_down), max_up))
-        if spec.activation_scale > 1:
-            if stable_pods > 0 and spec.activation_scale > desired_stable:
-                desired_stable = spec.activation_scale
-            if panic_pods > 0 and spec.activation_scale > desired_panic:
-                desired_panic = spec.activation_scale
-        over_threshold = panic_pods / ready >= spec.panic_threshold
-        if over_threshold:
+        target = spec.target
+        stable_pods = math.ceil(stable / target)
+        panic_pods = math.ceil(panic / target)
+        # min(max(pods, max_down), max_up), without the calls
+        desired_stable = stable_pods if stable_pods >= max_down else max_down
+        if max_up < desired_stable:
+            desired_stable = max_up
+        desired_panic = panic_pods if panic_pods >= max_down else max_down
+        if max_up < desired_panic:
+            desired_panic = max_up
+        activation = spec.activation_scale
+        if activation > 1:
+            if stable_pods > 0 and activation > desired_stable:
+                desired_stable = activation
+            if panic_pods > 0 and activation > desired_panic:
+                desired_panic = activation
+        if panic_pods / ready >= spec.panic_threshold:
             self.panic_time = now  # begins, or is extended
         elif self.panic_time is not None and self.panic_time + spec.stable_window_s < now:
             self.panic_time = None
             self.max_panic_pods = 0
         desired = desired_stable
         if self.panic_time is not None:
-            desired = max(desired, desired_panic)
-            self.max_panic_pods = max(self.max_panic_pods, desired)
+            if desired_panic > desired:
+                desired = desired_panic
+            if desired > self.max_panic_pods:
+                self.max_panic_pods = desired
             desired = self.max_panic_pods
-        if spec.reachable and self.delay is not None:
+        if self.delay is not None and spec.reachable:
             self.delay.record(now, desired)
             desired = self.delay.current()
-        if spec.target_burst_capacity == 0:
+        burst = spec.target_burst_capacity
+        if burst == 0:
             excess = 0
-        elif spec.target_burst_capacity > 0:
-            excess = math.floor(ready_pods * spec.total - spec.target_burst_capacity - panic)
+        elif burst > 0:
+            excess = math.floor(ready_pods * spec.total - burst - panic)
         else:
             excess = -1
-        return ScaleResult(desired, int(excess))
+        return desired, excess
 
     @property
     def in_panic(self) -> bool:
@@ -163,7 +178,27 @@ class KpaModel:
         self._stable = window(settings.stable_window_s)
         self._panic = window(settings.panic_window_s)
         self.decider = Decider(settings, ready_pods, now)
-        self.decision: ScaleDecision | None = None
+        self._decision: ScaleDecision | None = None
+        # The last decision's numbers; its `ScaleDecision` is built when asked for.
+        self._decided: tuple[int, int, bool, float, float, int] | None = None
+
+    @property
+    def decision(self) -> ScaleDecision | None:
+        """The last decision (None before the first)."""
+        if self._decision is None and self._decided is not None:
+            pods, ready_pods, panic_mode, stable, panic, excess = self._decided
+            spec = self.settings
+            self._decision = ScaleDecision(
+                desired_pods=apply_bounds(spec.min_scale, spec.max_scale, pods),
+                actual_pods=ready_pods,
+                panic_mode=panic_mode,
+                stable=stable,
+                panic=panic,
+                target=spec.target,
+                excess_burst_capacity=float(excess),
+                decided_pods=pods,
+            )
+        return self._decision
 
     def record(self, t: float, value: float) -> None:
         """One observation at time ``t``: the revision's average concurrency (or requests
@@ -176,22 +211,21 @@ class KpaModel:
         None) when the stable window holds no data, as Knative keeps its last scale.
         (With an unlimited burst capacity Knative scrapes nothing and averages the
         activator's reports, so an empty window counts as 0.)"""
-        spec = self.settings
+        self.decide_counts(now, ready_pods)
+        return self.decision
+
+    def decide_counts(self, now: float, ready_pods: int) -> tuple[int, int] | None:
+        """`decide` for the hot loops: the decider's (pods, excess burst capacity)
+        before min- and max-scale, or None when it kept its last decision (no data)."""
         stable = self._stable.average(now)
         if stable is None:
-            if spec.target_burst_capacity != -1:
-                return self.decision
+            if self.settings.target_burst_capacity != -1:
+                return None
             stable = 0.0
         panic = self._panic.average(now) or 0.0
-        result = self.decider.scale(now, ready_pods, stable, panic)
-        self.decision = ScaleDecision(
-            desired_pods=apply_bounds(spec.min_scale, spec.max_scale, result.desired_pods),
-            actual_pods=ready_pods,
-            panic_mode=self.decider.in_panic,
-            stable=stable,
-            panic=panic,
-            target=spec.target,
-            excess_burst_capacity=float(result.excess_burst_capacity),
-            decided_pods=result.desired_pods,
-        )
-        return self.decision
+        decider = self.decider
+        counts = decider.scale_counts(now, ready_pods, stable, panic)
+        pods, excess = counts
+        self._decided = (pods, ready_pods, decider.panic_time is not None, stable, panic, excess)
+        self._decision = None
+        return counts

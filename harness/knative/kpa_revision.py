@@ -116,23 +116,25 @@ class RevisionKpa:
             decided = self._decide(now, ready_pods)
         elif value and self.desired_scale == 0 and (self.scaler.proxy or ready_pods == 0):
             decided = self._decide(now, ready_pods)
+        if self.steps is None:
+            scaler = self.scaler
+            scaler.reconcile_want(now, self.desired_scale, self.excess_burst_capacity, ready_pods)
+            return scaler.replicas
         return self._reconcile(now, value, ready_pods, decided)
 
     def _decide(self, now: float, ready_pods: int) -> bool:
-        previous = self.model.decision
-        decision = self.model.decide(now, ready_pods)
-        if decision is None or decision is previous:
+        counts = self.model.decide_counts(now, ready_pods)
+        if counts is None:
             return False  # no data: Knative's Scale is not valid, the last scale stays
-        self.desired_scale = decision.decided_pods
-        self.excess_burst_capacity = int(decision.excess_burst_capacity)
+        self.desired_scale, self.excess_burst_capacity = counts
         return True
 
     def _reconcile(self, now: float, value: float | None, ready_pods: int, decided: bool) -> int:
-        reconciled = self.scaler.reconcile(
+        """Reconcile, and keep the step."""
+        scaler = self.scaler
+        want = scaler.reconcile_want(
             now, self.desired_scale, self.excess_burst_capacity, ready_pods
         )
-        if self.steps is None:
-            return reconciled.replicas
         step = KpaStep(
             t=now,
             ready_pods=ready_pods,
@@ -140,10 +142,11 @@ class RevisionKpa:
             decided=decided,
             desired_scale=self.desired_scale,
             excess_burst_capacity=self.excess_burst_capacity,
-            want=reconciled.want,
-            replicas=reconciled.replicas,
-            activator_in_path=reconciled.activator_in_path,
+            want=want,
+            replicas=scaler.replicas,
+            activator_in_path=scaler.proxy,
             panic=self.model.decider.in_panic,
         )
-        self.steps.append(step)
-        return reconciled.replicas
+        if self.steps is not None:
+            self.steps.append(step)
+        return scaler.replicas

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from harness.knative.kpa import apply_bounds
 from harness.knative.kpa_settings import ACTIVATION_TIMEOUT_S, ScalingSettings
 
 SCALE_UNKNOWN = -1
@@ -66,77 +65,104 @@ class KpaScaler:
         self.proxy = self.replicas == 0 or settings.target_burst_capacity == -1
         self.proxy_since = now
 
+    @property
+    def settings(self) -> ScalingSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, spec: ScalingSettings) -> None:
+        # What every reconcile reads of the settings, worked out once.
+        self._settings = spec
+        low = spec.min_scale if spec.reachable else 0
+        self._low = low  # the lowest scale once initialized
+        self._low_before_initial = (
+            max(spec.initial_scale, low) if spec.initial_scale > 1 and spec.reachable else low
+        )
+        self._high = spec.max_scale
+        self._active_at = max(low, 1)  # min_ready once initialized
+        self._active_before_initial = max(low, spec.initial_scale)
+        self._always_proxy = spec.target_burst_capacity == -1
+
     def min_ready(self) -> int:
         """``activeThreshold``: the ready pods that make the revision Active."""
-        low = self.settings.min_scale if self.settings.reachable else 0
-        if not self.initialized:
-            return max(low, self.settings.initial_scale)
-        return max(low, 1)
+        return self._active_at if self.initialized else self._active_before_initial
 
     def reconcile(
         self, now: float, desired: int, excess_burst_capacity: int, ready: int
     ) -> Reconciled:
         """One reconcile at ``now``."""
-        want, apply = self._scale(now, desired)
-        if apply:
-            self.replicas = want
-        if want == SCALE_UNKNOWN and self.activity is Activity.inactive:
+        want = self.reconcile_want(now, desired, excess_burst_capacity, ready)
+        return Reconciled(want, self.replicas, self.proxy)
+
+    def reconcile_want(
+        self, now: float, desired: int, excess_burst_capacity: int, ready: int
+    ) -> int:
+        """`reconcile` without the `Reconciled`: the scale wanted (-1 unknown); the
+        replicas and the activator's mode are then `replicas` and `proxy`."""
+        activity = self.activity
+        initialized = self.initialized
+        # scale: the desired scale within the bounds, or the scale-to-zero rules
+        if desired < 0 and activity is not Activity.activating:
+            want = desired
+        else:
+            low = self._low if initialized else self._low_before_initial
+            high = self._high
+            if desired < low:
+                want = low
+            elif high and desired > high:
+                want = high
+            else:
+                want = desired
+            if want != 0:
+                self.replicas = want
+            else:
+                want, apply = self._to_zero(now)
+                if apply:
+                    self.replicas = want
+        # the activator in the path
+        if self._always_proxy or (want == SCALE_UNKNOWN and activity is Activity.inactive):
             proxy = True
         else:
             proxy = not (want > 0 and excess_burst_capacity >= 0)
-        if self.settings.target_burst_capacity == -1:
-            proxy = True
         if proxy != self.proxy:
             self.proxy = proxy
             self.proxy_since = now
-        self._compute_active(now, want, ready)
-        return Reconciled(want, self.replicas, self.proxy)
+        # the Active condition
+        minimum = self._active_at if initialized else self._active_before_initial
+        if ready >= minimum:
+            self.initialized = True
+        if want == 0 or minimum == 0:
+            new = Activity.inactive
+        elif want > 0 or activity is not Activity.inactive:
+            new = Activity.activating if ready < minimum else Activity.active
+        else:
+            return want
+        if new is not activity:
+            self.activity = new
+            self.activity_since = now
+        return want
 
-    def _scale(self, now: float, desired: int) -> tuple[int, bool]:
-        spec = self.settings
-        if desired < 0 and self.activity is not Activity.activating:
-            return desired, False
-        low = spec.min_scale if spec.reachable else 0
-        if spec.initial_scale > 1 and not self.initialized and spec.reachable:
-            low = max(spec.initial_scale, low)
-        desired = apply_bounds(low, spec.max_scale, desired)
-        if desired != 0:
-            return desired, True
+    def _to_zero(self, now: float) -> tuple[int, bool]:
+        """A desired scale of 0 (after the bounds): the scale and whether it is applied."""
+        spec = self._settings
         if not spec.enable_scale_to_zero:
             return 1, True
         since = now - self.activity_since
         if self.activity is Activity.activating:
             if since >= ACTIVATION_TIMEOUT_S:
-                return desired, True
+                return 0, True
             return SCALE_UNKNOWN, False
         if self.activity is Activity.active:
             if since >= spec.stable_window_s:
-                return desired, False  # mark Inactive, keep the pods for now
+                return 0, False  # mark Inactive, keep the pods for now
             return 1, True
         if not self.proxy:
-            return desired, False  # the activator is not in the path yet
+            return 0, False  # the activator is not in the path yet
         retention = spec.scale_to_zero_retention_s if spec.reachable else 0.0
         if since >= max(spec.scale_to_zero_grace_s, retention):
-            return desired, True
+            return 0, True
         if retention > 0 and since < retention:
-            return desired, False
+            return 0, False
         if spec.scale_to_zero_grace_s - (now - self.proxy_since) <= 0:
-            return desired, True
-        return desired, False
-
-    def _compute_active(self, now: float, want: int, ready: int) -> None:
-        minimum = self.min_ready()
-        if ready >= minimum:
-            self.initialized = True
-        if want == 0 or minimum == 0:
-            self._set(now, Activity.inactive)
-        elif ready < minimum:
-            if want > 0 or self.activity is not Activity.inactive:
-                self._set(now, Activity.activating)
-        elif want > 0 or self.activity is not Activity.inactive:
-            self._set(now, Activity.active)
-
-    def _set(self, now: float, activity: Activity) -> None:
-        if activity is not self.activity:
-            self.activity = activity
-            self.activity_since = now
+            return 0, True
+        return 0, False

@@ -25,6 +25,16 @@ def round_digits(value: float, digits: int = PRECISION) -> float:
     return rounded / scale
 
 
+_SCALE = 10.0**PRECISION
+
+
+def _round6(value: float) -> float:
+    """`round_digits` at `PRECISION` (the windows' hot path: no power per call)."""
+    scaled = value * _SCALE
+    rounded = math.floor(scaled + 0.5) if scaled >= 0 else -math.floor(-scaled + 0.5)
+    return rounded / _SCALE
+
+
 class WindowAverage:
     """The average of 1-second buckets over a trailing window, with Knative's edge rules.
 
@@ -50,6 +60,15 @@ class WindowAverage:
         """Add ``value`` to the bucket of time ``t`` (values of one bucket are summed)."""
         index = math.floor(t / self.granularity)
         last = self._last
+        if last is not None and index == last + 1 and self.size > 1:
+            # The common case, one write per bucket: the general code below, unrolled
+            # (drop the bucket a window ago, then add the value to it), same arithmetic.
+            slot = index % self.size
+            buckets = self._buckets
+            self._total = self._total - buckets[slot] + value
+            buckets[slot] = 0.0 + value
+            self._last = index
+            return
         if last is None:
             self._first = self._last = index
         elif index != last:
@@ -82,14 +101,16 @@ class WindowAverage:
         if behind * self.granularity > self.window_s:
             return None
         if behind <= 0:
-            count = min(last - first + 1, self.size)
-            return round_digits(self._total / count)
+            count = last - first + 1
+            if count > self.size:
+                count = self.size
+            return _round6(self._total / count)
         if behind < self.size:
             total = self._total
             for i in range(last + 1, current + 1):
                 total -= self._buckets[i % self.size]
             count = min(last - first + 1, self.size - behind)
-            return round_digits(total / count)
+            return _round6(total / count)
         return 0.0
 
 
@@ -119,15 +140,18 @@ class WeightedWindowAverage(WindowAverage):
         current = math.floor(now / self.granularity)
         if (current - last) * self.granularity > self.window_s:
             return None
-        count = self.size
+        size = self.size
+        count = size
         multiplier = self.coefficient
+        decay = 1 - self.coefficient
         if current > last:
-            multiplier *= (1 - self.coefficient) ** (current - last)
+            multiplier *= decay ** (current - last)
             count -= current - last
+        buckets = self._buckets
         total = 0.0
         for i in range(count):
-            total += self._buckets[(last - i) % self.size] * multiplier
-            multiplier *= 1 - self.coefficient
+            total += buckets[(last - i) % size] * multiplier
+            multiplier *= decay
         return total
 
 

@@ -4,10 +4,18 @@ delays, and the reconciler's rules on their own."""
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
-from harness.autoscale.simulate import SimulationOptions, added_delays, simulate
+from harness.autoscale.simulate import (
+    _NUMPY_FROM,
+    SimulationOptions,
+    _added_delays_loop,
+    _added_delays_numpy,
+    added_delays,
+    simulate,
+)
 from harness.autoscale.trace import Trace
 from harness.knative.kpa_scaler import Activity, KpaScaler
 from harness.knative.kpa_settings import AutoscalerConfig, ScalingSettings
@@ -140,6 +148,43 @@ def test_added_delay_is_the_fifo_wait() -> None:
     assert p99 == pytest.approx(2.0 + 0.375 - 0.375, abs=0.4) and delayed == 10.0
     none, p99_none, delayed_none = added_delays([5.0, 5.0], [5.0, 5.0])
     assert none == [0.0, 0.0] and p99_none == 0.0 and delayed_none == 0.0
+
+
+def _fifo(arrivals: list[float], capacity: list[float]) -> list[float]:
+    """What a FIFO queue in front of ``capacity`` per second serves each second."""
+    queue, served = 0.0, []
+    for a, c in zip(arrivals, capacity, strict=True):
+        done = min(queue + a, c)
+        queue = queue + a - done
+        served.append(done)
+    return served
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_added_delays_on_arrays_are_the_loops_bit_for_bit(seed: int) -> None:
+    # Long traces take the numpy path: the same numbers as the loop, to the last bit,
+    # with bursts the capacity cannot serve at once, idle seconds and huge totals.
+    rng = random.Random(seed)
+    n = _NUMPY_FROM + rng.randrange(5000)
+    arrivals = [
+        0.0 if rng.random() < 0.1 else rng.uniform(0, 10 ** rng.randint(0, 5)) for _ in range(n)
+    ]
+    for start in range(rng.randrange(300), n, 997):
+        for t in range(start, min(n, start + rng.randint(1, 40))):
+            arrivals[t] *= 8
+    capacity = [rng.choice([0.0, 50.0, 2_000.0, 1e6]) for _ in range(n)]
+    served = _fifo(arrivals, capacity)
+    fast = _added_delays_numpy(arrivals, served)
+    assert fast is not None and fast == _added_delays_loop(arrivals, served)
+    assert fast == added_delays(arrivals, served)
+    assert fast[1] > 0 and fast[2] > 0
+
+
+def test_added_delays_without_the_arrays_shortcut_use_the_loop() -> None:
+    arrivals = [1.0] * _NUMPY_FROM
+    served = [1.0] * (_NUMPY_FROM - 1) + [-1.0]  # not a queue's output: no binary search
+    assert _added_delays_numpy(arrivals, served) is None
+    assert added_delays(arrivals, served) == _added_delays_loop(arrivals, served)
 
 
 def test_reconciler_keeps_one_pod_until_active_for_a_stable_window() -> None:
