@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +109,6 @@ def test_error_regression_is_rolled_back_fast(
 ) -> None:
     add_revision(fresh_emulator, "hello-v3", {"TARGET": "v3", "SIM_ERROR_RATE": "0.05"})
     before = spec_traffic(fresh_emulator)
-    started = time.monotonic()
     proc = run_canary(
         fresh_emulator,
         tmp_path / "h.sqlite",
@@ -122,16 +120,17 @@ def test_error_regression_is_rolled_back_fast(
         "v3",
         *ROLLBACK_PACE,
     )
-    elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr
     assert spec_traffic(fresh_emulator) == before
-    assert elapsed < 20 + 10, f"rollback took {elapsed:.0f}s including start-up"
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["status"] == "rolled_back"
     failed = regressed_metrics(report)
     assert any("error" in name for name in failed), failed
     # Seconds since the run started (load began at most a warm-up earlier) to the
-    # look that rolled back.
+    # look that rolled back: within the first step (ROLLBACK_PACE's 20 s), the bound this
+    # test is about (8 s beside a CPU hog). The wall-clock time of the whole command
+    # (Python, Locust and Prometheus start-up) is not asserted: a loaded machine stretches
+    # it, and speed is measured in benchmarks/.
     assert report["looks"][-1]["t"] < 20, report["looks"][-1]["t"]
 
 
@@ -306,7 +305,7 @@ def test_sigkill_then_rollback_restores_original_block(
     )
     try:
         wait_for_look(store, proc)
-        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 20, 30, "20%")
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 20, 60, "20%")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -388,7 +387,7 @@ def test_annotation_added_during_run_survives(
         patch_service(
             fresh_emulator, {"metadata": {"annotations": {"team.example.com/owner": "sre"}}}
         )
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=270)  # 3x the run's 90 s cap
     finally:
         proc.kill()
     assert proc.returncode == 0, err
@@ -427,7 +426,7 @@ def test_sigterm_restores_the_original_block_and_exits_3(
     )
     try:
         wait_for_look(store, proc)
-        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 30, 30, "30%")
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-v2") == 30, 60, "30%")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
