@@ -97,10 +97,10 @@ def prometheus_scraping(target: str, folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not _ready(url):
             assert process.poll() is None, (folder / "prometheus.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "prometheus did not become ready in 30 s"
+            assert time.monotonic() < deadline, "prometheus did not become ready in 60 s"
             time.sleep(0.05)
         yield url
     finally:
@@ -120,7 +120,7 @@ def _ready(url: str) -> bool:
         return False
 
 
-def wait_for_value(url: str, query: str, value: float, timeout: float = 20.0) -> None:
+def wait_for_value(url: str, query: str, value: float, timeout: float = 60.0) -> None:
     """Poll Prometheus until ``query`` returns ``value`` (fails the test after ``timeout``)."""
     deadline = time.monotonic() + timeout
     last: object = None

@@ -26,7 +26,7 @@ OTEL = 'k8s_namespace_name="default",kn_service_name="hello",kn_revision_name="{
 def _poll_series(
     url: str, revision: str, start: float, done: Callable[[dict[str, Any]], bool]
 ) -> tuple[dict[str, Any], float]:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while True:
         end = time.time()
         result = autoscaler_series(url, "default", revision, start, end)
