@@ -54,6 +54,9 @@ def _unit(v: MetricVerdict) -> str:
         if v.dispersion <= 1.0 + 1e-9
         else f", their spread {fmt(v.dispersion)}x what independent requests would give"
     )
+    if v.name in _RATE:
+        # The canary alone: judged look by look and request by request (the more cautious).
+        return f" over {v.blocks} {looks} (counted per look and per request{spread})"
     return f" over {v.blocks} {looks} (each look's requests compared between the arms{spread})"
 
 

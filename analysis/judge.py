@@ -10,7 +10,8 @@ swings common to both arms cancel and a stall or an error burst in one arm count
 * ``latency_median``: the shift of mean log-latency (`BlockShiftEProcess`).
 * ``latency_tail``: the average of exceedance e-processes above the p98, p99, p99.5 and
   p99.9 of both arms' data pooled without arm labels (`BlockRateRatioEProcess`).
-* optional absolute SLOs on the canary alone (`ProportionEProcess`).
+* optional absolute SLOs on the canary alone (`ArmRate`: request by request and look by
+  look, the more cautious answer).
 
 Rollback when a metric's e-value reaches m / alpha (m metrics: Bonferroni, valid under
 any dependence). Promote when every metric's anytime-valid upper bound on its
@@ -36,7 +37,7 @@ from analysis.config import (
     Direction,
     JudgeConfig,
 )
-from analysis.eprocess import ProportionBounds, ProportionEProcess
+from analysis.eprocess.block_proportion import ArmRate
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
 from analysis.eprocess.block_shift import BatchMoments, BlockShiftEProcess
 from analysis.explain import fmt, metric_sentence, pct, ratio_pct
@@ -106,16 +107,18 @@ class SequentialJudge:
         ]
         self._tail_thresholds: list[int | None] = [None] * len(cfg.tail_quantiles)
         self._pending: dict[str, IntArray] | None = None  # latency not yet in a block
+        rate = {"rollback_scale": cfg.priors.rate_scale, "bound_width": cfg.priors.bound_width}
         self._slo_error = (
-            None if cfg.slos.error_rate is None else ProportionEProcess(cfg.slos.error_rate)
+            None if cfg.slos.error_rate is None else ArmRate(cfg.slos.error_rate, **rate)
         )
         self._slo_latency = (
             None
             if cfg.slos.latency_ms is None
-            else ProportionEProcess(1.0 - cfg.slos.latency_quantile)
+            else ArmRate(1.0 - cfg.slos.latency_quantile, **rate)
         )
         self._slo_latency_index: int | None = None
-        self._rates = ProportionBounds()
+        # Each arm's own error rate, for the bound on the absolute increase.
+        self._error_rates = {"reference": ArmRate(**rate), "tested": ArmRate(**rate)}
         self._max_log_e = dict.fromkeys(cfg.metric_names, 0.0)
         self._best_upper: dict[str, float] = {}
         self._srm: SampleRatioGuard | None = None
@@ -230,6 +233,8 @@ class SequentialJudge:
         ref_e, test_e = self._ordered(ERROR_RATE, deltas.errors)
         ref_n, test_n = self._ordered(ERROR_RATE, deltas.requests)
         self._errors.update(ref_e, test_e, ref_n, test_n)
+        self._error_rates["reference"].update(ref_e, ref_n)
+        self._error_rates["tested"].update(test_e, test_n)
         if self._slo_error is not None:
             self._slo_error.update(deltas.errors["canary"], deltas.requests["canary"])
 
@@ -434,8 +439,8 @@ class SequentialJudge:
         side_level = level * (1.0 - _RATIO_SHARE) / 2.0
         abs_upper = self._tighten(
             "error_abs",
-            self._rates.upper(test_e, test_n, side_level)
-            - self._rates.lower(ref_e, ref_n, side_level),
+            self._error_rates["tested"].upper_bound(side_level)
+            - self._error_rates["reference"].lower_bound(side_level),
         )
         has_data = ref_n > 0 and test_n > 0
         by_ratio = upper < cfg.margins.error_ratio
@@ -552,30 +557,33 @@ class SequentialJudge:
     def _slo_verdict(
         self,
         name: str,
-        proc: ProportionEProcess,
+        proc: ArmRate,
         what: str,
         measure: str,
     ) -> MetricVerdict:
         cfg = self.config
         e_value, max_e, regression = self._track(name, proc.log_e_value)
-        x, n = proc.events, proc.trials
-        upper = self._tighten(name, self._rates.upper(x, n, cfg.promote_level))
+        x, n, p0 = proc.events, proc.trials, proc.p0
+        assert p0 is not None
+        upper = self._tighten(name, proc.upper_bound(cfg.promote_level))
         estimate = x / n if n else math.nan
         return self._metric(
             name=name,
-            status=self._status(regression, n > 0, upper <= proc.p0),
+            status=self._status(regression, n > 0, upper <= p0),
             e_value=e_value,
             max_e_value=max_e,
             estimate=estimate,
-            lower=self._rates.lower(x, n, self._rollback_level()),
+            lower=proc.lower_bound(self._rollback_level()),
             upper=upper,
-            margin=proc.p0,
+            margin=p0,
             measure=measure,
             observed=(
-                f"{what} against the SLO, {pct(estimate)} (the canary alone, request by request)"
+                f"{what} against the SLO, {pct(estimate)} (the canary alone)"
                 if n
                 else "no canary data yet"
             ),
+            blocks=proc.blocks,
+            dispersion=proc.dispersion,
         )
 
     def _slo_error_verdict(self) -> MetricVerdict:

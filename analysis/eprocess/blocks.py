@@ -152,10 +152,16 @@ class BlockGrid:
     ``S_j = sum a clip(r, c sqrt(phi v)) / (phi v)`` and ``I_j = sum a^2 / (phi v)``.
     """
 
-    def __init__(self, theta: FloatArray, priors: BlockPriors) -> None:
-        """An empty process on the grid ``theta`` (increasing)."""
+    def __init__(self, theta: FloatArray, priors: BlockPriors, *, clipped: bool = True) -> None:
+        """An empty process on the grid ``theta`` (increasing).
+
+        ``clipped=False``: blocks count in full (no clip, and their residuals enter the
+        dispersion in full): the estimated-variance confidence sequence of the mean,
+        for bounds that must not lose a burst's mass.
+        """
         self.theta = theta
         self.priors = priors
+        self.clipped = clipped
         self.score = np.zeros(len(theta))
         self.info = np.zeros(len(theta))
         self.dispersion = Dispersion()
@@ -195,7 +201,9 @@ class BlockGrid:
     def clip(self) -> float:
         """Clip of the next block, in standard deviations: tighter while the dispersion
         is still unknown (a stall in each of the first two canary blocks must not look
-        like a regression), `CLIP` from the fifth block on."""
+        like a regression), `CLIP` from the fifth block on; infinite when not clipped."""
+        if not self.clipped:
+            return math.inf
         return min(CLIP, _CLIP_START + _CLIP_STEP * self.blocks)
 
     def estimate_index(self) -> int:
