@@ -142,8 +142,9 @@ def lint(
         ),
     ] = None,
 ) -> None:
-    """Check Knative Services, Routes, Configurations and Revisions as Knative's webhook would, plus
-    warnings for settings Knative accepts but ignores. Exit 0 clean, 1 errors, 2 unreadable."""
+    """Check Knative Services, Routes, Configurations, Revisions, Brokers and Triggers as
+    Knative's webhooks would, plus warnings for settings Knative accepts but ignores.
+    Exit 0 clean, 1 errors, 2 unreadable."""
     from harness.knative.cluster import ClusterConfig
     from harness.knative.lint import LintSummary, lint_path
     from harness.knative.lint_output import print_human

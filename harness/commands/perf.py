@@ -34,7 +34,10 @@ def perf(
     repetitions: Annotated[int, typer.Option(help="cold-start: first requests to measure.")] = 5,
     zero_timeout: Annotated[
         float,
-        typer.Option(help="cold-start on a cluster: seconds to wait for zero pods."),
+        typer.Option(
+            help="cold-start on a cluster or an emulator with --scale-to-zero: seconds to wait "
+            "for zero pods."
+        ),
     ] = 600.0,
     save: Annotated[
         bool | None, typer.Option("--save", help="Keep the run in history (for harness gate).")

@@ -39,6 +39,8 @@ import httpx
 from harness.errors import Aborted, BadInput, Unavailable
 from harness.load.targets import Arm
 from harness.perf.server_metrics import actual_pods
+from harness.printable import printable
+from harness.redact import redact_url
 
 __all__ = [
     "FRESH_INSTANCE",
@@ -180,7 +182,8 @@ def _wait_for_zero(
             continue
         if pods is None:
             raise Unavailable(
-                f"Prometheus at {prometheus} has no pod-count series for {namespace}/{revision} "
+                f"Prometheus at {printable(redact_url(prometheus))} has no pod-count series "
+                f"for {namespace}/{revision} "
                 "(autoscaler_actual_pods or kn_revision_pods_count), so a cold start cannot be "
                 "told from a warm one"
             )

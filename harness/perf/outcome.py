@@ -123,7 +123,10 @@ def _client_sentence(outcome: PerfOutcome) -> str:
 
 def _cold_start_sentence(cold: Mapping[str, Any]) -> str:
     if cold["method"] == "fresh-instance":
-        how = "each from a fresh instance of the revision (the emulator does not scale to zero)"
+        how = (
+            "each from a fresh instance of the revision "
+            "(an emulator started without --scale-to-zero)"
+        )
     else:
         how = "each after the revision scaled to zero"
     return f"cold start: {cold['repetitions']} repetitions, {how}"
