@@ -33,10 +33,13 @@ from tests.canary.conftest import (
 )
 from tests.conftest import RunningEmulator
 
-# A run that stays at its first step long enough to act on it.
+# A run that stays at its first step long enough to act on it: every test that starts
+# one stops it (SIGKILL, SIGTERM, a lease taken over) long before the 300 s step ends,
+# however slowly a loaded machine starts the runs; a 60 s step could end during the
+# lease-renewal wait and, at 100%, the run could promote instead of being stopped.
 SLOW = [
     "--step-interval",
-    "60s",
+    "300s",
     "--look-interval",
     "1s",
     "--warmup",
@@ -44,7 +47,7 @@ SLOW = [
     "--rate",
     "40",
     "--max-duration",
-    "150s",
+    "900s",
     # Identical revisions (tests.canary.conftest.identical_pair) and wide tolerances: the
     # run stays at its first step instead of rolling back on scheduling noise.
     "--median-ratio-margin",
@@ -96,7 +99,7 @@ def _kill_at(
     """Wait for the new run's first look at ``percent``% for hello-b, then SIGKILL it."""
     try:
         run_id = wait_for_look(store, proc, known)
-        wait_for(lambda: percent_of(spec_traffic(emu), "hello-b") == percent, 30, f"{percent}%")
+        wait_for(lambda: percent_of(spec_traffic(emu), "hello-b") == percent, 60, f"{percent}%")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -155,7 +158,7 @@ def test_a_second_canary_is_refused_naming_the_holder(
         # The lease is renewed while the run goes on (every 15 s), expiry moving with it.
         wait_for(
             lambda: (_lease(fresh_emulator) or {}).get("renewed") != lease["renewed"],
-            45,
+            60,
             "a lease renewal",
         )
         renewed = _lease(fresh_emulator)
@@ -398,7 +401,7 @@ def test_a_run_whose_lease_is_taken_over_stops_without_touching_traffic(
     other = "20260101-000000-abcd@build-7.example:4242"
     try:
         run_id = wait_for_look(store, proc)
-        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-b") == 10, 30, "10%")
+        wait_for(lambda: percent_of(spec_traffic(fresh_emulator), "hello-b") == 10, 60, "10%")
         now = time.time()
         _set_lease(
             fresh_emulator, {"holder": other, "renewed": _stamp(now), "expires": _stamp(now + 300)}
