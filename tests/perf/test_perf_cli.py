@@ -64,7 +64,9 @@ def test_saved_runs_pass_the_gate_until_a_slower_or_failing_revision_comes(
         emulator, "gated", *load, "--label", "release-1", "--report-dir", str(tmp_path / "p1")
     )
     assert first["saved"] and first["revisions"] == ["gated-fast"] and first["arm"] == "gated"
-    assert 200 <= first["requests"] <= 280 and first["errors"] == 0
+    # At most 80/s for 3 s; how many a loaded machine's client gets out is not what
+    # this test proves (the gate below compares the runs' latencies and errors).
+    assert 0 < first["requests"] <= 280 and first["errors"] == 0
     assert set(first["stats"]) >= {"p50_ms", "p90_ms", "p99_ms", "rps", "error_rate"}
     assert first["revisions_seen"] == {"gated-fast": first["requests"]}
     if emulator.prometheus is not None:
