@@ -31,7 +31,7 @@ def schema_emulator(
 
 
 def _poll(source: PrometheusSource, revision: str, want: int) -> RevisionCounters:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         counters = source.read("default", "hello", revision)
         if counters.requests >= want or time.monotonic() > deadline:
@@ -48,7 +48,7 @@ def test_counter_deltas_match_the_requests_sent(schema_emulator: tuple[str, Emul
         # The revision's series must exist in Prometheus before the zero point: a series
         # first seen later counts in full.
         client.get("/").raise_for_status()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not source.has_series("default", "hello", "hello-v1"):
             assert time.monotonic() < deadline, "Prometheus never scraped hello-v1"
             time.sleep(0.2)
