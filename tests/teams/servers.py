@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(url + "/-/ready", timeout=1.0).status_code == 200:
@@ -34,7 +34,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str
         except httpx.HTTPError:
             pass
         assert process.poll() is None, f"{what} exited: {log.read_text()[-2000:]}"
-        assert time.monotonic() < deadline, f"{what} did not become ready in 30 s"
+        assert time.monotonic() < deadline, f"{what} did not become ready in 60 s"
         time.sleep(0.05)
 
 
@@ -113,7 +113,7 @@ def query(url: str, promql: str) -> list[dict[str, Any]]:
     return result
 
 
-def wait_query(url: str, promql: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+def wait_query(url: str, promql: str, timeout: float = 60.0) -> list[dict[str, Any]]:
     """Poll until ``promql`` returns at least one sample."""
     deadline = time.monotonic() + timeout
     while True:

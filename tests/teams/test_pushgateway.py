@@ -97,7 +97,9 @@ def test_unreachable_pushgateway_warns_once_and_returns_quickly() -> None:
         pusher.push(RunState(status="running", duration_s=float(i)))
     assert time.monotonic() - started < 2.0  # push() only queues (generous: a loaded machine)
     pusher.close(RunState(status="done", duration_s=20.0))
-    assert time.monotonic() - started < 2 * pusher.timeout_s + 2
+    # close() waits at most twice the push timeout (plus 0.5 s), plus slack for the
+    # threads on a loaded machine
+    assert time.monotonic() - started < 2 * pusher.timeout_s + 4
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("warning: pushing to the Pushgateway")
     assert pusher.failed >= 1 and pusher.sent == 0
@@ -130,9 +132,11 @@ def test_a_pushgateway_that_never_answers_costs_at_most_the_bounded_wait() -> No
         started = time.monotonic()
         pusher.push(RunState(status="running", duration_s=0.0))
         pusher.close(RunState(status="passed", duration_s=1.0))
-        assert time.monotonic() - started < 2 * 0.5 + 1.0
+        # the bounded wait (close(): at most twice the timeout, plus 0.5 s), plus slack for
+        # a loaded machine; an unbounded wait never ends here (the server never answers)
+        assert time.monotonic() - started < 2 * 0.5 + 3.0
         pusher.close()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while not warnings and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(warnings) == 1 and "timed out" in warnings[0].lower(), warnings
@@ -181,7 +185,7 @@ def test_pushed_state_is_queryable_and_kept_after_the_run(monitoring: tuple[str,
     wait_query(prom, f'harness_run_decision{{{sel},decision="promoted"}} == 1')
     # The whole group is replaced by each push: the look's decision is gone (stale after
     # the next scrape), the final one stays.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while query(prom, f'harness_run_decision{{{sel},decision="continue"}}'):
         assert time.monotonic() < deadline, "the look's decision is still scraped"
         time.sleep(0.2)
@@ -261,7 +265,7 @@ def test_rollback_by_harness_canary_fires_the_example_alert(
         )
     ]
     assert any("error" in name for name in crossed), crossed
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         alerts = [
             a
