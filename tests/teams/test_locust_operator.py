@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -184,12 +183,12 @@ def test_the_locustfile_runs_in_plain_locust_with_each_arm(
     args[args.index("--locustfile") + 1] = str(locustfile)
     at = args.index("--expect-workers")  # one local process here, not master and workers
     del args[at : at + 2]
-    started = time.monotonic()
+    # The 3 s run stops by itself (its --run-time): the timeout, 20x that, fails a run
+    # that does not; Locust's start-up on a loaded machine is no part of what is tested.
     proc = subprocess.run(
         [str(LOCUST), *args], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert time.monotonic() - started < 30
     a, b = seen[("a.example.com", "/a")], seen[("b.example.com", "/b?x=1")]
     assert set(seen) == {("a.example.com", "/a"), ("b.example.com", "/b?x=1")}, seen
     # Capped at 20 req/s per arm for 3 s (fewer while users spawn, or on a loaded machine):
