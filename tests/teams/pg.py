@@ -81,12 +81,12 @@ def postgres_server(*, durable: bool = False) -> Iterator[str]:
                 [
                     str(bin_dir / "pg_ctl"),
                     *("-D", str(data), "-o", options, "-l", str(log)),
-                    *("-w", "-t", "60", "start"),
+                    *("-w", "-t", "90", "start"),
                 ]
             ),
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=270,  # 3x pg_ctl's own wait
             check=False,
         )
         assert started.returncode == 0, started.stderr + log.read_text()[-2000:]
