@@ -131,10 +131,13 @@ def _validate(obj: JSON, old: JSON | None) -> None:
         raise webhook_denial(eventing_denial(errors))
 
 
-def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON:
+def create(
+    store: ObjectStore, resource: str, namespace: str, body: Any, *, dry_run: bool = False
+) -> JSON:
     """Admit and store a new Broker or Trigger: 422 for the API server's name check, 400
     for the webhook's denial, then 409 if the name is taken (kube-apiserver's order:
-    validating webhooks run before storage)."""
+    validating webhooks run before storage). A dry run (``dryRun=All``) returns what
+    would be stored (no resourceVersion, as the API server's) and stores nothing."""
     kind = KINDS[resource]
     obj = _check_body(body, namespace, kind)
     meta = obj["metadata"]
@@ -158,12 +161,23 @@ def create(store: ObjectStore, resource: str, namespace: str, body: Any) -> JSON
     for key in (*DELETION_FIELDS, "finalizers"):
         meta.pop(key, None)
     obj["status"] = {}
+    if dry_run:
+        return obj
     return store.put(resource, obj)
 
 
-def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: Any) -> JSON:
+def replace(
+    store: ObjectStore,
+    resource: str,
+    namespace: str,
+    name: str,
+    body: Any,
+    *,
+    dry_run: bool = False,
+) -> JSON:
     """Admit and store a replacement: 422 without a resourceVersion, 409 with a stale
-    one, 400 for the webhook's denial."""
+    one, 400 for the webhook's denial (its update rules: ``eventing_validation``). A dry
+    run returns what would be stored and stores nothing."""
     old = store.peek(resource, namespace, name)
     if old is None:
         raise not_found(resource, name)
@@ -199,4 +213,6 @@ def replace(store: ObjectStore, resource: str, namespace: str, name: str, body: 
     obj["status"] = copy.deepcopy(old.get("status", {}))
     if obj == old:
         return copy.deepcopy(old)
+    if dry_run:
+        return obj
     return store.put(resource, obj)

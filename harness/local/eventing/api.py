@@ -3,7 +3,9 @@
 The same conventions as the serving API (``harness.local.api``, which mounts these
 routes behind its guard and error middleware): list and watch (label and field
 selectors, ``?watch=1``), get, create, replace, merge and JSON patch, delete; ``Table``
-views for kubectl. Admission (defaults and Knative's webhook validation) is
+views for kubectl. Writes take ``dryRun=All`` (``harness.local.write_options``:
+admission runs, the answer is the object as it would be stored, nothing is stored or
+reconciled). Admission (defaults and Knative's webhook validation) is
 ``harness.local.eventing.admission``; status comes from ``Eventing.reconcile`` right
 after each write.
 """
@@ -14,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from multidict import MultiDict
 
 from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local.api_guard import read_body
@@ -21,6 +24,7 @@ from harness.local.api_reads import ResourceReads, json_response, namespace_of
 from harness.local.eventing import admission, discovery
 from harness.local.eventing.engine import Eventing
 from harness.local.objectstore import JSON, ApiError
+from harness.local.write_options import is_dry_run
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -33,9 +37,18 @@ def _resource(request: web.Request) -> str:
     return resource
 
 
-def _reject_dry_run(request: web.Request) -> None:
-    if request.query.get("dryRun"):
-        raise ApiError(400, "BadRequest", "dryRun is not supported by the harness emulator")
+async def _delete_dry_run(request: web.Request) -> bool:
+    """A delete's dry run: ``?dryRun=All``, or ``dryRun: [All]`` in the DeleteOptions
+    body (where kubectl ``delete --dry-run=server`` puts it)."""
+    if is_dry_run(request.query):
+        return True
+    if not request.can_read_body:
+        return False
+    options = await read_body(request)
+    values = options.get("dryRun") if isinstance(options, dict) else None
+    if not isinstance(values, list) or not values:
+        return False
+    return is_dry_run(MultiDict(("dryRun", str(v)) for v in values))
 
 
 class EventingApi(ResourceReads):
@@ -72,22 +85,31 @@ class EventingApi(ResourceReads):
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        _reject_dry_run(request)
+        dry_run = is_dry_run(request.query)
         body = await read_body(request)
-        stored = admission.create(self.store, resource, namespace, body)
+        stored = admission.create(self.store, resource, namespace, body, dry_run=dry_run)
+        if dry_run:
+            return json_response(stored, 201)
         return json_response(self._stored(resource, namespace, stored["metadata"]["name"]), 201)
 
     async def replace(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        _reject_dry_run(request)
+        dry_run = is_dry_run(request.query)
         name = request.match_info["name"]
         body = await read_body(request)
-        admission.replace(self.store, resource, namespace, name, body)
+        return self._replace(resource, namespace, name, body, dry_run)
+
+    def _replace(
+        self, resource: str, namespace: str, name: str, body: JSON, dry_run: bool
+    ) -> web.Response:
+        replaced = admission.replace(self.store, resource, namespace, name, body, dry_run=dry_run)
+        if dry_run:
+            return json_response(replaced)
         return json_response(self._stored(resource, namespace, name))
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        _reject_dry_run(request)
+        dry_run = is_dry_run(request.query)
         name = request.match_info["name"]
         kind = request.content_type
         patch = await read_body(request, (JSON_PATCH, MERGE_PATCH))
@@ -100,13 +122,17 @@ class EventingApi(ResourceReads):
             )
         except PatchError as exc:
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
-        admission.replace(self.store, resource, namespace, name, patched)
-        return json_response(self._stored(resource, namespace, name))
+        return self._replace(resource, namespace, name, patched, dry_run)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        _reject_dry_run(request)
         name = request.match_info["name"]
+        if await _delete_dry_run(request):
+            # What would be deleted; nothing is.
+            current = self.store.get(resource, namespace, name)
+            if current is None:
+                raise admission.not_found(resource, name)
+            return json_response(current)
         gone = self.store.delete(resource, namespace, name)
         if gone is None:
             raise admission.not_found(resource, name)
