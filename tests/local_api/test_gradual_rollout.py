@@ -3,9 +3,10 @@ traffic gradually (1%, then equal steps), as Knative's route reconciler does."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,6 +29,28 @@ def latest(revision: str, percent: int, **extra: Any) -> dict[str, Any]:
     return {"revisionName": revision, "latestRevision": True, "percent": percent, **extra}
 
 
+def watched(
+    api: httpx.Client, resource: str, name: str, since: str, last: Callable[[Any], bool]
+) -> list[dict[str, Any]]:
+    """Every state the object was written in after resourceVersion `since`, up to the first
+    for which `last` holds: from a watch, which replays the store's history, so no state
+    is missed however slowly a loaded machine runs this test's polls."""
+    states: list[dict[str, Any]] = []
+    params = {
+        "watch": "1",
+        "resourceVersion": since,
+        "fieldSelector": f"metadata.name={name}",
+        "timeoutSeconds": "60",
+    }
+    with api.stream("GET", f"{NS_PATH}/{resource}", params=params) as stream:
+        for line in stream.iter_lines():
+            event = json.loads(line)
+            states.append(event["object"])
+            if last(event["object"]):
+                return states
+    raise AssertionError(f"{resource}/{name}: the watch ended before the last state: {states}")
+
+
 @pytest.fixture(scope="module")
 def api(emulator: RunningEmulator) -> Iterator[httpx.Client]:
     with emulator.api_client() as client:
@@ -43,33 +66,25 @@ def test_service_rollout_duration_moves_traffic_in_knatives_steps(
     first = wait_for(lambda: ready(api, "roll"))
     assert first["status"]["traffic"] == [latest("roll-00001", 100)]  # nothing to roll from
     patched_at = time.monotonic()
-    api.patch(f"{NS_PATH}/services/roll", json=with_target("b"), headers=MERGE).raise_for_status()
+    patched = api.patch(f"{NS_PATH}/services/roll", json=with_target("b"), headers=MERGE)
+    patched.raise_for_status()
 
     def rolling() -> dict[str, Any] | None:
         obj: dict[str, Any] = api.get(f"{NS_PATH}/services/roll").json()
         names = [t["revisionName"] for t in obj["status"].get("traffic", [])]
         return obj if "roll-00002" in names else None
 
-    started = wait_for(rolling)
+    wait_for(rolling)
     seen_rolling_at = time.monotonic()
-    assert started["status"]["traffic"] == [latest("roll-00001", 99), latest("roll-00002", 1)]
-    assert started["status"]["latestReadyRevisionName"] == "roll-00002"
-    state = conditions(started)
-    assert state["Ready"]["status"] == "Unknown"
-    assert state["RoutesReady"]["reason"] == "RolloutInProgress"
-    new_percents: set[int] = set()
     answered: Counter[str] = Counter()
     with httpx.Client(
         base_url=emulator.ingress, headers={"Host": emulator.host("roll")}, timeout=60
     ) as ingress:
         while True:
             traffic = api.get(f"{NS_PATH}/services/roll").json()["status"]["traffic"]
-            new_percents.update(t["percent"] for t in traffic if t["revisionName"] == "roll-00002")
             if traffic == [latest("roll-00002", 100)]:
                 break
             assert time.monotonic() - seen_rolling_at < 60, f"rollout not done: {traffic}"
-            # Few requests between two reads of the status: each of the 34% and 67% steps
-            # lasts at least 1 s, so even a slow round here sees one of them.
             for _ in range(3):
                 answered[ingress.get("/").headers["K-Revision"]] += 1
     done_at = time.monotonic()
@@ -80,6 +95,30 @@ def test_service_rollout_duration_moves_traffic_in_knatives_steps(
     # Nor much later than the 4 s asked for once the rollout has begun; the bound has
     # headroom for a loaded machine, where the emulator's step timer and our polls run late.
     assert done_at - seen_rolling_at <= 20, done_at - seen_rolling_at
+    # Every state the Service went through: 1% first, then Knative's steps.
+    states = watched(
+        api,
+        "services",
+        "roll",
+        patched.json()["metadata"]["resourceVersion"],
+        lambda obj: obj.get("status", {}).get("traffic") == [latest("roll-00002", 100)],
+    )
+    started = next(
+        obj
+        for obj in states
+        if "roll-00002" in [t["revisionName"] for t in obj.get("status", {}).get("traffic", [])]
+    )
+    assert started["status"]["traffic"] == [latest("roll-00001", 99), latest("roll-00002", 1)]
+    assert started["status"]["latestReadyRevisionName"] == "roll-00002"
+    state = conditions(started)
+    assert state["Ready"]["status"] == "Unknown"
+    assert state["RoutesReady"]["reason"] == "RolloutInProgress"
+    new_percents = {
+        t["percent"]
+        for obj in states
+        for t in obj.get("status", {}).get("traffic", [])
+        if t["revisionName"] == "roll-00002"
+    }
     assert {1, 100} <= new_percents <= {1, 34, 67, 100}
     assert len(new_percents) >= 3
     assert answered["roll-00001"] > 0 and answered["roll-00002"] > 0
@@ -101,22 +140,46 @@ def test_without_duration_service_switches_at_once_and_annotated_route_rolls_out
     assert route_ready(api, "follow")["status"]["traffic"] == [
         latest("plain-00001", 100, tag="live", url=url)
     ]
-    api.patch(f"{NS_PATH}/services/plain", json=with_target("b"), headers=MERGE).raise_for_status()
-    service_traffic: list[list[dict[str, Any]]] = []
+    patched = api.patch(f"{NS_PATH}/services/plain", json=with_target("b"), headers=MERGE)
+    patched.raise_for_status()
+    since = patched.json()["metadata"]["resourceVersion"]
 
-    def route_rolling() -> dict[str, Any] | None:
-        service_traffic.append(api.get(f"{NS_PATH}/services/plain").json()["status"]["traffic"])
-        obj: dict[str, Any] = api.get(f"{NS_PATH}/routes/follow").json()
-        return obj if len(obj["status"]["traffic"]) == 2 else None
+    def rolled_out() -> dict[str, Any] | None:
+        obj = route_ready(api, "follow")  # Ready before the rollout starts, too
+        done = obj["status"]["traffic"] == [latest("plain-00002", 100, tag="live", url=url)]
+        return obj if done else None
 
-    rolling = wait_for(route_rolling)
+    done = wait_for(rolled_out)
+    # Every state the Route and the Service went through (a watch replays them all, so
+    # the 1 s at 1% is seen however slowly this test polls).
+    routes = watched(
+        api,
+        "routes",
+        "follow",
+        since,
+        lambda obj: (
+            obj.get("status", {}).get("traffic")
+            == [latest("plain-00002", 100, tag="live", url=url)]
+        ),
+    )
+    rolling = next(obj for obj in routes if len(obj.get("status", {}).get("traffic", [])) == 2)
     assert rolling["status"]["traffic"] == [
         latest("plain-00001", 99, tag="live", url=url),
         latest("plain-00002", 1, tag="live", url=url),
     ]
     assert conditions(rolling)["IngressReady"]["reason"] == "RolloutInProgress"
-    done = route_ready(api, "follow")
     assert done["status"]["traffic"] == [latest("plain-00002", 100, tag="live", url=url)]
     settled = wait_for(lambda: ready(api, "plain"))
     assert settled["status"]["traffic"] == [latest("plain-00002", 100)]
+    # The Service itself never rolled out: one traffic entry in every state it was in
+    # until it settled, while its Route rolled out.
+    settled_version = int(settled["metadata"]["resourceVersion"])
+    services = watched(
+        api,
+        "services",
+        "plain",
+        since,
+        lambda obj: int(obj["metadata"]["resourceVersion"]) >= settled_version,
+    )
+    service_traffic = [obj.get("status", {}).get("traffic", []) for obj in services]
     assert all(len(traffic) == 1 for traffic in service_traffic), service_traffic
