@@ -51,6 +51,7 @@ def test_an_unreachable_prometheus_is_one_unavailable_line_without_the_password(
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # a real Prometheus process
 def test_a_query_prometheus_rejects_is_bad_input_with_its_reason(prometheus: str) -> None:
     with PrometheusClient(prometheus) as client:
         with pytest.raises(PromQLError) as caught:
@@ -72,6 +73,7 @@ def test_a_server_that_is_not_prometheus_is_unavailable(endpoint: MetricsEndpoin
         PrometheusClient(f"http://{endpoint.address}").query("vector(1)")
 
 
+@pytest.mark.slow  # a real Prometheus process
 def test_instant_queries_return_samples_and_scalars(prometheus: str) -> None:
     with PrometheusClient(prometheus) as client:
         at = time.time() - 3600
@@ -82,6 +84,7 @@ def test_instant_queries_return_samples_and_scalars(prometheus: str) -> None:
         assert client.query('absent_series_name{revision_name="x"}') == []
 
 
+@pytest.mark.slow  # a real Prometheus process
 def test_a_long_range_query_is_split_and_joined_per_series(prometheus: str) -> None:
     end = float(int(time.time()))
     start = end - 2.5 * MAX_RANGE_POINTS  # three requests at 1 s steps
