@@ -26,13 +26,12 @@ import copy
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
-from harness.errors import BadInput
 from harness.knative.model import SERVING_GROUP
 from harness.knative.traffic import TrafficTarget
-from harness.knative.urls import http_url, route_host, tag_host
+from harness.knative.urls import http_url, route_host
 from harness.knative.validation import ClusterConfig
 from harness.local.admission import Admission
 from harness.local.objects import (
@@ -64,6 +63,13 @@ from harness.local.rollout_schedule import (
     advance,
     next_step_at,
     rollout_duration_s,
+)
+from harness.local.traffic_resolution import (
+    resolve_traffic,
+    rollout_groups,
+    served_revisions,
+    service_route_traffic,
+    split_rolling_targets,
 )
 
 log = logging.getLogger(__name__)
@@ -286,7 +292,7 @@ class Controller:
         """Take a deleted Route's hosts out of the ingress on the next pass."""
         served = self._programmed.pop((namespace, route), None)
         if served is not None:
-            self._released.setdefault(namespace, set()).update(_names(served))
+            self._released.setdefault(namespace, set()).update(served_revisions(served))
         self._rollouts.pop((namespace, route), None)
         timer = self._rollout_timers.pop((namespace, route), None)
         if timer is not None:
@@ -380,14 +386,19 @@ class Controller:
             route = self.store.get("routes", namespace, name)
             if route is None or owning_service(route) is not None or being_deleted(route):
                 continue
-            before = _names(self._programmed.get((namespace, name), []))
-            resolved, assigned = self._resolve_traffic(
-                namespace, name, route["spec"].get("traffic") or [], service=None
+            before = served_revisions(self._programmed.get((namespace, name), []))
+            resolved, assigned = resolve_traffic(
+                self.store,
+                namespace,
+                name,
+                route["spec"].get("traffic") or [],
+                service=None,
+                domain=self.domain,
             )
             duration = rollout_duration_s(route["metadata"].get("annotations") or {})
             resolved, rolling = self._roll_out(route, resolved, duration, owned_by_service=False)
             self._program(namespace, name, resolved)
-            touched = before | _names(resolved or [])
+            touched = before | served_revisions(resolved or [])
             routes.append(RoutePass(route, resolved, assigned, rolling, touched))
         for workload in starts:
             await self.runtime.start_revision(workload)
@@ -472,12 +483,7 @@ class Controller:
         meta = route["metadata"]
         key = (meta["namespace"], meta["name"])
         spec = route["spec"].get("traffic") or []
-        current: dict[RolloutKey, tuple[str, int]] = {}
-        for target, entry in zip(spec, resolved, strict=True):
-            group = _rollout_key(target)
-            if group is not None and entry.revision_name:
-                _, percent = current.get(group, (entry.revision_name, 0))
-                current[group] = (entry.revision_name, percent + entry.effective_percent)
+        current = rollout_groups(spec, resolved)
         loop = asyncio.get_running_loop()
         rollouts = advance(self._rollouts.get(key), current, duration_s, loop.time())
         self._rollouts[key] = rollouts
@@ -489,7 +495,7 @@ class Controller:
             mark = self._mark if owned_by_service else self._mark_route
             self._rollout_timers[key] = loop.call_at(due, mark, *key)
         rolling = any(r.in_progress for r in rollouts.values())
-        return _split_rolling_targets(spec, resolved, rollouts), rolling
+        return split_rolling_targets(spec, resolved, rollouts), rolling
 
     def _program(self, namespace: str, route: str, resolved: list[TrafficTarget] | None) -> None:
         """Record a Route's resolved traffic for the ingress (None: keep what it serves)."""
@@ -714,12 +720,7 @@ class Controller:
         """
         meta = svc["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        spec_traffic: list[JSON] = []
-        for target in svc["spec"]["traffic"]:
-            entry = dict(target)
-            if entry.get("latestRevision"):
-                entry["configurationName"] = name
-            spec_traffic.append(entry)
+        spec_traffic = service_route_traffic(svc)
         route = self.store.get("routes", namespace, name)
         if route is None:
             route = {
@@ -744,94 +745,10 @@ class Controller:
             route["spec"]["traffic"] = spec_traffic
             route["metadata"]["generation"] += 1
             route = self.store.put("routes", route)
-        resolved, assigned = self._resolve_traffic(namespace, name, spec_traffic, service=name)
+        resolved, assigned = resolve_traffic(
+            self.store, namespace, name, spec_traffic, service=name, domain=self.domain
+        )
         return route, resolved, assigned
-
-    def _resolve_traffic(
-        self, namespace: str, route: str, spec_traffic: Sequence[JSON], *, service: str | None
-    ) -> tuple[list[TrafficTarget] | None, JSON]:
-        """Resolve a Route's spec.traffic to ready revisions (traffic.go).
-
-        `configurationName` targets go to that Configuration's latest ready revision,
-        `revisionName` targets to that revision. A Service's Route (`service` set) may only
-        point at that Service's revisions; a standalone Route at any of its namespace.
-        Returns the status.traffic entries (None when some target cannot be served) and
-        the AllTrafficAssigned condition naming the first problem.
-        """
-        resolved: list[TrafficTarget] = []
-        problem: JSON | None = None
-        for target in spec_traffic:
-            tag = target.get("tag") or None
-            config_name = target.get("configurationName")
-            if config_name:
-                config = self.store.peek("configurations", namespace, config_name)
-                if config is None:
-                    problem = problem or condition(
-                        "AllTrafficAssigned",
-                        "False",
-                        "ConfigurationMissing",
-                        f'Configuration "{config_name}" referenced in traffic not found.',
-                    )
-                    continue
-                rev_name = config.get("status", {}).get("latestReadyRevisionName")
-                if not rev_name:
-                    problem = problem or _unready_config(config_name, config)
-                    continue
-            else:
-                rev_name = target.get("revisionName", "")
-            rev = self.store.peek("revisions", namespace, rev_name)
-            if rev is None:
-                problem = problem or condition(
-                    "AllTrafficAssigned",
-                    "False",
-                    "RevisionMissing",
-                    f'Revision "{rev_name}" referenced in traffic not found.',
-                )
-                continue
-            if (
-                service is not None
-                and rev["metadata"].get("labels", {}).get(LABEL_SERVICE) != service
-            ):
-                problem = problem or condition(
-                    "AllTrafficAssigned",
-                    "False",
-                    "RevisionNotOwned",
-                    f'Revision "{rev_name}" is not owned by Service "{service}".',
-                )
-                continue
-            rev_ready = ready_of(rev)
-            if rev_ready["status"] != "True":
-                failed = rev_ready["status"] == "False"
-                problem = problem or condition(
-                    "AllTrafficAssigned",
-                    "False" if failed else "Unknown",
-                    "RevisionMissing",
-                    f'Revision "{rev_name}" failed to become ready.'
-                    if failed
-                    else f'Revision "{rev_name}" is not yet ready.',
-                )
-                continue
-            resolved.append(
-                TrafficTarget(
-                    percent=target.get("percent"),
-                    revision_name=rev_name,
-                    tag=tag,
-                    latest_revision=bool(target.get("latestRevision")),
-                    configuration_name=None,
-                    url=self._tag_url(tag, route, namespace) if tag else None,
-                )
-            )
-        if problem is not None:
-            return None, problem
-        return resolved, condition("AllTrafficAssigned", "True")
-
-    def _tag_url(self, tag: str, route: str, namespace: str) -> str | None:
-        """A tag's URL; None when `{tag}-{route}` is too long for a DNS label (no host in
-        Knative either: the ingress serves no such host)."""
-        try:
-            return http_url(tag_host(tag, route, namespace, self.domain))
-        except BadInput:
-            return None
 
     def _write_route_status(
         self,
@@ -986,57 +903,3 @@ def _may_reuse(revision: JSON, config: JSON, template: JSON) -> bool:
     if labels.get(LABEL_CONFIGURATION_GENERATION) == str(config["metadata"]["generation"]):
         return True
     return bool(revision.get("spec") == template.get("spec", {}))
-
-
-def _rollout_key(target: JSON) -> RolloutKey | None:
-    """The rollout group of a `spec.traffic` entry: (tag, configuration) for a
-    `latestRevision` target, None for a pinned revision."""
-    config = target.get("configurationName")
-    if not target.get("latestRevision") or not config:
-        return None
-    return (target.get("tag") or "", str(config))
-
-
-def _split_rolling_targets(
-    spec: Sequence[JSON],
-    resolved: Sequence[TrafficTarget],
-    rollouts: Mapping[RolloutKey, TargetRollout],
-) -> list[TrafficTarget]:
-    """`resolved` with each rolling group's entry replaced by one entry per revision of
-    the group (`GetRevisionTrafficTargets` with a rollout); other entries unchanged."""
-    served: list[TrafficTarget] = []
-    expanded: set[RolloutKey] = set()
-    for target, entry in zip(spec, resolved, strict=True):
-        group = _rollout_key(target)
-        rollout = rollouts.get(group) if group is not None else None
-        if group is None or rollout is None or not rollout.in_progress:
-            served.append(entry)
-        elif group not in expanded:
-            # Entries of one group are one target to Knative (`mergeIfNecessary`).
-            expanded.add(group)
-            served.extend(
-                replace(entry, revision_name=share.revision, percent=share.percent)
-                for share in rollout.shares
-            )
-    return served
-
-
-def _names(targets: Iterable[TrafficTarget]) -> set[str]:
-    return {t.revision_name for t in targets if t.revision_name}
-
-
-def _unready_config(name: str, config: JSON) -> JSON:
-    ready = ready_of(config)
-    if ready["status"] == "False":
-        return condition(
-            "AllTrafficAssigned",
-            "False",
-            "RevisionMissing",
-            f'Configuration "{name}" does not have any ready Revision.',
-        )
-    return condition(
-        "AllTrafficAssigned",
-        "Unknown",
-        "RevisionMissing",
-        f'Configuration "{name}" is waiting for a Revision to become ready.',
-    )
