@@ -31,25 +31,19 @@ from typing import Protocol
 
 from harness.knative.model import SERVING_GROUP
 from harness.knative.traffic import TrafficTarget
-from harness.knative.urls import http_url, route_host
 from harness.knative.validation import ClusterConfig
 from harness.local.admission import Admission
 from harness.local.objects import (
     API_VERSION,
-    CLUSTER_LOCAL_DOMAIN,
-    DEFAULT_CONTAINER_NAME,
     LABEL_CONFIGURATION,
     LABEL_CONFIGURATION_GENERATION,
     LABEL_CONFIGURATION_UID,
     LABEL_ROUTING_STATE,
     LABEL_SERVICE,
     LABEL_SERVICE_UID,
-    ROLLOUT_IN_PROGRESS,
     being_deleted,
     condition,
     finalizers_of,
-    happy,
-    merge_conditions,
     now,
     owned_by,
     owner_reference,
@@ -63,6 +57,13 @@ from harness.local.rollout_schedule import (
     advance,
     next_step_at,
     rollout_duration_s,
+)
+from harness.local.serving_status import (
+    configuration_status,
+    name_taken_status,
+    revision_status,
+    route_status,
+    service_status,
 )
 from harness.local.traffic_resolution import (
     resolve_traffic,
@@ -572,46 +573,16 @@ class Controller:
             latest_ready: str | None = latest_created
         else:
             latest_ready = self._latest_ready(namespace, name)
-        if created_ready["status"] == "True":
-            ready = condition("Ready", "True")
-        elif created_ready["status"] == "False":
-            ready = condition(
-                "Ready",
-                "False",
-                "RevisionFailed",
-                f'Revision "{latest_created}" failed with message: '
-                f"{created_ready.get('message', '')}.",
-            )
-        else:
-            ready = condition("Ready", "Unknown")
-        status = {
-            "observedGeneration": config_generation,
-            "conditions": merge_conditions(config.get("status", {}).get("conditions"), [ready]),
-            "latestCreatedRevisionName": latest_created,
-        }
-        if latest_ready:
-            status["latestReadyRevisionName"] = latest_ready
+        status = configuration_status(config, revision, latest_ready)
         if config.get("status") != status or "resourceVersion" not in cmeta:
             config["status"] = status
             config = self.store.put("configurations", config)
         return config, workload, None
 
     def _fail_name_taken(self, config: JSON, rev_name: str) -> JSON:
-        """The Configuration's status when its template's revision name is taken:
-        `MarkRevisionCreationFailed` with the AlreadyExists error, the latest created and
-        ready revisions unchanged (configuration.go)."""
-        old = config.get("status", {})
-        error = f'revisions.{SERVING_GROUP} "{rev_name}" already exists'
-        ready = condition(
-            "Ready", "False", "RevisionFailed", f"Revision creation failed with message: {error}."
-        )
-        status: JSON = {
-            "observedGeneration": config["metadata"]["generation"],
-            "conditions": merge_conditions(old.get("conditions"), [ready]),
-        }
-        for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
-            if key in old:
-                status[key] = old[key]
+        """Store the Configuration failed as its template's revision name is taken
+        (`name_taken_status`)."""
+        status = name_taken_status(config, rev_name)
         if config.get("status") != status or "resourceVersion" not in config["metadata"]:
             config["status"] = status
             config = self.store.put("configurations", config)
@@ -672,35 +643,10 @@ class Controller:
         return self.store.put("revisions", revision)
 
     def _fill_revision_status(self, revision: JSON) -> None:
-        meta = revision["metadata"]
-        ready, reason, message = self._readiness.get(
-            (meta["namespace"], meta["name"]), (False, "Deploying", "")
+        key = (revision["metadata"]["namespace"], revision["metadata"]["name"])
+        revision["status"] = revision_status(
+            revision, self._readiness.get(key, (False, "Deploying", "")), self._replicas.get(key)
         )
-        if ready:
-            health = condition("ContainerHealthy", "True")
-            resources = condition("ResourcesAvailable", "True")
-        elif reason == "Deploying":
-            health = condition("ContainerHealthy", "Unknown")
-            resources = condition("ResourcesAvailable", "Unknown", "Deploying")
-        else:
-            health = condition("ContainerHealthy", "False", reason, message)
-            resources = condition("ResourcesAvailable", "Unknown", "Deploying")
-        conditions = [health, resources, happy([health, resources])]
-        containers = revision["spec"].get("containers") or [{}]
-        actual, desired = self._replicas.get(
-            (meta["namespace"], meta["name"]), (1 if ready else 0, 1)
-        )
-        revision["status"] = {
-            "observedGeneration": 1,
-            "conditions": merge_conditions(revision["status"].get("conditions"), conditions),
-            "containerStatuses": [
-                {"name": c.get("name", DEFAULT_CONTAINER_NAME), "imageDigest": c.get("image", "")}
-                for c in containers
-                if isinstance(c, dict)
-            ],
-            "actualReplicas": actual,
-            "desiredReplicas": desired,
-        }
 
     def _write_revision_status(self, stored: JSON) -> None:
         revision = copy.deepcopy(stored)
@@ -763,34 +709,9 @@ class Controller:
         if stored is None:
             return
         route = copy.deepcopy(stored)
-        namespace, name = meta["namespace"], meta["name"]
-        if assigned["status"] != "True":
-            ingress = condition(
-                "IngressReady", "Unknown", "Uninitialized", "Waiting for load balancer to be ready"
-            )
-        elif rolling:
-            # MarkIngressRolloutInProgress: the Route (and its Service) is not Ready until
-            # the rollout ends.
-            ingress = condition("IngressReady", "Unknown", "RolloutInProgress", ROLLOUT_IN_PROGRESS)
-        else:
-            ingress = condition("IngressReady", "True")
-        certificate = condition(
-            "CertificateProvisioned",
-            "True",
-            "TLSNotEnabled",
-            "autoTLS is not enabled",
+        status = route_status(
+            route, meta["generation"], resolved, assigned, rolling=rolling, domain=self.domain
         )
-        conditions = [assigned, certificate, ingress, happy([assigned, ingress])]
-        status: JSON = {
-            "observedGeneration": meta["generation"],
-            "conditions": merge_conditions(route.get("status", {}).get("conditions"), conditions),
-            "url": http_url(route_host(name, namespace, self.domain)),
-            "address": {"url": http_url(f"{name}.{namespace}.{CLUSTER_LOCAL_DOMAIN}")},
-        }
-        if resolved is not None:
-            status["traffic"] = [t.to_dict() for t in resolved]
-        elif "traffic" in route.get("status", {}):
-            status["traffic"] = route["status"]["traffic"]
         if route.get("status") != status:
             route["status"] = status
             self.store.put("routes", route)
@@ -831,55 +752,9 @@ class Controller:
         config = self.store.peek("configurations", namespace, name)
         # A standalone Route holding the Service's name is none of the Service's business.
         route = self.store.peek("routes", namespace, name) if route_owned else None
-        cstatus = (config or {}).get("status", {})
-        rstatus = (route or {}).get("status", {})
-        config_ready = ready_of(config)
-        route_ready = ready_of(route)
-        configs = condition(
-            "ConfigurationsReady",
-            config_ready["status"],
-            config_ready.get("reason", ""),
-            config_ready.get("message", ""),
+        status = service_status(
+            stored, generation, config, route, route_owned=route_owned, name_taken=name_taken
         )
-        routes = (
-            condition(
-                "RoutesReady",
-                route_ready["status"],
-                route_ready.get("reason", ""),
-                route_ready.get("message", ""),
-            )
-            if route_owned
-            else condition(
-                "RoutesReady",
-                "False",
-                "NotOwned",
-                f'There is an existing Route "{name}" that we do not own.',
-            )
-        )
-        dependents = [configs, routes]
-        if name_taken is not None:
-            # MarkRevisionNameTaken, marked last: Ready takes its reason.
-            routes = condition(
-                "RoutesReady",
-                "False",
-                "RevisionNameTaken",
-                f'The revision name "{name_taken}" is taken by a conflicting Revision, so '
-                "traffic will not be migrated",
-            )
-            dependents = [routes, configs]
-        status: JSON = {
-            "observedGeneration": generation,
-            "conditions": merge_conditions(
-                stored.get("status", {}).get("conditions"),
-                [configs, routes, happy(dependents)],
-            ),
-        }
-        for key in ("latestCreatedRevisionName", "latestReadyRevisionName"):
-            if key in cstatus:
-                status[key] = cstatus[key]
-        for key in ("url", "address", "traffic"):
-            if key in rstatus:
-                status[key] = copy.deepcopy(rstatus[key])
         if stored.get("status") != status:
             svc = copy.deepcopy(stored)
             svc["status"] = status
