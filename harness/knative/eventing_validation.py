@@ -62,6 +62,140 @@ def parse_iso8601_duration(text: str) -> float | None:
     return -seconds if text.startswith("-") else seconds
 
 
+# ----- the webhooks' decoding -----
+
+# Knative Eventing's webhooks decode the object into its Go types with encoding/json's
+# DisallowUnknownFields (cmd/webhook/main.go at 8cf4c4b6: "Whether to disallow unknown
+# fields: true"; knative.dev/pkg webhook/json/decode.go at 521cb33b skips metadata). The
+# CRD schemas preserve unknown fields under a Trigger's ``spec`` and any ``delivery``, so
+# the API server keeps what the Go types lack there and the defaulting webhook, which runs
+# first, denies it (pkg webhook/resourcesemantics/defaulting/defaulting.go: "mutation
+# failed: cannot decode incoming new object: ..."). The Go types' JSON names (1: a scalar
+# or a map of strings): pkg/apis/eventing/v1/{broker,trigger}_types.go,
+# pkg/apis/duck/v1/delivery_types.go, knative.dev/pkg apis/duck/v1/{destination,
+# knative_reference}.go.
+DEFAULTING_WEBHOOK_NAME = "webhook.eventing.knative.dev"
+_KREFERENCE: JSON = dict.fromkeys(
+    ("kind", "namespace", "name", "apiVersion", "group", "address"), 1
+)
+_DESTINATION: JSON = {"ref": _KREFERENCE, "uri": 1, "CACerts": 1, "audience": 1}
+_DELIVERY: JSON = {
+    "deadLetterSink": _DESTINATION,
+    **dict.fromkeys(
+        ("retry", "timeout", "backoffPolicy", "backoffDelay", "retryAfterMax", "format"), 1
+    ),
+}
+_API_FILTER: JSON = {"exact": 1, "prefix": 1, "suffix": 1, "cesql": 1}
+for _nested in ("all", "any", "not"):  # SubscriptionsAPIFilter nests itself
+    _API_FILTER[_nested] = _API_FILTER
+GO_FIELDS: dict[str, JSON] = {
+    "Broker": {"spec": {"config": _KREFERENCE, "delivery": _DELIVERY}},
+    "Trigger": {
+        "spec": {
+            "broker": 1,
+            "brokerRef": _KREFERENCE,
+            "filter": {"attributes": 1},
+            "filters": _API_FILTER,
+            "subscriber": _DESTINATION,
+            "delivery": _DELIVERY,
+        }
+    },
+}
+
+
+def _go_match(key: str, fields: Mapping[str, Any]) -> str | None:
+    """The Go field encoding/json decodes ``key`` into: the exact name, else one equal
+    under case folding (as its ``foldName`` match), else None."""
+    if key in fields:
+        return key
+    folded = key.casefold()
+    return next((name for name in fields if name.casefold() == folded), None)
+
+
+def _undecodable(fields: Any, value: Any, path: str, found: list[tuple[str, str]]) -> None:
+    if not isinstance(fields, dict):
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _undecodable(fields, item, f"{path}[{i}]", found)
+        return
+    if not isinstance(value, Mapping):
+        return
+    for key in sorted(value):  # the API server sends the object with its keys sorted
+        child = f"{path}.{key}" if path else str(key)
+        name = _go_match(str(key), fields)
+        if name is None:
+            found.append((child, str(key)))
+        else:
+            _undecodable(fields[name], value[key], child, found)
+
+
+def undecodable_fields(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (path, key) of each field of a Broker's or Trigger's ``spec`` its Go type does
+    not have, in the order the webhook's decoder meets them (the first is the denial's)."""
+    fields = GO_FIELDS.get(str(obj.get("kind")))
+    found: list[tuple[str, str]] = []
+    if fields is not None and "spec" in obj:
+        _undecodable(fields["spec"], obj["spec"], "spec", found)
+    return found
+
+
+def _canonical(fields: Any, value: Any) -> None:
+    if not isinstance(fields, dict):
+        return
+    if isinstance(value, list):
+        for item in value:
+            _canonical(fields, item)
+        return
+    if not isinstance(value, dict):
+        return
+    winners: dict[str, Any] = {}
+    for key in sorted(value):  # a later key of the same Go field wins, as in decoding
+        name = _go_match(str(key), fields)
+        if name is not None:
+            winners[name] = key
+    for name, key in winners.items():
+        for other in [k for k in value if k != key and _go_match(str(k), fields) == name]:
+            del value[other]
+        if name != key:
+            value[name] = value.pop(key)
+        _canonical(fields[name], value[name])
+
+
+def canonical_field_names(obj: JSON) -> JSON:
+    """``obj`` with the ``spec`` keys the Go decoder matched case-insensitively renamed to
+    the Go types' JSON names, in place: the defaulting webhook answers the round trip
+    through its Go type as a patch (knative.dev/pkg defaulting.go), so a stored
+    ``Retry`` is ``retry``."""
+    fields = GO_FIELDS.get(str(obj.get("kind")))
+    if fields is not None and "spec" in obj:
+        _canonical(fields["spec"], obj["spec"])
+    return obj
+
+
+def decoding_denial(obj: Mapping[str, Any]) -> str | None:
+    """The defaulting webhook's denial of an object with a field its Go type lacks, as
+    the API server relays it, or None."""
+    found = undecodable_fields(obj)
+    if not found:
+        return None
+    return (
+        f'admission webhook "{DEFAULTING_WEBHOOK_NAME}" denied the request: mutation failed: '
+        f'cannot decode incoming new object: json: unknown field "{found[0][1]}"'
+    )
+
+
+def go_field_names(kind: str, path: str) -> list[str]:
+    """The Go type's JSON names beside ``path``'s last key (for a did-you-mean)."""
+    node: Any = GO_FIELDS.get(kind, {})
+    for part in re.sub(r"\[\d+\]", "", path).split(".")[:-1]:
+        if not isinstance(node, dict):
+            return []
+        name = _go_match(part, node)
+        node = node.get(name) if name else None
+    return sorted(node) if isinstance(node, dict) else []
+
+
 # ----- defaults -----
 
 
@@ -385,25 +519,83 @@ def validate_broker(
 
 
 def _broker_immutable(broker: Mapping[str, Any], old: Mapping[str, Any]) -> list[FieldError]:
-    new_spec = {k: v for k, v in _spec(broker).items() if k != "delivery"}
-    old_spec = {k: v for k, v in _spec(old).items() if k != "delivery"}
-    if new_spec != old_spec:
-        return [
-            FieldError("Immutable fields changed (-old +new)", ("spec",), _diff(old_spec, new_spec))
-        ]
-    before = _annotations(old).get(BROKER_CLASS_ANNOTATION)
-    after = _annotations(broker).get(BROKER_CLASS_ANNOTATION)
+    # Broker.CheckImmutableFields (broker_validation.go at 8cf4c4b6): the spec but
+    # Delivery, then the class annotation; the first change found is the one error.
+    diff = _broker_spec_diff(_spec(old).get("config"), _spec(broker).get("config"))
+    if diff:
+        return [FieldError("Immutable fields changed (-old +new)", ("spec",), diff)]
+    before = _str(_annotations(old).get(BROKER_CLASS_ANNOTATION))
+    after = _str(_annotations(broker).get(BROKER_CLASS_ANNOTATION))
     if before != after:
         return [
             FieldError(
-                "Immutable annotations changed (-old +new)", ("annotations",), _diff(before, after)
+                "Immutable annotations changed (-old +new)",
+                ("annotations",),
+                _string_diff(before, after),
             )
         ]
     return []
 
 
-def _diff(old: object, new: object) -> str:
-    return f"-: {json.dumps(old, sort_keys=True)}\n+: {json.dumps(new, sort_keys=True)}"
+def _string_diff(old: str, new: str) -> str:
+    """knative.dev/pkg ``kmp.ShortDiff`` of two Go strings (kmp/reporters.go at 521cb33b:
+    go-cmp names the root step by its type)."""
+    return f'{{string}}:\n\t-: "{old}"\n\t+: "{new}"\n' if old != new else ""
+
+
+# KReference's fields in Go declaration order (knative.dev/pkg apis/duck/v1
+# knative_reference.go at 521cb33b): JSON name, Go name; Address is a *string.
+_KREFERENCE_GO = (
+    ("kind", "Kind"),
+    ("namespace", "Namespace"),
+    ("name", "Name"),
+    ("apiVersion", "APIVersion"),
+    ("group", "Group"),
+    ("address", "Address"),
+)
+
+
+def _kreference_text(ref: Mapping[str, Any]) -> str:
+    """Go's ``%+v`` of a ``*KReference``."""
+    parts = []
+    for json_name, go_name in _KREFERENCE_GO:
+        value = ref.get(json_name)
+        if json_name == "address":
+            # go-cmp prints the pointer's address; its target is printed instead.
+            parts.append(f"{go_name}:{'<nil>' if value is None else '&' + _str(value)}")
+        else:
+            parts.append(f"{go_name}:{_str(value)}")
+    return "&{" + " ".join(parts) + "}"
+
+
+def _broker_spec_diff(old: object, new: object) -> str:
+    """``kmp.ShortDiff`` of two BrokerSpecs ignoring Delivery: its one other field is the
+    ``*KReference`` Config. (An ``address`` set on one side only prints as ``&target``,
+    where go-cmp prints the pointer's address.)"""
+    root = "{v1.BrokerSpec}.Config"
+    old_ref = old if isinstance(old, Mapping) else None
+    new_ref = new if isinstance(new, Mapping) else None
+    if old_ref is None and new_ref is None:
+        return ""
+    if old_ref is None or new_ref is None:
+        old_text = "<nil>" if old_ref is None else _kreference_text(old_ref)
+        new_text = "<nil>" if new_ref is None else _kreference_text(new_ref)
+        return f'{root}:\n\t-: "{old_text}"\n\t+: "{new_text}"\n'
+    diffs = []
+    for json_name, go_name in _KREFERENCE_GO:
+        before, after = old_ref.get(json_name), new_ref.get(json_name)
+        if json_name == "address":
+            if before != after:
+                diffs.append(
+                    f'*{root}.{go_name}:\n\t-: "{_str(before)}"\n\t+: "{_str(after)}"\n'
+                    if before is not None and after is not None
+                    else f"{root}.{go_name}:\n\t-: "
+                    f'"{"<nil>" if before is None else "&" + _str(before)}"\n\t+: '
+                    f'"{"<nil>" if after is None else "&" + _str(after)}"\n'
+                )
+        elif _str(before) != _str(after):
+            diffs.append(f'{root}.{go_name}:\n\t-: "{_str(before)}"\n\t+: "{_str(after)}"\n')
+    return "".join(diffs)
 
 
 def validate_trigger(
@@ -448,18 +640,14 @@ def validate_trigger(
             _validate_injection(_str(annotations[INJECTION_ANNOTATION]), _str(broker)),
             f"metadata.annotations[{INJECTION_ANNOTATION}]",
         )
-    if old is not None and _spec(old).get("broker") != broker:
-        errors.append(
-            FieldError(
-                "Immutable fields changed (-old +new)",
-                ("spec.broker",),
-                _diff(_spec(old).get("broker"), broker),
-            )
-        )
+    # Trigger.CheckImmutableFields (trigger_validation.go at 8cf4c4b6): spec.broker.
+    if old is not None and (diff := _string_diff(_str(_spec(old).get("broker")), _str(broker))):
+        errors.append(FieldError("Immutable fields changed (-old +new)", ("spec.broker",), diff))
     return errors
 
 
 EVENTING_VALIDATORS = {"Broker": validate_broker, "Trigger": validate_trigger}
+EVENTING_DEFAULTS = {"Broker": set_broker_defaults, "Trigger": set_trigger_defaults}
 
 
 def validate_eventing_object(obj: Mapping[str, Any]) -> list[FieldError]:

@@ -7,6 +7,8 @@ first. Reports are plain values; rendering (human or JSON) is the command's job.
 
 from __future__ import annotations
 
+import copy
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -14,7 +16,13 @@ from typing import Any
 
 from harness.inputs import InputError, read_text
 from harness.knative.cluster import ClusterConfig
-from harness.knative.eventing_validation import EVENTING_VALIDATORS, validate_eventing_object
+from harness.knative.eventing_validation import (
+    EVENTING_DEFAULTS,
+    EVENTING_VALIDATORS,
+    go_field_names,
+    undecodable_fields,
+    validate_eventing_object,
+)
 from harness.knative.field_error import FieldError
 from harness.knative.manifest import Document, ManifestError, parse_manifests
 from harness.knative.model import EVENTING_API_VERSION, EVENTING_GROUP
@@ -30,7 +38,7 @@ from harness.knative.rules import (
     values,
 )
 from harness.knative.rules.catalogue import RULES
-from harness.knative.unknown_fields import feature_hint, hint, unknown_fields
+from harness.knative.unknown_fields import feature_hint, hint, prune_unknown, unknown_fields
 from harness.knative.validation import API_VERSION, SERVING_GROUP, VALIDATORS, validate_object
 
 CHECKS: list[Check] = [*annotation_keys.CHECKS, *scaling.CHECKS, *routing.CHECKS, *values.CHECKS]
@@ -185,7 +193,7 @@ def lint_document(
         )
         return findings
     if isinstance(api_version, str) and api_version.startswith(f"{EVENTING_GROUP}/"):
-        return findings + _lint_eventing(obj, str(kind), api_version, document)
+        return findings + _lint_eventing(obj, str(kind), api_version, document, previous)
     if not is_serving or kind not in _KNATIVE_KINDS:
         findings.append(
             Finding(
@@ -219,10 +227,27 @@ def lint_document(
     return findings
 
 
+def _undecodable_field(kind: str, path: str, key: str, document: Document) -> Finding:
+    message = (
+        f'unknown field "{path}": Knative Eventing\'s webhook refuses it '
+        f'(json: unknown field "{key}")'
+    )
+    close = difflib.get_close_matches(key, go_field_names(kind, path), n=1, cutoff=0.6)
+    if close:
+        message = f"{message}; did you mean {close[0]}?"
+    return Finding("error", path, message, "unknown-field", document.line_of(path))
+
+
 def _lint_eventing(
-    obj: Mapping[str, Any], kind: str, api_version: str, document: Document
+    obj: Mapping[str, Any],
+    kind: str,
+    api_version: str,
+    document: Document,
+    previous: Previous | None = None,
 ) -> list[Finding]:
-    """Brokers and Triggers: Knative Eventing's webhook (harness.knative.eventing_validation)."""
+    """Brokers and Triggers: the API server's unknown fields, then Knative Eventing's
+    webhooks (harness.knative.eventing_validation): the fields its Go types lack, its
+    validation, and with ``previous`` its update rules."""
     if kind not in EVENTING_VALIDATORS:
         return [
             Finding(
@@ -243,7 +268,20 @@ def _lint_eventing(
                 document.line_of("apiVersion"),
             )
         ]
-    return [_from_field_error(e, document) for e in validate_eventing_object(obj)]
+    unknown = unknown_fields(obj, kind)
+    findings = [_unknown_field(kind, path, document) for path in unknown]
+    # The webhook sees what the API server keeps (Warn/Ignore prune the rest).
+    kept = copy.deepcopy(dict(obj))
+    prune_unknown(kept, kind)
+    findings += [_undecodable_field(kind, p, k, document) for p, k in undecodable_fields(kept)]
+    old = previous_of(obj, previous or {})
+    if old is None:
+        errors = validate_eventing_object(kept)
+    else:
+        new = as_applied(kept, old)
+        prune_unknown(new, kind)
+        errors = EVENTING_VALIDATORS[kind](EVENTING_DEFAULTS[kind](new), old)
+    return findings + [_from_field_error(e, document) for e in errors]
 
 
 def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:

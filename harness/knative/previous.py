@@ -4,7 +4,10 @@ manifest can be checked as the update it would be.
 The previous file holds the stored objects (``kubectl get ksvc NAME -o yaml``, or the
 manifest last applied); each linted Service, Route, Configuration or Revision is checked
 as an update of the previous object with the same kind and name (and namespace, when
-both name one), through ``validate_object(..., old=...)``; anything else as a create.
+both name one), through ``validate_object(..., old=...)``, and each Broker or Trigger
+through Knative Eventing's ``validate_broker``/``validate_trigger(..., old)`` (a
+Trigger's ``spec.broker``, a Broker's spec but ``delivery`` and its class annotation do
+not change); anything else as a create.
 
 What is checked is what ``kubectl apply`` would send: the three-way JSON merge patch
 from the manifest last applied (the stored object's
@@ -14,8 +17,8 @@ not a stored object, is taken as that manifest) applied to the stored object
 fields no manifest named are kept, such as the creator/lastModifier annotations; a
 ``kubectl replace`` of a manifest without them would be refused: "annotation value is
 immutable"). The stored object is the previous one after Knative's create defaulting (a
-no-op on what a cluster returns), except a Revision's: Knative does not default a
-Revision on update either.
+no-op on what a cluster returns; Knative Eventing's for a Broker or Trigger), except a
+Revision's: Knative does not default a Revision on update either.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from typing import Any
 from harness.knative.apply_patch import LAST_APPLIED, last_applied, three_way_patch
 from harness.knative.cluster import ClusterConfig
 from harness.knative.defaults import set_defaults
+from harness.knative.eventing_validation import EVENTING_DEFAULTS
 from harness.knative.manifest import parse_manifests
+from harness.knative.model import EVENTING_GROUP
 from harness.knative.patches import merge_patch
 
 Key = tuple[str, str, str]
@@ -36,6 +41,11 @@ Key = tuple[str, str, str]
 # annotation was never applied (kubectl then deletes nothing), not a manifest.
 _STORED_FIELDS = ("uid", "resourceVersion", "creationTimestamp")
 Previous = Mapping[Key, Mapping[str, Any]]
+
+
+def _is_eventing(obj: Mapping[str, Any]) -> bool:
+    api_version = obj.get("apiVersion")
+    return isinstance(api_version, str) and api_version.startswith(f"{EVENTING_GROUP}/")
 
 
 def _key(obj: Mapping[str, Any]) -> Key | None:
@@ -70,7 +80,9 @@ def previous_objects(text: str, config: ClusterConfig) -> dict[Key, dict[str, An
                 **(annotations if isinstance(annotations, dict) else {}),
                 LAST_APPLIED: written,
             }
-        if obj.get("kind") != "Revision":
+        if obj.get("kind") in EVENTING_DEFAULTS and _is_eventing(obj):
+            EVENTING_DEFAULTS[str(obj["kind"])](obj)
+        elif obj.get("kind") != "Revision":
             set_defaults(obj, config)
         found[key] = obj
     return found

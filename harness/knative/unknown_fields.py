@@ -2,12 +2,17 @@
 
 Before Knative's webhook sees an object, the API server decodes it against the CRD's
 structural schema (``harness.knative.crd_fields``, generated from knative/serving
-``config/core/300-resources/*.yaml``). A field the schema does not declare is an
+``config/core/300-resources/*.yaml`` and knative/eventing
+``config/core/resources/{broker,trigger}.yaml``). A field the schema does not declare is an
 *unknown field*: with ``fieldValidation=Strict`` (kubectl's default) the request fails
 with ``strict decoding error: unknown field "spec.template.spec.nodName"``; with
 ``Warn`` (the server's default) the field is dropped and a ``Warning`` header names it;
 with ``Ignore`` it is dropped silently. Paths are as the API server prints them
 (``spec.template.spec.containers[0].imagePullPolicyy``), sorted.
+
+Eventing's schemas preserve unknown fields under a Trigger's ``spec`` and any
+``delivery``: what the API server keeps there, Knative Eventing's webhook refuses when
+its Go types lack it (``eventing_validation.undecodable_fields``).
 
 ``hint`` is the linter's did-you-mean: a Kubernetes field Knative leaves out of its
 schema, or the closest declared field for a typo.

@@ -193,3 +193,92 @@ def test_client_dry_run_create_patch_replace_delete(objects: client.CustomObject
         'dryRun: Unsupported value: "Some": supported values: "All"'
     )
     objects.delete_namespaced_custom_object(*args, "dry-c")
+
+
+# ----- fieldValidation -----
+
+MUTATION_FAILED = (
+    'admission webhook "webhook.eventing.knative.dev" denied the request: mutation failed: '
+    'cannot decode incoming new object: json: unknown field "{}"'
+)
+
+
+def test_kubectl_field_validation(kubectl: Kubectl) -> None:
+    typo = BROKER.format(name="fv-b").replace("  delivery:", "  confg: {}\n  delivery:")
+    # kubectl's default, --validate=strict: the API server refuses the unknown field.
+    strict = kubectl("apply", "-f", "-", input=typo)
+    assert strict.returncode == 1
+    assert strict.stderr.strip() == (
+        'Error from server (BadRequest): error when creating "STDIN": Broker in version "v1" '
+        'cannot be handled as a Broker: strict decoding error: unknown field "spec.confg"'
+    ), strict.stderr
+    assert kubectl("get", "broker", "fv-b").returncode != 0
+    # --validate=warn: dropped, with the API server's warning printed by kubectl.
+    warned = kubectl("apply", "--validate=warn", "-f", "-", input=typo)
+    assert warned.returncode == 0, warned.stderr
+    assert 'Warning: unknown field "spec.confg"' in warned.stderr
+    stored = kubectl("get", "broker", "fv-b", "-o", "json")
+    assert "confg" not in json.loads(stored.stdout)["spec"]
+    # --validate=false (Ignore): dropped silently; here an update.
+    ignored = kubectl(
+        "apply", "--validate=false", "-f", "-", input=typo.replace("retry: 2", "retry: 3")
+    )
+    assert ignored.returncode == 0, ignored.stderr
+    assert "unknown field" not in ignored.stderr
+    assert "broker.eventing.knative.dev/fv-b configured" in ignored.stdout
+    # A Trigger's spec keeps unknown fields in its CRD schema: the API server lets a typo
+    # through whatever the mode, and Knative Eventing's defaulting webhook refuses it.
+    filterr = TRIGGER.format(name="fv-t", broker="fv-b") + "  filterr: {}\n"
+    for validate in ("strict", "warn", "false"):
+        refused = kubectl("apply", f"--validate={validate}", "-f", "-", input=filterr)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == (
+            'Error from server (BadRequest): error when creating "STDIN": '
+            + MUTATION_FAILED.format("filterr")
+        ), refused.stderr
+    # Below spec, the subscriber's schema keeps nothing unknown: the API server's rule.
+    urii = TRIGGER.format(name="fv-t", broker="fv-b").replace("    uri:", "    urii: x\n    uri:")
+    nested = kubectl("apply", "--dry-run=server", "-f", "-", input=urii)
+    assert 'strict decoding error: unknown field "spec.subscriber.urii"' in nested.stderr
+    assert kubectl("delete", "broker", "fv-b").returncode == 0
+
+
+def test_client_field_validation(objects: client.CustomObjectsApi) -> None:
+    args = (GROUP, VERSION, "default", "brokers")
+    body = broker("fv-c", delivery={"retry": 1})
+    body["spec"]["confg"] = {"name": "x"}
+    body["extra"] = True
+    with pytest.raises(ApiException) as strict:
+        objects.create_namespaced_custom_object(*args, body, field_validation="Strict")
+    assert strict.value.status == 400
+    assert status_of(strict)["message"] == (
+        'Broker in version "v1" cannot be handled as a Broker: strict decoding error: '
+        'unknown field "extra", unknown field "spec.confg"'
+    )
+    # The server's default is Warn: dropped, one Warning header per field.
+    made, code, headers = objects.create_namespaced_custom_object_with_http_info(*args, body)
+    made = as_dict(made)
+    assert code == 201
+    assert "confg" not in made["spec"] and "extra" not in made
+    assert headers["Warning"] == (
+        '299 - "unknown field \\"extra\\"", 299 - "unknown field \\"spec.confg\\""'
+    )
+    # A patch: the patched object is what is checked.
+    patch: dict[str, Any] = {"spec": {"delivery": {"retry": 2, "retries": 4}}}
+    with pytest.raises(ApiException) as patched:
+        objects.patch_namespaced_custom_object(
+            *args, "fv-c", patch, field_validation="Strict", dry_run="All"
+        )
+    # spec.delivery keeps unknown fields in the CRD schema: the webhook's refusal.
+    assert status_of(patched)["message"] == MUTATION_FAILED.format("retries")
+    # Knative's webhook decodes with Go's case-insensitive field match and answers the
+    # round trip through its Go type: "Retry" is stored as retry.
+    patch = {"spec": {"delivery": {"retry": None, "Retry": 5}}}
+    loose = as_dict(objects.patch_namespaced_custom_object(*args, "fv-c", patch, dry_run="All"))
+    assert loose["spec"]["delivery"] == {"retry": 5}
+    with pytest.raises(ApiException) as bad_mode:
+        objects.create_namespaced_custom_object(*args, body, field_validation="Loose")
+    assert status_of(bad_mode)["message"] == (
+        'fieldValidation: Unsupported value: "Loose": supported values: "Ignore", "Strict", "Warn"'
+    )
+    objects.delete_namespaced_custom_object(*args, "fv-c")

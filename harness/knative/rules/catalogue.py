@@ -33,8 +33,12 @@ RULES: dict[str, Rule] = {
             "error",
             "fields outside Knative's CRD schema (typos, Kubernetes pod/container fields "
             "Knative leaves out: nodeName, lifecycle, ...): kubectl's strict field validation "
-            "gets the API server's 'unknown field' refusal; with a did-you-mean",
-            _S + "config/core/300-resources/*.yaml (CRD schemas); Kubernetes API server",
+            "gets the API server's 'unknown field' refusal; where an eventing schema keeps "
+            "unknown fields (a Trigger's spec, a delivery), Knative Eventing's webhook refuses "
+            "what its Go types lack; with a did-you-mean",
+            _S + "config/core/300-resources/*.yaml, knative/eventing config/core/resources/"
+            "{broker,trigger}.yaml (CRD schemas); Kubernetes API server; knative.dev/pkg "
+            "webhook/json/decode.go",
         ),
         Rule(
             "duplicate-key",

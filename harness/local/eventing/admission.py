@@ -8,8 +8,9 @@ serving emulator's code path, ``harness.local.admission.webhook_denial``): 400
 ``BadRequest``, no details, ``admission webhook "validation.webhook.eventing.knative.dev"
 denied the request: validation failed: ...`` (the webhook's name: knative/eventing
 cmd/webhook/main.go and config/core/webhooks/resource-validation.yaml at 8cf4c4b6). The
-API server's own refusals (a missing or invalid name, a body of the wrong shape) answer
-first and stay 422 ``Invalid``.
+defaulting webhook ``webhook.eventing.knative.dev`` answers before it for a field the Go
+types lack (``eventing_validation.decoding_denial``). The API server's own refusals (a missing or
+invalid name, a body of the wrong shape) answer first and stay 422 ``Invalid``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import uuid
 from typing import Any
 
 from harness.knative.eventing_validation import (
+    canonical_field_names,
+    decoding_denial,
     eventing_denial,
     set_broker_defaults,
     set_trigger_defaults,
@@ -119,6 +122,11 @@ def _check_body(body: Any, namespace: str, kind: str) -> JSON:
 
 
 def _validate(obj: JSON, old: JSON | None) -> None:
+    # The defaulting webhook decodes first: a field the Go type lacks (kept by the CRD
+    # schema, which preserves unknown fields under a Trigger's spec and any delivery).
+    if denial := decoding_denial(obj):
+        raise webhook_denial(denial)
+    canonical_field_names(obj)
     if obj["kind"] == "Broker":
         set_broker_defaults(obj)
         errors = validate_broker(obj, old)

@@ -3,9 +3,11 @@
 The same conventions as the serving API (``harness.local.api``, which mounts these
 routes behind its guard and error middleware): list and watch (label and field
 selectors, ``?watch=1``), get, create, replace, merge and JSON patch, delete; ``Table``
-views for kubectl. Writes take ``dryRun=All`` (``harness.local.write_options``:
-admission runs, the answer is the object as it would be stored, nothing is stored or
-reconciled). Admission (defaults and Knative's webhook validation) is
+views for kubectl. Writes take the API server's write options as the serving API does
+(``harness.local.write_options``): ``dryRun=All`` (admission runs, the answer is the
+object as it would be stored, nothing is stored or reconciled) and ``fieldValidation``
+(fields outside the CRD schema of knative/eventing refused, or dropped with a warning).
+Admission (defaults and Knative's webhook validation) is
 ``harness.local.eventing.admission``; status comes from ``Eventing.reconcile`` right
 after each write.
 """
@@ -24,7 +26,13 @@ from harness.local.api_reads import ResourceReads, json_response, namespace_of
 from harness.local.eventing import admission, discovery
 from harness.local.eventing.engine import Eventing
 from harness.local.objectstore import JSON, ApiError
-from harness.local.write_options import is_dry_run
+from harness.local.write_options import (
+    attach_warnings,
+    check_fields,
+    field_validation,
+    is_dry_run,
+    with_warnings,
+)
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -86,30 +94,47 @@ class EventingApi(ResourceReads):
     async def create(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
         dry_run = is_dry_run(request.query)
-        body = await read_body(request)
-        stored = admission.create(self.store, resource, namespace, body, dry_run=dry_run)
-        if dry_run:
-            return json_response(stored, 201)
-        return json_response(self._stored(resource, namespace, stored["metadata"]["name"]), 201)
+        mode = field_validation(request.query)
+        body, warnings = check_fields(await read_body(request), self.kind(resource), mode)
+        try:
+            stored = admission.create(self.store, resource, namespace, body, dry_run=dry_run)
+        except ApiError as exc:
+            raise attach_warnings(exc, warnings) from None
+        if not dry_run:
+            stored = self._stored(resource, namespace, stored["metadata"]["name"])
+        return with_warnings(json_response(stored, 201), warnings)
 
     async def replace(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
         dry_run = is_dry_run(request.query)
+        mode = field_validation(request.query)
         name = request.match_info["name"]
-        body = await read_body(request)
-        return self._replace(resource, namespace, name, body, dry_run)
+        body, warnings = check_fields(await read_body(request), self.kind(resource), mode)
+        return self._replace(resource, namespace, name, body, dry_run, warnings)
 
     def _replace(
-        self, resource: str, namespace: str, name: str, body: JSON, dry_run: bool
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        body: JSON,
+        dry_run: bool,
+        warnings: list[str],
     ) -> web.Response:
-        replaced = admission.replace(self.store, resource, namespace, name, body, dry_run=dry_run)
-        if dry_run:
-            return json_response(replaced)
-        return json_response(self._stored(resource, namespace, name))
+        try:
+            replaced = admission.replace(
+                self.store, resource, namespace, name, body, dry_run=dry_run
+            )
+        except ApiError as exc:
+            raise attach_warnings(exc, warnings) from None
+        if not dry_run:
+            replaced = self._stored(resource, namespace, name)
+        return with_warnings(json_response(replaced), warnings)
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
         dry_run = is_dry_run(request.query)
+        mode = field_validation(request.query)
         name = request.match_info["name"]
         kind = request.content_type
         patch = await read_body(request, (JSON_PATCH, MERGE_PATCH))
@@ -122,7 +147,9 @@ class EventingApi(ResourceReads):
             )
         except PatchError as exc:
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
-        return self._replace(resource, namespace, name, patched, dry_run)
+        # As the API server: the patched object is what is checked for unknown fields.
+        patched, warnings = check_fields(patched, self.kind(resource), mode)
+        return self._replace(resource, namespace, name, patched, dry_run, warnings)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
