@@ -33,14 +33,18 @@ from harness.knative.model import SERVING_GROUP
 from harness.knative.traffic import TrafficTarget
 from harness.knative.validation import ClusterConfig
 from harness.local.admission import Admission
+from harness.local.configuration_revisions import (
+    latest_ready_name,
+    may_reuse,
+    new_configuration,
+    new_revision,
+    revision_of_generation,
+    template_env,
+)
 from harness.local.objects import (
     API_VERSION,
-    LABEL_CONFIGURATION,
-    LABEL_CONFIGURATION_GENERATION,
-    LABEL_CONFIGURATION_UID,
     LABEL_ROUTING_STATE,
     LABEL_SERVICE,
-    LABEL_SERVICE_UID,
     being_deleted,
     condition,
     finalizers_of,
@@ -126,15 +130,6 @@ class Runtime(Protocol):
     ) -> None:
         """Replace the ingress table: (namespace, route) -> resolved status.traffic."""
         ...
-
-
-def _env_of(template: JSON) -> dict[str, str]:
-    containers = template.get("spec", {}).get("containers") or [{}]
-    env: dict[str, str] = {}
-    for item in containers[0].get("env") or []:
-        if isinstance(item, dict) and "name" in item and "value" in item:
-            env[str(item["name"])] = str(item["value"])
-    return env
 
 
 class Controller:
@@ -516,21 +511,7 @@ class Controller:
         template = copy.deepcopy(svc["spec"]["template"])
         config = self.store.get("configurations", namespace, name)
         if config is None:
-            config = {
-                "apiVersion": API_VERSION,
-                "kind": "Configuration",
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "uid": str(uuid.uuid4()),
-                    "creationTimestamp": now(),
-                    "generation": 1,
-                    "labels": {LABEL_SERVICE: name, LABEL_SERVICE_UID: meta["uid"]},
-                    "ownerReferences": [owner_reference(svc)],
-                },
-                "spec": {"template": template},
-                "status": {},
-            }
+            config = new_configuration(svc, template)
         elif config["spec"]["template"] != template:
             config["spec"]["template"] = template
             config["metadata"]["generation"] += 1
@@ -541,11 +522,13 @@ class Controller:
         if byo_name:
             existing = self.store.peek("revisions", namespace, byo_name)
             if existing is not None:
-                if not _may_reuse(existing, config, template):
+                if not may_reuse(existing, config, template):
                     return self._fail_name_taken(config, byo_name), None, byo_name
                 revision = existing
         if revision is None:
-            revision = self._revision_of_generation(namespace, name, config_generation)
+            revision = revision_of_generation(
+                self.store.iter("revisions", namespace), name, config_generation
+            )
         workload = None
         if revision is None:
             rev_name = template.get("metadata", {}).get("name") or f"{name}-{config_generation:05d}"
@@ -557,7 +540,7 @@ class Controller:
                     service=name,
                     configuration=name,
                     name=rev_name,
-                    env=_env_of(template),
+                    env=template_env(template),
                     container_concurrency=int(
                         template.get("spec", {}).get("containerConcurrency") or 0
                     ),
@@ -572,7 +555,7 @@ class Controller:
             # return to an older (ready) revision by name makes it the latest ready.
             latest_ready: str | None = latest_created
         else:
-            latest_ready = self._latest_ready(namespace, name)
+            latest_ready = latest_ready_name(self.store.iter("revisions", namespace), name)
         status = configuration_status(config, revision, latest_ready)
         if config.get("status") != status or "resourceVersion" not in cmeta:
             config["status"] = status
@@ -588,57 +571,9 @@ class Controller:
             config = self.store.put("configurations", config)
         return config
 
-    def _revision_of_generation(self, namespace: str, config: str, generation: int) -> JSON | None:
-        for rev in self.store.iter("revisions", namespace):
-            labels = rev["metadata"].get("labels", {})
-            if labels.get(LABEL_CONFIGURATION) == config and labels.get(
-                LABEL_CONFIGURATION_GENERATION
-            ) == str(generation):
-                return rev
-        return None
-
-    def _latest_ready(self, namespace: str, config: str) -> str | None:
-        best: tuple[int, str] | None = None
-        for rev in self.store.iter("revisions", namespace):
-            labels = rev["metadata"].get("labels", {})
-            if labels.get(LABEL_CONFIGURATION) != config or ready_of(rev)["status"] != "True":
-                continue
-            key = (int(labels.get(LABEL_CONFIGURATION_GENERATION, "0")), rev["metadata"]["name"])
-            if best is None or key > best:
-                best = key
-        return best[1] if best else None
-
     def _create_revision(self, svc: JSON, config: JSON, template: JSON, name: str) -> JSON:
-        meta = config["metadata"]
-        tmeta = template.get("metadata", {})
-        labels = dict(tmeta.get("labels", {}))
-        labels.update(
-            {
-                LABEL_CONFIGURATION: meta["name"],
-                LABEL_CONFIGURATION_GENERATION: str(meta["generation"]),
-                LABEL_CONFIGURATION_UID: meta["uid"],
-                LABEL_SERVICE: svc["metadata"]["name"],
-                LABEL_SERVICE_UID: svc["metadata"]["uid"],
-                LABEL_ROUTING_STATE: "pending",
-            }
-        )
-        revision = {
-            "apiVersion": API_VERSION,
-            "kind": "Revision",
-            "metadata": {
-                "name": name,
-                "namespace": meta["namespace"],
-                "uid": str(uuid.uuid4()),
-                "creationTimestamp": now(),
-                "generation": 1,
-                "labels": labels,
-                "annotations": dict(tmeta.get("annotations", {})),
-                "ownerReferences": [owner_reference(config)],
-            },
-            "spec": copy.deepcopy(template.get("spec", {})),
-            "status": {},
-        }
-        self._readiness[(meta["namespace"], name)] = (False, "Deploying", "")
+        revision = new_revision(svc, config, template, name)
+        self._readiness[(config["metadata"]["namespace"], name)] = (False, "Deploying", "")
         self._fill_revision_status(revision)
         return self.store.put("revisions", revision)
 
@@ -759,22 +694,3 @@ class Controller:
             svc = copy.deepcopy(stored)
             svc["status"] = status
             self.store.put("services", svc)
-
-
-def _may_reuse(revision: JSON, config: JSON, template: JSON) -> bool:
-    """Whether a Configuration may take the existing Revision its template names:
-    `CheckNameAvailability` in knative/serving pkg/reconciler/configuration/configuration.go
-    (commit 98e5ef90aa7033797aa0a61ef97f3ff7e49a3944): the Configuration controls it, and
-    it is of the Configuration's generation or has the template's spec."""
-    controlled = any(
-        isinstance(ref, dict)
-        and ref.get("controller")
-        and ref.get("uid") == config["metadata"].get("uid")
-        for ref in revision["metadata"].get("ownerReferences") or []
-    )
-    if not controlled:
-        return False
-    labels = revision["metadata"].get("labels") or {}
-    if labels.get(LABEL_CONFIGURATION_GENERATION) == str(config["metadata"]["generation"]):
-        return True
-    return bool(revision.get("spec") == template.get("spec", {}))
