@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from harness.knative.cluster import ClusterConfig
@@ -189,6 +190,7 @@ def test_lint_previous_applies_the_update_rules() -> None:
     assert lint_text(yaml.safe_dump(broker()), "m", previous=previous).findings == ()
 
 
+@pytest.mark.slow  # starts a process
 def test_cli_lint_previous_for_a_trigger(tmp_path: Path) -> None:
     before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
     before.write_text(yaml.safe_dump(trigger("orders")))
