@@ -17,6 +17,11 @@ With `serving.knative.dev/rollout-duration` on the Service (or standalone Route)
 `latestRevision` target moves to a new revision gradually (`rollout_schedule`): a timer
 per Route wakes the loop when the next step is due. The rollout state is kept in memory
 (Knative keeps it in an ingress annotation).
+
+The controller reads and writes the store; what it computes from stored objects is pure
+and lives beside it: `traffic_resolution` (a Route's traffic to ready revisions, a
+rollout's groups split per revision), `configuration_revisions` (the Configuration and
+Revisions a template makes) and `serving_status` (each object's status).
 """
 
 from __future__ import annotations
