@@ -41,6 +41,7 @@ from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
+    delete_dry_run,
     field_validation,
     is_dry_run,
     warnings_of,
@@ -219,8 +220,8 @@ class Api(ResourceReads):
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        if is_dry_run(request.query):
-            # What would be deleted; nothing is.
+        if await delete_dry_run(request):
+            # What would be deleted; nothing is (kubectl sends dryRun in the body).
             current = self.store.get(resource, namespace, request.match_info["name"])
             if current is None:
                 raise not_found(resource, request.match_info["name"])

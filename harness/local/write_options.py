@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict
 
 from harness.knative.unknown_fields import (
     FIELD_VALIDATION,
@@ -25,6 +26,7 @@ from harness.knative.unknown_fields import (
     strict_decoding_error,
     unknown_fields,
 )
+from harness.local.api_guard import read_body
 from harness.local.objectstore import ApiError
 
 DEFAULT_FIELD_VALIDATION = "Warn"
@@ -93,3 +95,17 @@ def with_warnings(response: web.Response, warnings: Iterable[str]) -> web.Respon
         escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
         response.headers.add("Warning", f'299 - "{escaped}"')
     return response
+
+
+async def delete_dry_run(request: web.Request) -> bool:
+    """A delete's dry run: ``?dryRun=All``, or ``dryRun: [All]`` in the DeleteOptions
+    body (where kubectl ``delete --dry-run=server`` puts it)."""
+    if is_dry_run(request.query):
+        return True
+    if not request.can_read_body:
+        return False
+    options = await read_body(request)
+    values = options.get("dryRun") if isinstance(options, dict) else None
+    if not isinstance(values, list) or not values:
+        return False
+    return is_dry_run(MultiDict(("dryRun", str(v)) for v in values))

@@ -105,3 +105,18 @@ def test_server_dry_run_admits_and_defaults(
         listed = api.get(f"/apis/serving.knative.dev/v1/namespaces/default/{plural}").json()
     # The fixture's emulator runs a Service "hello" (its Configuration and Revision).
     assert [o["metadata"]["name"] for o in listed["items"] if "dr-" in o["metadata"]["name"]] == []
+
+
+def test_a_server_dry_run_delete_deletes_nothing(kubectl: Run, emulator: RunningEmulator) -> None:
+    # kubectl sends dryRun in the DeleteOptions body, not the query: an emulator that read
+    # only the query deleted the Service.
+    before = kubectl("get", "ksvc", "hello", "-o", "json", stdin={})
+    assert before.returncode == 0, before.stderr
+    dry = kubectl("delete", "ksvc", "hello", "--dry-run=server", stdin={})
+    assert dry.returncode == 0, dry.stderr
+    assert "(server dry run)" in dry.stdout, dry.stdout
+    after = kubectl("get", "ksvc", "hello", "-o", "json", stdin={})
+    assert after.returncode == 0, after.stderr
+    kept = json.loads(after.stdout)["metadata"]
+    assert kept["uid"] == json.loads(before.stdout)["metadata"]["uid"]
+    assert "deletionTimestamp" not in kept

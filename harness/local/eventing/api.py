@@ -18,7 +18,6 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
-from multidict import MultiDict
 
 from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local.api_guard import read_body
@@ -29,6 +28,7 @@ from harness.local.objectstore import JSON, ApiError
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
+    delete_dry_run,
     field_validation,
     is_dry_run,
     with_warnings,
@@ -43,20 +43,6 @@ def _resource(request: web.Request) -> str:
     if resource not in discovery.RESOURCES:
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
     return resource
-
-
-async def _delete_dry_run(request: web.Request) -> bool:
-    """A delete's dry run: ``?dryRun=All``, or ``dryRun: [All]`` in the DeleteOptions
-    body (where kubectl ``delete --dry-run=server`` puts it)."""
-    if is_dry_run(request.query):
-        return True
-    if not request.can_read_body:
-        return False
-    options = await read_body(request)
-    values = options.get("dryRun") if isinstance(options, dict) else None
-    if not isinstance(values, list) or not values:
-        return False
-    return is_dry_run(MultiDict(("dryRun", str(v)) for v in values))
 
 
 class EventingApi(ResourceReads):
@@ -154,7 +140,7 @@ class EventingApi(ResourceReads):
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
         name = request.match_info["name"]
-        if await _delete_dry_run(request):
+        if await delete_dry_run(request):
             # What would be deleted; nothing is.
             current = self.store.get(resource, namespace, name)
             if current is None:
