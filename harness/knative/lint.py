@@ -157,6 +157,18 @@ def _from_issue(issue: Issue, document: Document) -> Finding:
     )
 
 
+def _kind_of(api_version: object, kind: object) -> str:
+    """A skipped document's apiVersion/kind as a reader would say it (either may be
+    missing, e.g. in a canary spec or a workflow file)."""
+    if api_version is None and kind is None:
+        return "a document without apiVersion and kind"
+    if api_version is None:
+        return f"kind {kind} without apiVersion"
+    if kind is None:
+        return f"{api_version} without kind"
+    return f"{api_version}/{kind}"
+
+
 def lint_document(
     document: Document,
     config: ClusterConfig,
@@ -199,8 +211,8 @@ def lint_document(
             Finding(
                 "info",
                 "kind",
-                f"skipped: {api_version}/{kind} is not a Knative Service, Route, Configuration "
-                "or Revision",
+                f"skipped: {_kind_of(api_version, kind)} is not a Knative Service, Route, "
+                "Configuration, Revision, Broker or Trigger",
                 "skipped-kind",
                 document.line_of("kind"),
             )

@@ -553,3 +553,22 @@ def test_documentation_placeholders_are_flagged() -> None:
     assert finding.rule == "placeholder-value"
     assert finding.field == "metadata.annotations.networking.knative.dev/ingress.class"
     assert finding.message.startswith("<ingress-type> looks like a placeholder")
+
+
+def test_a_skipped_document_says_what_it_lacks_and_what_lint_checks() -> None:
+    """A document without apiVersion or kind (a canary spec, a workflow) was reported as
+    'None/None is not a Knative Service, Route, Configuration or Revision', a list that
+    left out the Brokers and Triggers lint also checks."""
+    cases = {
+        "name: x\n": "skipped: a document without apiVersion and kind is not",
+        "kind: Service\n": "skipped: kind Service without apiVersion is not",
+        "apiVersion: v1\n": "skipped: v1 without kind is not",
+        "apiVersion: v1\nkind: ConfigMap\n": "skipped: v1/ConfigMap is not",
+    }
+    for text, start in cases.items():
+        (finding,) = lint_text(text, "m", security_warnings=False).findings
+        assert finding.rule == "skipped-kind"
+        assert finding.message.startswith(start), finding.message
+        assert finding.message.endswith(
+            "a Knative Service, Route, Configuration, Revision, Broker or Trigger"
+        ), finding.message
