@@ -102,14 +102,23 @@ def parse_reference(text: str) -> Reference:
 
 
 def parse_share(text: str, flag: str, maximum: float = 100.0) -> float:
-    """``10%`` -> 0.1, ``0.1`` -> 0.1; BadInput unless finite and in 0..``maximum``."""
+    """``10%`` -> 0.1, ``0.1`` -> 0.1; BadInput unless finite and in 0..``maximum``. A bare
+    number above 1 is refused: ``10`` meant as 10% would silently tolerate +1000%."""
     raw = text.strip()
+    percent = raw.endswith("%")
     try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100.0 if percent else float(raw)
     except ValueError:
         value = math.nan
     if not (0.0 <= value <= maximum):
-        raise BadInput(f"{flag} {text!r}: want a share like 10% or 0.1 (at most {maximum:g})")
+        raise BadInput(
+            f"{flag} {text!r}: want a share like 10% or 0.1 (at most {maximum * 100:g}%)"
+        )
+    if not percent and value > 1.0:
+        raise BadInput(
+            f"{flag} {text!r} would be +{value * 100:g}%: write {raw}% for {raw} percent "
+            f"(or {value * 100:g}% if that is meant)"
+        )
     return value
 
 

@@ -240,3 +240,19 @@ def test_a_corrupt_store_is_a_clear_error_and_never_rewritten(workdir: Path) -> 
     assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
     assert "corrupt" in process.stderr or "unreadable" in process.stderr
     assert store.exists() and _fingerprint(store) == before
+
+
+def test_a_bare_number_above_one_is_not_taken_as_a_share() -> None:
+    """`--max-p99-increase 10` was taken as +1000% (and printed as '+1e+03%'): a user
+    meaning 10% got a gate that passes nearly anything. Shares stay as documented."""
+    from harness.errors import BadInput
+    from harness.gate.run import parse_share
+
+    assert parse_share("10%", "--max-p99-increase") == pytest.approx(0.1)
+    assert parse_share("0.1", "--max-p99-increase") == pytest.approx(0.1)
+    assert parse_share("1", "--max-p99-increase") == pytest.approx(1.0)
+    assert parse_share("1000%", "--max-p99-increase") == pytest.approx(10.0)
+    with pytest.raises(BadInput, match=r"'10' would be \+1000%: write 10% for 10 percent"):
+        parse_share("10", "--max-p99-increase")
+    with pytest.raises(BadInput, match=r"at most 100%"):
+        parse_share("200%", "--max-error-rate-increase", 1.0)
