@@ -41,7 +41,7 @@ from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
-    delete_dry_run,
+    delete_options,
     field_validation,
     is_dry_run,
     warnings_of,
@@ -220,13 +220,17 @@ class Api(ResourceReads):
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
-        if await delete_dry_run(request):
+        name = request.match_info["name"]
+        options = await delete_options(request)
+        current = self.store.get(resource, namespace, name)
+        if current is not None:
+            options.check(current, resource, SERVING_GROUP)
+        if options.dry_run:
             # What would be deleted; nothing is (kubectl sends dryRun in the body).
-            current = self.store.get(resource, namespace, request.match_info["name"])
             if current is None:
-                raise not_found(resource, request.match_info["name"])
+                raise not_found(resource, name)
             return json_response(current)
-        gone = self.controller.delete(resource, namespace, request.match_info["name"])
+        gone = self.controller.delete(resource, namespace, name)
         # 202 Accepted: marked for deletion, waiting for its finalizers (as Kubernetes).
         return json_response(gone, 202 if being_deleted(gone) else 200)
 

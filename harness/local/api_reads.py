@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from harness.local import label_selector
 from harness.local.objectstore import JSON, ApiError, ObjectStore
 
 MAX_WATCH_SECONDS = 1800
@@ -45,48 +46,41 @@ def wants_table(request: web.Request) -> bool:
     return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
 
 
-def label_matches(selector: str, labels: dict[str, str]) -> bool:
-    """Kubernetes' equality-based label selector: ``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``."""
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        if "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if labels.get(key) != value:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
+FIELDS = ("metadata.name", "metadata.namespace")
 
 
-def field_matches(selector: str, obj: JSON) -> bool:
-    """A field selector on ``metadata.name`` and ``metadata.namespace`` (400 for others)."""
-    meta = obj["metadata"]
+def field_selector(selector: str) -> Callable[[JSON], bool]:
+    """A field selector on ``metadata.name`` and ``metadata.namespace`` as a predicate:
+    400 for another field (what a CRD without selectableFields supports) or a term
+    without an operator (fields.ParseSelector: ``invalid selector``)."""
+    terms: list[tuple[str, str, bool]] = []
     for term in filter(None, (t.strip() for t in selector.split(","))):
-        negate = "!=" in term
-        key, value = (s.strip() for s in re.split(r"!=|==|=", term, maxsplit=1))
-        fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
-        if key not in fields:
+        parts = re.split(r"!=|==|=", term, maxsplit=1)
+        if len(parts) != 2:
+            raise ApiError(
+                400, "BadRequest", f"invalid selector: '{selector}'; can't understand '{term}'"
+            )
+        key, value = (part.strip() for part in parts)
+        if key not in FIELDS:
             raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
-        if (fields[key] == value) == negate:
-            return False
-    return True
+        terms.append((key, value, "!=" in term))
+
+    def matches(obj: JSON) -> bool:
+        meta = obj["metadata"]
+        have = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace")}
+        return all((have[key] == value) != negate for key, value, negate in terms)
+
+    return matches
 
 
 def matcher(request: web.Request) -> Callable[[JSON], bool]:
     """The request's label and field selectors as one predicate."""
-    labels = request.query.get("labelSelector", "")
-    fields = request.query.get("fieldSelector", "")
+    # Parsed before anything is listed or streamed: a bad selector is 400 (labels.Parse).
+    labels = label_selector.parse(request.query.get("labelSelector", ""))
+    fields = field_selector(request.query.get("fieldSelector", ""))
 
     def matches(obj: JSON) -> bool:
-        return label_matches(labels, obj["metadata"].get("labels") or {}) and field_matches(
-            fields, obj
-        )
+        return labels(obj["metadata"].get("labels") or {}) and fields(obj)
 
     return matches
 
@@ -150,8 +144,81 @@ class ResourceReads:
         matches = matcher(request)
         if request.query.get("watch") in ("1", "true", "True"):
             return await self._watch(request, resource, namespace, matches)
+        self._check_list_version(request.query)
+        # `limit` is ignored, so no `continue` is ever issued ("Servers may choose not to
+        # support the limit argument and will return all of the available results":
+        # ListOptions.limit); a continue token the emulator never gave is refused.
+        if request.query.get("continue"):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "invalid continue token: the emulator returns whole lists and issues none",
+            )
         objects = [o for o in self.store.list(resource, namespace) if matches(o)]
         return json_response(self.render(request, resource, objects))
+
+    def _check_list_version(self, query: Any) -> None:
+        """A list's ``resourceVersion``/``resourceVersionMatch`` (the emulator serves only
+        the current state, ``self.store.resource_version``), as the API server answers:
+
+        - ``resourceVersionMatch`` without a ``resourceVersion``, or ``Exact`` with
+          ``"0"``: 422 (ValidateListOptions); a value other than ``Exact`` or
+          ``NotOlderThan``: 422 too;
+        - ``Exact`` with an older version: 410 Expired (a cluster may still hold that
+          state; the emulator keeps none, and says so rather than answer newer data);
+        - a version newer than any handed out: 504 ``Too large resource version``
+          (the watch cache's answer once it has waited for it).
+        """
+        version, match = query.get("resourceVersion", ""), query.get("resourceVersionMatch", "")
+        invalid = ""
+        if match and match not in ("Exact", "NotOlderThan"):
+            invalid = (
+                f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+                '"Exact", "NotOlderThan", ""'
+            )
+        elif match and not version:
+            invalid = (
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+                "unless resourceVersion is provided"
+            )
+        elif match == "Exact" and version == "0":
+            invalid = (
+                'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden '
+                'for resourceVersion "0"'
+            )
+        if invalid:
+            raise ApiError(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {invalid}')
+        if not version or version == "0":
+            return
+        try:
+            wanted = int(version)
+        except ValueError:
+            raise ApiError(
+                400, "BadRequest", f'invalid resource version "{version}": not a number'
+            ) from None
+        current = self.store.resource_version
+        if wanted > current:
+            raise ApiError(
+                504,
+                "Timeout",
+                f"Too large resource version: {wanted}, current: {current}",
+                details={
+                    "causes": [
+                        {
+                            "reason": "ResourceVersionTooLarge",
+                            "message": "Too large resource version",
+                        }
+                    ],
+                    "retryAfterSeconds": 1,
+                },
+            )
+        if match == "Exact" and wanted != current:
+            raise ApiError(
+                410,
+                "Expired",
+                f"The resourceVersion for the provided list is too old ({wanted}); the "
+                f"emulator serves only the current state ({current})",
+            )
 
     async def _watch(
         self,
@@ -170,11 +237,23 @@ class ResourceReads:
             raise ApiError(400, "BadRequest", f"invalid watch parameter: {exc}") from exc
         # Listing and subscribing with no await in between: no event is lost or doubled.
         initial = [] if since is not None else self.store.list(resource, namespace)
-        queue = self.store.watch(resource, namespace, since)
-        table = wants_table(request)
-        include = request.query.get("includeObject", "Metadata")
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
+        try:
+            queue = self.store.watch(resource, namespace, since)
+        except ApiError as exc:
+            if exc.code != 410:
+                raise
+            # A too-old resourceVersion: 200 and one ERROR event carrying the 410 Status,
+            # as the API server's watch cache answers (cacher: newErrWatcher); clients
+            # (client-go's reflector, the Python client's Watch) relist on it.
+            await response.prepare(request)
+            await response.write(
+                json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"
+            )
+            return response
+        table = wants_table(request)
+        include = request.query.get("includeObject", "Metadata")
         deadline = time.monotonic() + timeout
 
         async def send(kind: str, obj: JSON, version: int) -> None:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +28,7 @@ from harness.knative.unknown_fields import (
     unknown_fields,
 )
 from harness.local.api_guard import read_body
-from harness.local.objectstore import ApiError
+from harness.local.objectstore import JSON, ApiError
 
 DEFAULT_FIELD_VALIDATION = "Warn"
 
@@ -97,15 +98,57 @@ def with_warnings(response: web.Response, warnings: Iterable[str]) -> web.Respon
     return response
 
 
-async def delete_dry_run(request: web.Request) -> bool:
-    """A delete's dry run: ``?dryRun=All``, or ``dryRun: [All]`` in the DeleteOptions
-    body (where kubectl ``delete --dry-run=server`` puts it)."""
-    if is_dry_run(request.query):
-        return True
-    if not request.can_read_body:
-        return False
-    options = await read_body(request)
-    values = options.get("dryRun") if isinstance(options, dict) else None
-    if not isinstance(values, list) or not values:
-        return False
-    return is_dry_run(MultiDict(("dryRun", str(v)) for v in values))
+@dataclass(frozen=True)
+class DeleteOptions:
+    """What a DELETE asks for beyond the name: a dry run, and preconditions."""
+
+    dry_run: bool = False
+    uid: str | None = None
+    resource_version: str | None = None
+
+    def check(self, current: JSON, resource: str, group: str) -> None:
+        """409 Conflict when ``current`` fails a precondition (k8s.io/apiserver's
+        ``Preconditions.Check``: storage's InvalidObj error, which the registry answers
+        as a Conflict); a failed precondition deletes nothing."""
+        meta = current["metadata"]
+        failed = ""
+        if self.uid is not None and self.uid != meta.get("uid"):
+            failed = f"UID in precondition: {self.uid}, UID in object meta: {meta.get('uid')}"
+        elif self.resource_version is not None and self.resource_version != meta.get(
+            "resourceVersion"
+        ):
+            failed = (
+                f"ResourceVersion in precondition: {self.resource_version}, "
+                f"ResourceVersion in object meta: {meta.get('resourceVersion')}"
+            )
+        if failed:
+            name = meta.get("name", "")
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource}.{group} "{name}": '
+                f"Precondition failed: {failed}",
+                details={"name": name, "group": group, "kind": resource},
+            )
+
+
+async def delete_options(request: web.Request) -> DeleteOptions:
+    """A DELETE's options: ``?dryRun=All``, or the DeleteOptions body (where kubectl
+    ``delete --dry-run=server`` puts ``dryRun: [All]``, and clients their
+    ``preconditions``: ``uid``, ``resourceVersion``)."""
+    dry_run = is_dry_run(request.query)
+    options = await read_body(request) if request.can_read_body else None
+    if not isinstance(options, dict):
+        return DeleteOptions(dry_run=dry_run)
+    values = options.get("dryRun")
+    if isinstance(values, list) and values:
+        dry_run = is_dry_run(MultiDict(("dryRun", str(v)) for v in values)) or dry_run
+    preconditions = options.get("preconditions")
+    if not isinstance(preconditions, dict):
+        preconditions = {}
+    uid, version = preconditions.get("uid"), preconditions.get("resourceVersion")
+    return DeleteOptions(
+        dry_run=dry_run,
+        uid=str(uid) if uid is not None else None,
+        resource_version=str(version) if version is not None else None,
+    )

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from harness.knative.model import EVENTING_GROUP
 from harness.knative.patches import PatchError, json_patch, merge_patch
 from harness.local.api_guard import read_body
 from harness.local.api_reads import ResourceReads, json_response, namespace_of
@@ -28,7 +29,7 @@ from harness.local.objectstore import JSON, ApiError
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
-    delete_dry_run,
+    delete_options,
     field_validation,
     is_dry_run,
     with_warnings,
@@ -140,9 +141,12 @@ class EventingApi(ResourceReads):
     async def delete(self, request: web.Request) -> web.StreamResponse:
         resource, namespace = _resource(request), namespace_of(request)
         name = request.match_info["name"]
-        if await delete_dry_run(request):
+        options = await delete_options(request)
+        current = self.store.get(resource, namespace, name)
+        if current is not None:
+            options.check(current, resource, EVENTING_GROUP)
+        if options.dry_run:
             # What would be deleted; nothing is.
-            current = self.store.get(resource, namespace, name)
             if current is None:
                 raise admission.not_found(resource, name)
             return json_response(current)

@@ -1,0 +1,384 @@
+"""The emulator's API held to the Kubernetes API server's, through clients we did not
+write: kubectl and the official ``kubernetes`` Python client (one emulator per module).
+
+Each case names the Kubernetes behaviour it relies on:
+
+- label selectors: k8s.io/apimachinery ``labels.Parse`` (``in``, ``notin``, ``!key``,
+  ``key>N``; a selector that does not parse is 400, never a silently wrong list);
+- DeleteOptions ``preconditions`` (``uid``, ``resourceVersion``): k8s.io/apiserver's
+  storage ``Preconditions.Check``, answered as 409 Conflict ``Precondition failed: UID
+  in precondition: X, UID in object meta: Y``; nothing is deleted;
+- list ``resourceVersion``/``resourceVersionMatch``: ``ValidateListOptions`` (422), the
+  watch cache's ``Too large resource version`` (504); ``limit``: "Servers may choose not
+  to support the limit argument and will return all of the available results"
+  (ListOptions.limit), so no ``continue`` is issued, and one the server never gave is 400;
+- a watch from a too-old resourceVersion: 200 with one ``ERROR`` event holding a 410
+  ``Expired`` Status (the watch cache's ``newErrWatcher``), which the Python client's
+  ``Watch`` raises as ``ApiException(410)`` and client-go's reflector relists on;
+- what already held and must keep holding: a strategic merge patch or a server-side
+  apply on a custom resource is 415 and writes nothing, a stale ``kubectl replace`` is
+  409, ``--dry-run=server`` writes nothing for ``label``, ``annotate``, ``patch``,
+  ``replace``, ``create`` and ``delete -l``/``--all``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from harness.local.objectstore import HISTORY
+from tests.conftest import RunningEmulator
+
+KUBECTL = shutil.which("kubectl")
+Run = Callable[..., subprocess.CompletedProcess[str]]
+SERVING = ("serving.knative.dev", "v1")
+EVENTING = ("eventing.knative.dev", "v1")
+NS = "default"
+
+
+def ksvc(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"template": {"spec": {"containers": [{"image": "registry.example/app"}]}}},
+    }
+
+
+def broker(name: str) -> dict[str, Any]:
+    return {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "metadata": {"name": name}}
+
+
+@pytest.fixture
+def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Run:
+    if KUBECTL is None:
+        pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
+    cache = tmp_path / "kube-cache"
+
+    def run(*args: str, stdin: Any = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
+            input=json.dumps(stdin) if isinstance(stdin, dict) else stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    return run
+
+
+@pytest.fixture
+def objects(emulator: RunningEmulator) -> Iterator[Any]:
+    """The client's CustomObjectsApi (typed Any: its answers are plain dicts)."""
+    api = config.new_client_from_config(config_file=str(emulator.kubeconfig))
+    try:
+        yield client.CustomObjectsApi(api)
+    finally:
+        api.close()
+
+
+def names(out: str) -> list[str]:
+    return sorted(line.rsplit("/", 1)[-1] for line in out.split())
+
+
+def test_set_based_label_selectors_select_as_labels_parse_does(kubectl: Run, objects: Any) -> None:
+    # The demo's revisions: hello-v1 (configurationGeneration=1), hello-v2 (=2). Splitting
+    # the selector on "," alone listed nothing for `in (hello)` and ignored a bad one.
+    svc = "serving.knative.dev/service"
+    gen = "serving.knative.dev/configurationGeneration"
+    cases = {
+        f"{svc} in (hello)": ["hello-v1", "hello-v2"],
+        f"{svc} in (other,hello),{gen} notin (1)": ["hello-v2"],
+        f"{svc} notin (hello)": [],
+        f"{svc} notin (other)": ["hello-v1", "hello-v2"],
+        f"{gen}>1": ["hello-v2"],
+        f"{gen}<2,{svc}": ["hello-v1"],
+        "!absent": ["hello-v1", "hello-v2"],
+        f"!{svc}": [],
+        f"{gen}!=1": ["hello-v2"],
+    }
+    for selector, expected in cases.items():
+        out = kubectl("get", "revisions", "-l", selector, "-o", "name")
+        assert out.returncode == 0, (selector, out.stderr)
+        assert names(out.stdout) == expected, selector
+        listed = objects.list_namespaced_custom_object(
+            *SERVING, NS, "revisions", label_selector=selector
+        )
+        assert sorted(o["metadata"]["name"] for o in listed["items"]) == expected, selector
+
+    for bad in ("a b", "x=@@", "k in 1", f"{gen} gt 1", f"{gen}>x"):
+        out = kubectl("get", "revisions", "-l", bad)
+        assert out.returncode == 1, bad
+        assert "Error from server (BadRequest)" in out.stderr, (bad, out.stderr)
+        assert "unable to parse requirement" in out.stderr, (bad, out.stderr)
+    # The same parser serves eventing.knative.dev, and a watch refuses before streaming.
+    with pytest.raises(ApiException) as refused:
+        objects.list_namespaced_custom_object(*EVENTING, NS, "brokers", label_selector="a b")
+    assert refused.value.status == 400
+    with pytest.raises(ApiException) as refused:
+        next(
+            iter(
+                watch.Watch().stream(
+                    objects.list_namespaced_custom_object,
+                    *SERVING,
+                    NS,
+                    "services",
+                    label_selector="a in (b",
+                    timeout_seconds=2,
+                )
+            )
+        )
+    assert refused.value.status == 400
+    # A field selector term without an operator was a 500.
+    out = kubectl("get", "ksvc", "--field-selector", "metadata.name")
+    assert out.returncode == 1
+    assert "(BadRequest)" in out.stderr and "invalid selector" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("group", "plural", "body"),
+    [(SERVING, "services", ksvc("precond")), (EVENTING, "brokers", broker("precond"))],
+)
+def test_delete_preconditions_refuse_with_409_and_delete_nothing(
+    objects: Any,
+    group: tuple[str, str],
+    plural: str,
+    body: dict[str, Any],
+) -> None:
+    # Both were ignored: the object was deleted whatever uid or resourceVersion was named.
+    created = objects.create_namespaced_custom_object(*group, NS, plural, body)
+    uid, version = created["metadata"]["uid"], created["metadata"]["resourceVersion"]
+    current = objects.get_namespaced_custom_object(*group, NS, plural, "precond")
+    version = current["metadata"]["resourceVersion"]
+    wrong = {
+        "uid": (
+            client.V1Preconditions(uid="not-the-uid"),
+            f"Precondition failed: UID in precondition: not-the-uid, UID in object meta: {uid}",
+        ),
+        "resourceVersion": (
+            client.V1Preconditions(resource_version="1"),
+            "Precondition failed: ResourceVersion in precondition: 1, "
+            f"ResourceVersion in object meta: {version}",
+        ),
+    }
+    for precondition, message in wrong.values():
+        with pytest.raises(ApiException) as refused:
+            objects.delete_namespaced_custom_object(
+                *group,
+                NS,
+                plural,
+                "precond",
+                body=client.V1DeleteOptions(preconditions=precondition),
+            )
+        assert refused.value.status == 409
+        status = json.loads(refused.value.body or "{}")
+        assert status["reason"] == "Conflict"
+        assert status["message"] == (
+            f'Operation cannot be fulfilled on {plural}.{group[0]} "precond": {message}'
+        )
+        kept = objects.get_namespaced_custom_object(*group, NS, plural, "precond")
+        assert kept["metadata"]["uid"] == uid
+    # Matching preconditions (and a dry run with a wrong one: refused too) behave as usual.
+    with pytest.raises(ApiException) as refused:
+        objects.delete_namespaced_custom_object(
+            *group,
+            NS,
+            plural,
+            "precond",
+            body=client.V1DeleteOptions(
+                dry_run=["All"], preconditions=client.V1Preconditions(uid="nope")
+            ),
+        )
+    assert refused.value.status == 409
+    objects.delete_namespaced_custom_object(
+        *group,
+        NS,
+        plural,
+        "precond",
+        body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=uid, resource_version=version)
+        ),
+    )
+    with pytest.raises(ApiException) as gone:
+        objects.get_namespaced_custom_object(*group, NS, plural, "precond")
+    assert gone.value.status == 404
+
+
+def test_list_resource_versions_limit_and_continue(objects: Any) -> None:
+    listed = objects.list_namespaced_custom_object(*SERVING, NS, "revisions")
+    current = int(listed["metadata"]["resourceVersion"])
+    everything = [o["metadata"]["name"] for o in listed["items"]]
+    assert len(everything) >= 2
+
+    # limit is not supported: the whole list, and no continue token to follow.
+    page = objects.list_namespaced_custom_object(*SERVING, NS, "revisions", limit=1)
+    assert [o["metadata"]["name"] for o in page["items"]] == everything
+    assert not page["metadata"].get("continue")
+    with pytest.raises(ApiException) as refused:
+        objects.list_namespaced_custom_object(*SERVING, NS, "revisions", _continue="abc")
+    assert refused.value.status == 400
+
+    # NotOlderThan (the default) with an old or the current version: the current state.
+    for version in ("1", str(current)):
+        same = objects.list_namespaced_custom_object(
+            *SERVING, NS, "revisions", resource_version=version
+        )
+        assert [o["metadata"]["name"] for o in same["items"]] == everything
+    exact = objects.list_namespaced_custom_object(
+        *SERVING,
+        NS,
+        "revisions",
+        resource_version=listed["metadata"]["resourceVersion"],
+        resource_version_match="Exact",
+    )
+    assert exact["metadata"]["resourceVersion"] == listed["metadata"]["resourceVersion"]
+
+    def status_of(**params: Any) -> tuple[int, str]:
+        with pytest.raises(ApiException) as refused:
+            objects.list_namespaced_custom_object(*SERVING, NS, "revisions", **params)
+        return refused.value.status, json.loads(refused.value.body or "{}")["message"]
+
+    # Each of these answered the current list, as if it were what was asked for.
+    code, message = status_of(resource_version="1", resource_version_match="Exact")
+    assert code == 410 and "too old" in message
+    code, message = status_of(resource_version=str(current + 1000))
+    assert code == 504 and message.startswith(f"Too large resource version: {current + 1000}")
+    code, message = status_of(resource_version_match="NotOlderThan")
+    assert code == 422 and "forbidden unless resourceVersion is provided" in message
+    code, message = status_of(resource_version="0", resource_version_match="Exact")
+    assert code == 422
+    code, message = status_of(resource_version="1", resource_version_match="Newest")
+    assert code == 422 and "Unsupported value" in message
+
+
+def test_a_watch_from_an_expired_resource_version_gets_an_error_event(
+    objects: Any, emulator: RunningEmulator
+) -> None:
+    # The emulator keeps HISTORY events; push the first ones out with broker label writes.
+    first = objects.create_namespaced_custom_object(*EVENTING, NS, "brokers", broker("churn"))
+    old = first["metadata"]["resourceVersion"]
+    path = "/apis/eventing.knative.dev/v1/namespaces/default/brokers/churn"
+    with emulator.api_client() as api:
+        for i in range(HISTORY + 10):
+            patched = api.patch(
+                path,
+                json={"metadata": {"labels": {"n": str(i)}}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+            assert patched.status_code == 200, patched.text
+        # On the wire: 200 and one ERROR event with the 410 Status (was an HTTP 410).
+        response = api.get(
+            "/apis/serving.knative.dev/v1/namespaces/default/services",
+            params={"watch": "1", "resourceVersion": old, "timeoutSeconds": "2"},
+        )
+    assert response.status_code == 200, response.text
+    events = [json.loads(line) for line in response.text.splitlines()]
+    assert [e["type"] for e in events] == ["ERROR"]
+    assert events[0]["object"]["code"] == 410
+    assert events[0]["object"]["reason"] == "Expired"
+    # The Python client raises it as ApiException(410), its documented signal to relist.
+    with pytest.raises(ApiException) as expired:
+        list(
+            watch.Watch().stream(
+                objects.list_namespaced_custom_object,
+                *SERVING,
+                NS,
+                "services",
+                resource_version=old,
+                timeout_seconds=2,
+            )
+        )
+    assert expired.value.status == 410
+    # Resuming from a recent version streams what came after it.
+    recent = objects.list_namespaced_custom_object(*EVENTING, NS, "brokers")
+    objects.patch_namespaced_custom_object(
+        *EVENTING, NS, "brokers", "churn", {"metadata": {"labels": {"n": "last"}}}
+    )
+    seen = [
+        (e["type"], e["object"]["metadata"]["labels"]["n"])
+        for e in watch.Watch().stream(
+            objects.list_namespaced_custom_object,
+            *EVENTING,
+            NS,
+            "brokers",
+            resource_version=recent["metadata"]["resourceVersion"],
+            timeout_seconds=1,
+        )
+    ]
+    assert ("MODIFIED", "last") in seen
+    objects.delete_namespaced_custom_object(*EVENTING, NS, "brokers", "churn")
+
+
+def test_kubectl_writes_that_must_not_write(kubectl: Run, tmp_path: Path) -> None:
+    created = kubectl("apply", "-f", "-", stdin=ksvc("guarded", team="a"))
+    assert created.returncode == 0, created.stderr
+    # Ready first: the controller's status writes move the resourceVersion until then.
+    ready = kubectl("wait", "--for=condition=Ready", "ksvc/guarded", "--timeout=60s")
+    assert ready.returncode == 0, ready.stderr
+    before = json.loads(kubectl("get", "ksvc", "guarded", "-o", "json").stdout)
+
+    refused = [
+        # Strategic merge patch on a custom resource: 415, as kube-apiserver for CRDs.
+        kubectl("patch", "ksvc", "guarded", "-p", '{"metadata":{"labels":{"s":"1"}}}'),
+        # Server-side apply is not served: kubectl says so, nothing is written.
+        kubectl("apply", "--server-side", "-f", "-", stdin=ksvc("guarded", team="ssa")),
+        # `label` without --overwrite keeps the value (kubectl's own check).
+        kubectl("label", "ksvc", "guarded", "team=b"),
+    ]
+    assert [r.returncode for r in refused] == [1, 1, 1], [r.stderr for r in refused]
+    assert "application/strategic-merge-patch+json is not supported" in refused[0].stderr
+    assert "UnsupportedMediaType" in refused[0].stderr or "unknown format" in refused[0].stderr
+    assert "Server-side apply not available on the server" in refused[1].stderr
+
+    stale = json.loads(json.dumps(before))
+    stale["metadata"]["resourceVersion"] = "1"
+    stale["metadata"]["labels"]["stale"] = "yes"
+    (tmp_path / "stale.json").write_text(json.dumps(stale))
+    for dry in ([], ["--dry-run=server"]):
+        replaced = kubectl("replace", "-f", str(tmp_path / "stale.json"), *dry)
+        assert replaced.returncode == 1
+        assert "Error from server (Conflict)" in replaced.stderr, replaced.stderr
+
+    dry_runs = [
+        kubectl("label", "ksvc", "guarded", "team=c", "--overwrite", "--dry-run=server"),
+        kubectl("annotate", "ksvc", "guarded", "x=1", "--dry-run=server"),
+        kubectl(
+            "patch",
+            "ksvc",
+            "guarded",
+            "--type",
+            "merge",
+            "-p",
+            '{"metadata":{"labels":{"p":"1"}}}',
+            "--dry-run=server",
+        ),
+        kubectl("delete", "ksvc", "-l", "team=a", "--dry-run=server"),
+        kubectl("delete", "ksvc", "--all", "--dry-run=server"),
+        kubectl("create", "-f", "-", "--dry-run=server", stdin=ksvc("guarded-2")),
+    ]
+    assert all(r.returncode == 0 for r in dry_runs), [r.stderr for r in dry_runs]
+    assert all("(server dry run)" in r.stdout for r in dry_runs[3:]), [r.stdout for r in dry_runs]
+    after = json.loads(kubectl("get", "ksvc", "guarded", "-o", "json").stdout)
+    assert after["metadata"] == before["metadata"]
+    assert kubectl("get", "ksvc", "guarded-2").returncode == 1
+    assert names(kubectl("get", "ksvc", "-o", "name").stdout) == ["guarded", "hello"]
+
+    # The real thing: label and its removal with `key-`, then delete -l --wait.
+    assert kubectl("label", "ksvc", "guarded", "team=b", "--overwrite").returncode == 0
+    assert kubectl("annotate", "ksvc", "guarded", "note=x").returncode == 0
+    assert kubectl("annotate", "ksvc", "guarded", "note-").returncode == 0
+    labelled = json.loads(kubectl("get", "ksvc", "guarded", "-o", "json").stdout)["metadata"]
+    assert labelled["labels"] == {"team": "b"}
+    assert "note" not in labelled.get("annotations", {})
+    gone = kubectl("delete", "ksvc", "-l", "team=b", "--wait")
+    assert gone.returncode == 0, gone.stderr
+    assert names(kubectl("get", "ksvc", "-o", "name").stdout) == ["hello"]
