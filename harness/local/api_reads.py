@@ -10,16 +10,17 @@ which resources they serve, their kinds, tables and 404s; writes stay theirs.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from harness.local import label_selector
-from harness.local.objectstore import JSON, ApiError, ObjectStore
+from harness.local.objectstore import JSON, ApiError, ObjectStore, WatchEvent
 
 MAX_WATCH_SECONDS = 1800
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -83,6 +84,57 @@ def matcher(request: web.Request) -> Callable[[JSON], bool]:
         return labels(obj["metadata"].get("labels") or {}) and fields(obj)
 
     return matches
+
+
+Key = tuple[str, str]
+
+
+def _key(obj: JSON) -> Key:
+    return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+
+class _Selection:
+    """Which objects a selective watch's client holds, so that an object entering the
+    selection is ADDED and one leaving it DELETED (with its last matching content and
+    the event's resourceVersion), as the watch cache's cacheWatcher.convertToWatchEvent
+    does with the event's previous object. Where the previous state is unknown (an
+    object's first event replayed from before the watch began), the event's own object
+    stands for it."""
+
+    def __init__(self, matches: Callable[[JSON], bool]) -> None:
+        self.matches = matches
+        self.selected: dict[Key, JSON] = {}
+        self.known: set[Key] = set()
+
+    def know(self, objects: Sequence[JSON]) -> None:
+        """The state the client starts from."""
+        for obj in objects:
+            self.known.add(_key(obj))
+            if self.matches(obj):
+                self.selected[_key(obj)] = obj
+
+    def event(self, kind: str, obj: JSON) -> tuple[str, JSON] | None:
+        """The event the client gets for a store event (None: nothing to send)."""
+        key = _key(obj)
+        now = kind != "DELETED" and self.matches(obj)
+        if key in self.known:
+            previous = self.selected.get(key)
+        elif kind == "ADDED":
+            previous = None
+        else:
+            previous = obj if self.matches(obj) else None
+        self.known.add(key)
+        if now:
+            self.selected[key] = obj
+        else:
+            self.selected.pop(key, None)
+        if now:
+            return ("MODIFIED" if previous is not None else "ADDED"), obj
+        if previous is None:
+            return None
+        gone = copy.deepcopy(previous)
+        gone["metadata"]["resourceVersion"] = obj["metadata"].get("resourceVersion")
+        return "DELETED", gone
 
 
 class ResourceReads:
@@ -252,6 +304,22 @@ class ResourceReads:
                 json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"
             )
             return response
+        selection: _Selection | None = None
+        replay: list[WatchEvent] = []
+        if request.query.get("labelSelector") or request.query.get("fieldSelector"):
+            selection = _Selection(matches)
+            # Still with no await: the events replayed from `since`, and the state at
+            # `since` of every object they do not touch (the current one).
+            while not queue.empty():
+                queued = queue.get_nowait()
+                if queued is not None:
+                    replay.append(queued)
+            touched = {_key(e.object) for e in replay}
+            selection.know(
+                initial
+                if since is None
+                else [o for o in self.store.list(resource, namespace) if _key(o) not in touched]
+            )
         table = wants_table(request)
         include = request.query.get("includeObject", "Metadata")
         deadline = time.monotonic() + timeout
@@ -265,6 +333,8 @@ class ResourceReads:
             for obj in initial:
                 if matches(obj):
                     await send("ADDED", obj, self.store.resource_version)
+            for replayed in replay:
+                await self._relay(send, replayed, matches, selection)
             while (remaining := deadline - time.monotonic()) > 0:
                 try:
                     event = await asyncio.wait_for(queue.get(), remaining)
@@ -272,11 +342,25 @@ class ResourceReads:
                     break
                 if event is None:
                     break
-                if matches(event.object):
-                    await send(event.type, event.object, event.resource_version)
+                await self._relay(send, event, matches, selection)
         except (ConnectionError, asyncio.CancelledError):
             # The client went away: nothing to answer, the watch just ends.
             pass
         finally:
             self.store.unwatch(queue)
         return response
+
+    @staticmethod
+    async def _relay(
+        send: Callable[[str, JSON, int], Awaitable[None]],
+        event: WatchEvent,
+        matches: Callable[[JSON], bool],
+        selection: _Selection | None,
+    ) -> None:
+        if selection is None:
+            if matches(event.object):
+                await send(event.type, event.object, event.resource_version)
+            return
+        relayed = selection.event(event.type, event.object)
+        if relayed is not None:
+            await send(relayed[0], relayed[1], event.resource_version)

@@ -12,6 +12,8 @@ Each case names the Kubernetes behaviour it relies on:
   watch cache's ``Too large resource version`` (504); ``limit``: "Servers may choose not
   to support the limit argument and will return all of the available results"
   (ListOptions.limit), so no ``continue`` is issued, and one the server never gave is 400;
+- a selective watch (``labelSelector``): an object that comes to match is ADDED, one that
+  stops matching DELETED (the watch cache's ``cacheWatcher.convertToWatchEvent``);
 - a watch from a too-old resourceVersion: 200 with one ``ERROR`` event holding a 410
   ``Expired`` Status (the watch cache's ``newErrWatcher``), which the Python client's
   ``Watch`` raises as ``ApiException(410)`` and client-go's reflector relists on;
@@ -382,3 +384,47 @@ def test_kubectl_writes_that_must_not_write(kubectl: Run, tmp_path: Path) -> Non
     gone = kubectl("delete", "ksvc", "-l", "team=b", "--wait")
     assert gone.returncode == 0, gone.stderr
     assert names(kubectl("get", "ksvc", "-o", "name").stdout) == ["hello"]
+
+
+def test_a_selective_watch_adds_objects_entering_and_deletes_objects_leaving(
+    objects: Any, emulator: RunningEmulator
+) -> None:
+    # The watch cache's convertToWatchEvent: an object that starts to match is ADDED, one
+    # that stops matching is DELETED (its last matching content), as kubectl get -w -l and
+    # an informer with a label selector need; the emulator sent MODIFIED and nothing.
+    objects.create_namespaced_custom_object(*EVENTING, NS, "brokers", broker("sel"))
+    path = "/apis/eventing.knative.dev/v1/namespaces/default/brokers"
+    merge = {"Content-Type": "application/merge-patch+json"}
+    for resume in (False, True):
+        params = {"watch": "1", "labelSelector": "watch=me", "timeoutSeconds": "3"}
+        if resume:
+            # As kubectl get -w and informers do: list, then watch from the list's version.
+            listed = objects.list_namespaced_custom_object(
+                *EVENTING, NS, "brokers", label_selector="watch=me"
+            )
+            assert listed["items"] == []
+            params["resourceVersion"] = listed["metadata"]["resourceVersion"]
+        with (
+            emulator.api_client() as api,
+            emulator.api_client() as writer,
+            api.stream("GET", path, params=params) as stream,
+        ):
+            assert stream.status_code == 200
+            for labels in ({"watch": "me"}, {"watch": "me", "more": "x"}, {"watch": None}):
+                patched = writer.patch(
+                    f"{path}/sel", json={"metadata": {"labels": labels}}, headers=merge
+                )
+                assert patched.status_code == 200, patched.text
+            lines = [json.loads(line) for line in stream.iter_lines() if line]
+        kinds = [e["type"] for e in lines]
+        collapsed = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
+        assert collapsed == ["ADDED", "MODIFIED", "DELETED"], (resume, kinds)
+        last = lines[-1]["object"]["metadata"]
+        assert last["labels"] == {"watch": "me", "more": "x"}
+        assert int(last["resourceVersion"]) > int(
+            lines[-2]["object"]["metadata"]["resourceVersion"]
+        )
+        objects.patch_namespaced_custom_object(
+            *EVENTING, NS, "brokers", "sel", {"metadata": {"labels": {"more": None}}}
+        )
+    objects.delete_namespaced_custom_object(*EVENTING, NS, "brokers", "sel")
