@@ -41,6 +41,7 @@ from harness.local.objectstore import JSON, ApiError, not_found
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
+    check_uid,
     delete_options,
     field_validation,
     is_dry_run,
@@ -164,6 +165,8 @@ class Api(ResourceReads):
         mode = field_validation(request.query)
         body, warnings = check_fields(await read_body(request), _kind(resource), mode)
         name = request.match_info["name"]
+        current = self.store.get(resource, namespace, name)
+        check_uid(body, current, resource, SERVING_GROUP, patch=False)
         return self._answer_replace(resource, namespace, name, body, dry_run, warnings)
 
     def _answer_replace(
@@ -216,6 +219,7 @@ class Api(ResourceReads):
         except PatchError as exc:
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
         patched, warnings = check_fields(patched, _kind(resource), mode)
+        check_uid(patched, current, resource, SERVING_GROUP, patch=True)
         return self._answer_replace(resource, namespace, name, patched, dry_run, warnings)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -325,5 +329,9 @@ def make_app(
     app.router.add_put(one, api.replace)
     app.router.add_patch(one, api.patch)
     app.router.add_delete(one, api.delete)
+    # The CRDs' status subresource: readable (kubectl get --subresource=status).
+    app.router.add_get(f"{one}/status", api.get)
+    app.router.add_put(f"{one}/status", api.status_write)
+    app.router.add_patch(f"{one}/status", api.status_write)
     app.router.add_route("*", "/{tail:.*}", api.unknown)
     return app

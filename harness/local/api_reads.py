@@ -190,6 +190,18 @@ class ResourceReads:
             return json_response(self.render(request, resource, [obj]))
         return json_response(obj)
 
+    async def status_write(self, request: web.Request) -> web.StreamResponse:
+        """PUT/PATCH of the ``status`` subresource: refused (405), nothing written. On a
+        cluster it is served (the CRDs declare ``subresources: status``) and Knative's
+        reconcilers overwrite what was written; here the controllers alone write status."""
+        resource = self.resource(request)
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"{request.method} of {resource}/status is not supported by the emulator: its "
+            "controllers alone write status (GET it, or change the spec)",
+        )
+
     async def _list(
         self, request: web.Request, resource: str, namespace: str | None
     ) -> web.StreamResponse:

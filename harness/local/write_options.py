@@ -152,3 +152,29 @@ async def delete_options(request: web.Request) -> DeleteOptions:
         uid=str(uid) if uid is not None else None,
         resource_version=str(version) if version is not None else None,
     )
+
+
+def check_uid(body: Any, current: JSON | None, resource: str, group: str, *, patch: bool) -> None:
+    """An update may not name another object's ``metadata.uid`` (the emulator's
+    admission kept the stored uid silently). A PUT's uid is a precondition
+    (rest.defaultUpdatedObjectInfo.Preconditions): 409 Conflict, as for a DELETE; a
+    patch that changes it fails ValidateObjectMetaUpdate: 422 ``field is immutable``."""
+    if current is None or not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+        return
+    uid, stored = body["metadata"].get("uid"), current["metadata"].get("uid")
+    if not uid or uid == stored:
+        return
+    name = current["metadata"].get("name", "")
+    details: JSON = {"name": name, "group": group, "kind": resource}
+    if not patch:
+        DeleteOptions(uid=str(uid)).check(current, resource, group)
+    message = f'Invalid value: "{uid}": field is immutable'
+    details["causes"] = [
+        {"reason": "FieldValueInvalid", "message": message, "field": "metadata.uid"}
+    ]
+    raise ApiError(
+        422,
+        "Invalid",
+        f'{resource}.{group} "{name}" is invalid: metadata.uid: {message}',
+        details=details,
+    )

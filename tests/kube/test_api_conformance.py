@@ -17,6 +17,9 @@ Each case names the Kubernetes behaviour it relies on:
 - a watch from a too-old resourceVersion: 200 with one ``ERROR`` event holding a 410
   ``Expired`` Status (the watch cache's ``newErrWatcher``), which the Python client's
   ``Watch`` raises as ``ApiException(410)`` and client-go's reflector relists on;
+- an update naming another ``metadata.uid``: 409 for a PUT (its uid is a precondition:
+  ``rest.defaultUpdatedObjectInfo.Preconditions``), 422 ``field is immutable`` for a patch;
+- the ``status`` subresource the CRDs declare: GET served, writes 405 (emulator limit);
 - what already held and must keep holding: a strategic merge patch or a server-side
   apply on a custom resource is 415 and writes nothing, a stale ``kubectl replace`` is
   409, ``--dry-run=server`` writes nothing for ``label``, ``annotate``, ``patch``,
@@ -428,3 +431,73 @@ def test_a_selective_watch_adds_objects_entering_and_deletes_objects_leaving(
             *EVENTING, NS, "brokers", "sel", {"metadata": {"labels": {"more": None}}}
         )
     objects.delete_namespaced_custom_object(*EVENTING, NS, "brokers", "sel")
+
+
+def test_an_update_naming_another_uid_is_refused(objects: Any, kubectl: Run) -> None:
+    # rest.defaultUpdatedObjectInfo.Preconditions: a PUT's metadata.uid is a precondition
+    # (409); ValidateObjectMetaUpdate: a patch may not change it (422 field is immutable).
+    # The emulator kept the stored uid and answered 200, so `kubectl replace` of a manifest
+    # saved from a deleted-and-recreated object silently replaced the new one.
+    for group, plural, body in (
+        (SERVING, "services", ksvc("uid")),
+        (EVENTING, "brokers", broker("uid")),
+    ):
+        first = objects.create_namespaced_custom_object(*group, NS, plural, body)
+        saved = objects.get_namespaced_custom_object(*group, NS, plural, "uid")
+        objects.delete_namespaced_custom_object(*group, NS, plural, "uid")
+        again = objects.create_namespaced_custom_object(*group, NS, plural, body)
+        assert again["metadata"]["uid"] != first["metadata"]["uid"]
+        if plural == "services":
+            # Ready first, so that no status write moves the resourceVersion from here on.
+            ready = kubectl("wait", "--for=condition=Ready", "ksvc/uid", "--timeout=60s")
+            assert ready.returncode == 0, ready.stderr
+        current = objects.get_namespaced_custom_object(*group, NS, plural, "uid")
+        saved["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        saved["metadata"].setdefault("labels", {})["from"] = "saved"
+        with pytest.raises(ApiException) as refused:
+            objects.replace_namespaced_custom_object(*group, NS, plural, "uid", saved)
+        assert refused.value.status == 409, refused.value.body
+        assert (
+            "Precondition failed: UID in precondition: "
+            in json.loads(refused.value.body or "{}")["message"]
+        )
+        with pytest.raises(ApiException) as refused:
+            objects.patch_namespaced_custom_object(
+                *group, NS, plural, "uid", {"metadata": {"uid": first["metadata"]["uid"]}}
+            )
+        assert refused.value.status == 422, refused.value.body
+        status = json.loads(refused.value.body or "{}")
+        assert status["message"] == (
+            f'{plural}.{group[0]} "uid" is invalid: metadata.uid: Invalid value: '
+            f'"{first["metadata"]["uid"]}": field is immutable'
+        )
+        kept = objects.get_namespaced_custom_object(*group, NS, plural, "uid")
+        assert kept["metadata"]["uid"] == again["metadata"]["uid"]
+        assert "from" not in (kept["metadata"].get("labels") or {})
+        # kubectl replace of the saved manifest: refused, as on a cluster.
+        out = kubectl("replace", "-f", "-", stdin=saved)
+        assert out.returncode == 1 and "(Conflict)" in out.stderr, out.stderr
+        objects.delete_namespaced_custom_object(*group, NS, plural, "uid")
+
+
+def test_the_status_subresource_reads_and_refuses_writes(objects: Any, kubectl: Run) -> None:
+    # Knative's CRDs declare `subresources: status`; it was a 404 ("could not find the
+    # requested resource"), so `kubectl get --subresource=status` failed.
+    out = kubectl("get", "ksvc", "hello", "--subresource=status", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"]["url"].startswith("http://hello.default.")
+    status = objects.get_namespaced_custom_object_status(*SERVING, NS, "services", "hello")
+    assert status["metadata"]["name"] == "hello"
+    objects.create_namespaced_custom_object(*EVENTING, NS, "brokers", broker("st"))
+    out = kubectl("get", "broker", "st", "--subresource=status", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    assert "conditions" in json.loads(out.stdout)["status"]
+    objects.delete_namespaced_custom_object(*EVENTING, NS, "brokers", "st")
+    before = objects.get_namespaced_custom_object(*SERVING, NS, "services", "hello")
+    with pytest.raises(ApiException) as refused:
+        objects.patch_namespaced_custom_object_status(
+            *SERVING, NS, "services", "hello", {"status": {"url": "http://elsewhere"}}
+        )
+    assert refused.value.status == 405
+    after = objects.get_namespaced_custom_object(*SERVING, NS, "services", "hello")
+    assert after["status"]["url"] == before["status"]["url"]

@@ -29,6 +29,7 @@ from harness.local.objectstore import JSON, ApiError
 from harness.local.write_options import (
     attach_warnings,
     check_fields,
+    check_uid,
     delete_options,
     field_validation,
     is_dry_run,
@@ -97,6 +98,8 @@ class EventingApi(ResourceReads):
         mode = field_validation(request.query)
         name = request.match_info["name"]
         body, warnings = check_fields(await read_body(request), self.kind(resource), mode)
+        current = self.store.get(resource, namespace, name)
+        check_uid(body, current, resource, EVENTING_GROUP, patch=False)
         return self._replace(resource, namespace, name, body, dry_run, warnings)
 
     def _replace(
@@ -136,6 +139,7 @@ class EventingApi(ResourceReads):
             raise ApiError(422, "Invalid", f"the patch could not be applied: {exc}") from exc
         # As the API server: the patched object is what is checked for unknown fields.
         patched, warnings = check_fields(patched, self.kind(resource), mode)
+        check_uid(patched, current, resource, EVENTING_GROUP, patch=True)
         return self._replace(resource, namespace, name, patched, dry_run, warnings)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -187,6 +191,9 @@ def add_routes(app: web.Application, api: EventingApi) -> None:
     app.router.add_put(one, api.replace)
     app.router.add_patch(one, api.patch)
     app.router.add_delete(one, api.delete)
+    app.router.add_get(f"{one}/status", api.get)
+    app.router.add_put(f"{one}/status", api.status_write)
+    app.router.add_patch(f"{one}/status", api.status_write)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
