@@ -381,7 +381,9 @@ def _run_load(
     from harness.load.render import LoadView, print_summary
     from harness.load.summary import RunSummary
 
-    stderr = Console(stderr=True, highlight=False)
+    # soft_wrap: on a pipe (a CI log) rich assumes 80 columns and would break each
+    # progress line of two arms in the middle.
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
     interrupted = False
     with LoadDriver(distribution) as driver, _sigterm_as_interrupt():
         driver.start(

@@ -51,7 +51,7 @@ class LoadView:
         now = time.monotonic()
         if now - self._last_plain >= _PLAIN_EVERY_S:
             self._last_plain = now
-            self._console.print(self._line(status, previous), highlight=False)
+            self._console.print(self._line(status, previous), highlight=False, markup=False)
 
     def _rates(self, status: LoadStatus, previous: LoadStatus | None) -> dict[str, float]:
         if previous is None or status.elapsed_s <= previous.elapsed_s:

@@ -239,3 +239,22 @@ def test_local_workers_finish_within_duration_and_a_bounded_grace(
     else:
         assert result.returncode == 0, result.stderr[-2000:]
         assert json.loads(result.stdout)["requests"] == server.count() > 0
+
+
+def test_progress_lines_on_a_pipe_are_not_broken_at_80_columns(
+    serve: Callable[..., CountingServer], run_load: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """On a pipe (a CI log) rich assumed 80 columns and broke each progress line of two
+    arms in the middle ('... v2: 104.2/s 506 req 0 \\nerr p50 ...')."""
+    server = serve("--revision", "hello-v1")
+    result = run_load(
+        "--url", f"baseline-with-a-long-name={server.url}",
+        "--url", f"candidate-with-a-long-name={server.url}c",
+        "--rate", "20", "--duration", "6s",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "req" in line]
+    assert progress, result.stderr
+    for line in progress:
+        assert "baseline-with-a-long-name:" in line and line.endswith(" ms"), result.stderr
+        assert "candidate-with-a-long-name:" in line, result.stderr
