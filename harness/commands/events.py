@@ -211,6 +211,9 @@ def _print_text(outcome: EventsOutcome, saved: str | None) -> None:
 
     s = outcome.summary
     console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # On a pipe (a CI log) rich assumes 80 columns, which cut the counts' headers.
+        console.width = max(console.width, 120)
     counts = Table(title=f"events (run {s.run})", show_edge=False)
     for name in (
         "sent",

@@ -131,3 +131,18 @@ def test_per_revision_attempts_failures_retries_and_processing() -> None:
     assert (snap.requests, snap.errors) == (2, 1)
     assert snap.latency is not None
     assert snap.latency.max == pytest.approx(6.0, rel=0.02)
+
+
+def test_the_text_summary_on_a_pipe_keeps_every_header(capsys: pytest.CaptureFixture[str]) -> None:
+    """On a pipe (a CI log) rich gave the counts table 80 columns and cut its headers
+    ('deliver…', 'duplica…', 'dead-le…')."""
+    from harness.commands.events import _print_text
+    from harness.events.run import EventsOutcome
+
+    summary = account(ArmStats(), set(), [], duration_s=1.0, drain_s=0.0, run="ab12cd34")
+    outcome = EventsOutcome(summary, ArmStats(), (), 0, False)
+    _print_text(outcome, None)
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "sent" in line)
+    for name in ("accepted", "delivered", "duplicated", "unexpected", "dead-lettered"):
+        assert name in header, out
