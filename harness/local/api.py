@@ -45,6 +45,7 @@ from harness.local.write_options import (
     delete_options,
     field_validation,
     is_dry_run,
+    refuse_orphaning,
     warnings_of,
     with_warnings,
 )
@@ -229,6 +230,8 @@ class Api(ResourceReads):
         current = self.store.get(resource, namespace, name)
         if current is not None:
             options.check(current, resource, SERVING_GROUP)
+        if resource == "services":
+            refuse_orphaning(options, resource, SERVING_GROUP, "Configuration, Route and Revisions")
         if options.dry_run:
             # What would be deleted; nothing is (kubectl sends dryRun in the body).
             if current is None:

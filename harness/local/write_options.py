@@ -105,6 +105,8 @@ class DeleteOptions:
     dry_run: bool = False
     uid: str | None = None
     resource_version: str | None = None
+    # Orphan (also the deprecated orphanDependents: true), Background, Foreground.
+    propagation: str | None = None
 
     def check(self, current: JSON, resource: str, group: str) -> None:
         """409 Conflict when ``current`` fails a precondition (k8s.io/apiserver's
@@ -139,7 +141,7 @@ async def delete_options(request: web.Request) -> DeleteOptions:
     dry_run = is_dry_run(request.query)
     options = await read_body(request) if request.can_read_body else None
     if not isinstance(options, dict):
-        return DeleteOptions(dry_run=dry_run)
+        options = {}
     values = options.get("dryRun")
     if isinstance(values, list) and values:
         dry_run = is_dry_run(MultiDict(("dryRun", str(v)) for v in values)) or dry_run
@@ -151,7 +153,44 @@ async def delete_options(request: web.Request) -> DeleteOptions:
         dry_run=dry_run,
         uid=str(uid) if uid is not None else None,
         resource_version=str(version) if version is not None else None,
+        propagation=_propagation(options, request.query),
     )
+
+
+PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def _propagation(options: JSON, query: Mapping[str, str]) -> str | None:
+    """The DeleteOptions' propagationPolicy (body, else query; the deprecated
+    ``orphanDependents: true`` means Orphan); 422 for another value, as
+    ValidateDeleteOptions."""
+    policy = options.get("propagationPolicy", query.get("propagationPolicy"))
+    orphan = options.get("orphanDependents", query.get("orphanDependents"))
+    orphan = orphan in (True, "true", "True", "1") if orphan is not None else None
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        raise ApiError(
+            422,
+            "Invalid",
+            f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+            f'"{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
+        )
+    if policy is None and orphan:
+        return "Orphan"
+    return str(policy) if policy is not None else None
+
+
+def refuse_orphaning(options: DeleteOptions, resource: str, group: str, dependents: str) -> None:
+    """400 for ``propagationPolicy: Orphan`` (``kubectl delete --cascade=orphan``) on an
+    object with dependents: a cluster's garbage collector would leave them running with
+    their owner reference removed; the emulator cannot keep them without their owner,
+    and deleting them (what it did) is not what was asked."""
+    if options.propagation == "Orphan":
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"propagationPolicy Orphan is not supported on {resource}.{group} by the "
+            f"emulator: its {dependents} cannot outlive it (use Background or Foreground)",
+        )
 
 
 def check_uid(body: Any, current: JSON | None, resource: str, group: str, *, patch: bool) -> None:

@@ -19,6 +19,9 @@ Each case names the Kubernetes behaviour it relies on:
   ``Watch`` raises as ``ApiException(410)`` and client-go's reflector relists on;
 - an update naming another ``metadata.uid``: 409 for a PUT (its uid is a precondition:
   ``rest.defaultUpdatedObjectInfo.Preconditions``), 422 ``field is immutable`` for a patch;
+- ``propagationPolicy: Orphan`` on a Service (``kubectl delete --cascade=orphan``): a
+  cluster keeps the dependents; the emulator cannot, so it refuses (400) rather than
+  delete them; another policy value is 422 (``ValidateDeleteOptions``);
 - the ``status`` subresource the CRDs declare: GET served, writes 405 (emulator limit);
 - what already held and must keep holding: a strategic merge patch or a server-side
   apply on a custom resource is 415 and writes nothing, a stale ``kubectl replace`` is
@@ -501,3 +504,31 @@ def test_the_status_subresource_reads_and_refuses_writes(objects: Any, kubectl: 
     assert refused.value.status == 405
     after = objects.get_namespaced_custom_object(*SERVING, NS, "services", "hello")
     assert after["status"]["url"] == before["status"]["url"]
+
+
+def test_deleting_a_service_but_orphaning_its_children_is_refused(
+    kubectl: Run, objects: Any
+) -> None:
+    # `kubectl delete --cascade=orphan` (propagationPolicy Orphan): on a cluster the
+    # Service goes and its Configuration, Route and Revisions stay (the garbage collector
+    # drops their owner reference). The emulator deleted them all; now it refuses.
+    assert kubectl("apply", "-f", "-", stdin=ksvc("orphan")).returncode == 0
+    ready = kubectl("wait", "--for=condition=Ready", "ksvc/orphan", "--timeout=60s")
+    assert ready.returncode == 0, ready.stderr
+    out = kubectl("delete", "ksvc", "orphan", "--cascade=orphan")
+    assert out.returncode == 1
+    assert "Error from server (BadRequest)" in out.stderr, out.stderr
+    assert "propagationPolicy Orphan is not supported" in out.stderr
+    assert names(
+        kubectl("get", "revisions", "-l", "serving.knative.dev/service=orphan", "-o", "name").stdout
+    ) == ["orphan-00001"]
+    with pytest.raises(ApiException) as refused:
+        objects.delete_namespaced_custom_object(
+            *SERVING, NS, "services", "orphan", propagation_policy="Sideways"
+        )
+    assert refused.value.status == 422
+    # Background (kubectl's default) and Foreground delete the Service and its children.
+    out = kubectl("delete", "ksvc", "orphan", "--cascade=foreground")
+    assert out.returncode == 0, out.stderr
+    left = kubectl("get", "revisions", "-l", "serving.knative.dev/service=orphan", "-o", "name")
+    assert left.stdout.strip() == ""
