@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from harness import __version__
@@ -151,3 +153,25 @@ def test_a_namespace_starting_with_a_digit_works_end_to_end(
                    "--duration", "60s", "-o", "json", *kubeconfig)  # fmt: skip
     assert load.returncode == 0, load.stderr
     assert '"failures": 0' in load.stdout and '"requests": 0' not in load.stdout
+
+
+def test_status_text_keeps_the_last_run_on_one_line_on_a_pipe(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a pipe (a CI log) rich assumed 80 columns and broke 'Last run: ... (started'
+    from its date, so a grep for the run's line missed its times."""
+    from harness.commands.status import _print_text
+
+    doc: dict[str, Any] = {
+        "service": {"namespace": "default", "name": "hello", "ready": True, "reason": None,
+                    "message": None, "url": "http://hello.default.example.com"},
+        "revisions": [],
+        "traffic": [],
+        "lease": None,
+        "lastRun": {"id": "20261202-135239-530f", "kind": "canary",
+                    "revisions": ["hello-v1", "hello-v2"], "status": "promoted",
+                    "started": "2026-12-02T13:52:39Z", "finished": "2026-12-02T13:53:39Z"},
+    }  # fmt: skip
+    _print_text(doc)
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "Last run" in line]
+    assert line.endswith("finished 2026-12-02T13:53:39Z)"), line

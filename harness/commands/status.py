@@ -125,7 +125,8 @@ def _print_text(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    # soft_wrap: on a pipe rich assumes 80 columns and would break the long lines.
+    console = Console(highlight=False, soft_wrap=True)
     svc = doc["service"]
     state = "Ready" if svc["ready"] else f"not ready ({svc['reason'] or 'unknown'})"
     console.print(f"Service {svc['namespace']}/{svc['name']}: {state}  {svc['url'] or ''}")
