@@ -28,7 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: an error quotes user input, and rich would turn its ':x:' into an emoji.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 # typer (>= 0.29) ends a command interrupted by Ctrl-C with exit code 130 (128 + SIGINT)
 # instead of raising KeyboardInterrupt; the CLI contract says 3 (aborted).
 _INTERRUPTED = 130

@@ -175,3 +175,16 @@ def test_status_text_keeps_the_last_run_on_one_line_on_a_pipe(
     _print_text(doc)
     (line,) = [line for line in capsys.readouterr().out.splitlines() if "Last run" in line]
     assert line.endswith("finished 2026-12-02T13:53:39Z)"), line
+
+
+def test_an_error_message_is_printed_as_written_never_as_emoji() -> None:
+    """rich's emoji codes turned the ':x:' of "trace 'bogus:x:'" into an emoji in the
+    one-line error (seen as 'error: trace bogus❌ unknown source')."""
+    manifest = Path(__file__).parents[1] / "examples" / "sample-app" / "service-v1.yaml"
+    command = ["autoscale", "simulate", str(manifest), "--trace", "bogus:x:y"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *command],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "bogus:x:y" in proc.stderr and "❌" not in proc.stderr, proc.stderr
