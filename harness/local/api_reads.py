@@ -86,6 +86,35 @@ def matcher(request: web.Request) -> Callable[[JSON], bool]:
     return matches
 
 
+def _send_initial_events(query: Any) -> bool:
+    """A watch's ``sendInitialEvents`` (the streaming list of KEP-3157), checked as
+    ValidateListOptions does: it needs ``resourceVersionMatch=NotOlderThan`` and
+    ``allowWatchBookmarks=true``, and a watch takes ``resourceVersionMatch`` only with it
+    (422 otherwise)."""
+    send = query.get("sendInitialEvents")
+    match = query.get("resourceVersionMatch", "")
+    bookmarks = query.get("allowWatchBookmarks") in ("true", "True", "1")
+    invalid = ""
+    if send is None:
+        if match:
+            invalid = (
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for "
+                "watch unless sendInitialEvents is provided"
+            )
+    elif match != "NotOlderThan":
+        invalid = (
+            f'resourceVersionMatch: Unsupported value: "{match}": supported values: "NotOlderThan"'
+        )
+    elif not bookmarks:
+        invalid = (
+            "allowWatchBookmarks: Forbidden: allowWatchBookmarks must be set to true when "
+            "sendInitialEvents is set"
+        )
+    if invalid:
+        raise ApiError(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {invalid}')
+    return send in ("true", "True", "1")
+
+
 Key = tuple[str, str]
 
 
@@ -299,8 +328,13 @@ class ResourceReads:
             since = int(version) if version not in ("", "0") else None
         except ValueError as exc:
             raise ApiError(400, "BadRequest", f"invalid watch parameter: {exc}") from exc
+        initial_events = _send_initial_events(request.query)
+        if initial_events:
+            # A streaming list: the current state is "not older than" any version given.
+            since = None
         # Listing and subscribing with no await in between: no event is lost or doubled.
         initial = [] if since is not None else self.store.list(resource, namespace)
+        listed_at = self.store.resource_version
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
@@ -344,7 +378,21 @@ class ResourceReads:
             await response.prepare(request)
             for obj in initial:
                 if matches(obj):
-                    await send("ADDED", obj, self.store.resource_version)
+                    await send("ADDED", obj, listed_at)
+            if initial_events:
+                # The end of the initial events (KEP-3157, client-go's WatchList waits
+                # for it): a BOOKMARK annotated k8s.io/initial-events-end.
+                mark = {
+                    "kind": self.kind(resource),
+                    "apiVersion": self.group_version,
+                    "metadata": {
+                        "resourceVersion": str(listed_at),
+                        "annotations": {"k8s.io/initial-events-end": "true"},
+                    },
+                }
+                await response.write(
+                    json.dumps({"type": "BOOKMARK", "object": mark}).encode() + b"\n"
+                )
             for replayed in replay:
                 await self._relay(send, replayed, matches, selection)
             while (remaining := deadline - time.monotonic()) > 0:

@@ -14,6 +14,9 @@ Each case names the Kubernetes behaviour it relies on:
   (ListOptions.limit), so no ``continue`` is issued, and one the server never gave is 400;
 - a selective watch (``labelSelector``): an object that comes to match is ADDED, one that
   stops matching DELETED (the watch cache's ``cacheWatcher.convertToWatchEvent``);
+- a streaming list (``sendInitialEvents=true``, KEP-3157): ADDED for the current objects,
+  then a BOOKMARK annotated ``k8s.io/initial-events-end``; its options checked as
+  ``ValidateListOptions`` (422);
 - a watch from a too-old resourceVersion: 200 with one ``ERROR`` event holding a 410
   ``Expired`` Status (the watch cache's ``newErrWatcher``), which the Python client's
   ``Watch`` raises as ``ApiException(410)`` and client-go's reflector relists on;
@@ -532,3 +535,45 @@ def test_deleting_a_service_but_orphaning_its_children_is_refused(
     assert out.returncode == 0, out.stderr
     left = kubectl("get", "revisions", "-l", "serving.knative.dev/service=orphan", "-o", "name")
     assert left.stdout.strip() == ""
+
+
+def test_a_streaming_list_ends_its_initial_events_with_a_bookmark(
+    emulator: RunningEmulator,
+) -> None:
+    # KEP-3157 (client-go's WatchList): a watch with sendInitialEvents=true sends the
+    # current objects as ADDED, then a BOOKMARK annotated k8s.io/initial-events-end, which
+    # the client waits for; the emulator sent none, so such a client waited forever.
+    path = "/apis/serving.knative.dev/v1/namespaces/default/services"
+    streaming = {
+        "watch": "1",
+        "sendInitialEvents": "true",
+        "allowWatchBookmarks": "true",
+        "resourceVersionMatch": "NotOlderThan",
+        "timeoutSeconds": "1",
+    }
+    with emulator.api_client() as api:
+        listed = api.get(path).json()
+        for since in ("", listed["metadata"]["resourceVersion"]):
+            response = api.get(path, params={**streaming, "resourceVersion": since})
+            assert response.status_code == 200, response.text
+            events = [json.loads(line) for line in response.text.splitlines()]
+            added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+            assert added == [o["metadata"]["name"] for o in listed["items"]]
+            bookmark = events[len(added)]
+            assert bookmark["type"] == "BOOKMARK"
+            assert bookmark["object"]["kind"] == "Service"
+            meta = bookmark["object"]["metadata"]
+            assert meta["annotations"] == {"k8s.io/initial-events-end": "true"}
+            assert int(meta["resourceVersion"]) >= int(listed["metadata"]["resourceVersion"])
+        # ValidateListOptions: bookmarks are required, and NotOlderThan.
+        for bad in (
+            {"allowWatchBookmarks": "false"},
+            {"resourceVersionMatch": "Exact"},
+        ):
+            response = api.get(path, params={**streaming, **bad})
+            assert response.status_code == 422, (bad, response.text)
+        response = api.get(
+            path,
+            params={"watch": "1", "resourceVersionMatch": "NotOlderThan", "resourceVersion": "1"},
+        )
+        assert response.status_code == 422, response.text
