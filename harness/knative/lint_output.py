@@ -27,7 +27,8 @@ def format_report(report: FileReport) -> list[str]:
 
 def print_human(summary: LintSummary, console: Console | None = None) -> None:
     """Print every finding, then a one-line total on stderr."""
-    out = console or Console(highlight=False, soft_wrap=True)
+    # emoji=False: findings quote manifest values, whose ":x:" rich would make an emoji.
+    out = console or Console(highlight=False, soft_wrap=True, emoji=False)
     for report in summary.reports:
         if report.error:
             out.print(f"[bold red]{escape(format_report(report)[0])}[/]")
@@ -45,6 +46,6 @@ def print_human(summary: LintSummary, console: Console | None = None) -> None:
     total = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items())
     tail = f", {unreadable} unreadable" if unreadable else ""
     n = len(summary.reports)
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(
         f"{total}{tail} in {n} file{'s' if n != 1 else ''}"
     )

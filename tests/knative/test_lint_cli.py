@@ -142,3 +142,16 @@ def test_json_stdin_manifest() -> None:
 
 def test_no_files_is_a_usage_error() -> None:
     assert run().returncode == 2
+
+
+def test_a_value_quoted_in_a_finding_is_printed_as_written_never_as_emoji() -> None:
+    """rich's emoji codes printed the annotation value ':x:' of a finding as an emoji."""
+    manifest = (
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: emo\n"
+        "spec:\n  template:\n    metadata:\n      annotations:\n"
+        '        autoscaling.knative.dev/target: ":x:"\n'
+        "    spec:\n      containers:\n        - image: example.com/a:1\n"
+    )
+    result = run("-", stdin=manifest)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "invalid value: :x:" in result.stdout and "❌" not in result.stdout, result.stdout
