@@ -188,3 +188,25 @@ def test_an_error_message_is_printed_as_written_never_as_emoji() -> None:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "bogus:x:y" in proc.stderr and "❌" not in proc.stderr, proc.stderr
+
+
+def test_status_text_prints_a_message_with_brackets_and_colons_as_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A not-ready reason or message is the cluster's text: '[/bin/sh]' was read as a
+    rich closing tag (a MarkupError traceback) and ':x:' as an emoji."""
+    from harness.commands.status import _print_text
+
+    doc: dict[str, Any] = {
+        "service": {"namespace": "default", "name": "hello", "ready": False,
+                    "reason": "RevisionFailed", "url": None,
+                    "message": 'exec [/bin/sh] failed :x:'},
+        "revisions": [{"name": "hello-v1", "ready": False, "reason": "[/Exit]",
+                       "message": None, "created": None}],
+        "traffic": [],
+        "lease": None,
+        "lastRun": None,
+    }  # fmt: skip
+    _print_text(doc)
+    out = capsys.readouterr().out
+    assert "exec [/bin/sh] failed :x:" in out and "[/Exit]" in out, out

@@ -125,8 +125,9 @@ def _print_text(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    # soft_wrap: on a pipe rich assumes 80 columns and would break the long lines.
-    console = Console(highlight=False, soft_wrap=True)
+    # soft_wrap: on a pipe rich assumes 80 columns and would break the long lines. The
+    # cluster's text (reasons, messages) is printed as written: no markup, no emoji codes.
+    console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
     svc = doc["service"]
     state = "Ready" if svc["ready"] else f"not ready ({svc['reason'] or 'unknown'})"
     console.print(f"Service {svc['namespace']}/{svc['name']}: {state}  {svc['url'] or ''}")
