@@ -219,6 +219,17 @@ class ResourceReads:
             return json_response(self.render(request, resource, [obj]))
         return json_response(obj)
 
+    async def delete_collection(self, request: web.Request) -> web.StreamResponse:
+        """DELETE of a collection (``deletecollection``): 405, nothing deleted. Discovery
+        does not list the verb; a cluster serves it for custom resources."""
+        resource = self.resource(request)
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"deletecollection is not supported on {resource} by the emulator: delete them "
+            "one by one (as kubectl delete --all and -l do)",
+        )
+
     async def status_write(self, request: web.Request) -> web.StreamResponse:
         """PUT/PATCH of the ``status`` subresource: refused (405), nothing written. On a
         cluster it is served (the CRDs declare ``subresources: status``) and Knative's

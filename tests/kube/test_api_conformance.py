@@ -26,6 +26,7 @@ Each case names the Kubernetes behaviour it relies on:
   cluster keeps the dependents; the emulator cannot, so it refuses (400) rather than
   delete them; another policy value is 422 (``ValidateDeleteOptions``);
 - the ``status`` subresource the CRDs declare: GET served, writes 405 (emulator limit);
+  ``deletecollection``: 405 (an unsupported verb, as go-restful answers; a limit too);
 - what already held and must keep holding: a strategic merge patch or a server-side
   apply on a custom resource is 415 and writes nothing, a stale ``kubectl replace`` is
   409, ``--dry-run=server`` writes nothing for ``label``, ``annotate``, ``patch``,
@@ -577,3 +578,15 @@ def test_a_streaming_list_ends_its_initial_events_with_a_bookmark(
             params={"watch": "1", "resourceVersionMatch": "NotOlderThan", "resourceVersion": "1"},
         )
         assert response.status_code == 422, response.text
+
+
+def test_deletecollection_is_refused_by_name(objects: Any) -> None:
+    # Discovery lists no deletecollection verb; a DELETE of the collection was a 404
+    # ("the server could not find the requested resource"), as if the resource were not
+    # served. Now 405 MethodNotAllowed, as kube-apiserver answers an unsupported verb.
+    for group, plural in ((SERVING, "services"), (EVENTING, "brokers")):
+        with pytest.raises(ApiException) as refused:
+            objects.delete_collection_namespaced_custom_object(*group, NS, plural)
+        assert refused.value.status == 405, refused.value.body
+        assert "deletecollection is not supported" in (refused.value.body or "")
+    assert objects.get_namespaced_custom_object(*SERVING, NS, "services", "hello")

@@ -187,6 +187,7 @@ def add_routes(app: web.Application, api: EventingApi) -> None:
     app.router.add_get(f"{prefix}/{{resource}}", api.list_all)
     app.router.add_get(many, api.list_namespaced)
     app.router.add_post(many, api.create)
+    app.router.add_delete(many, api.delete_collection)
     app.router.add_get(one, api.get)
     app.router.add_put(one, api.replace)
     app.router.add_patch(one, api.patch)
