@@ -490,7 +490,11 @@ class CanaryController:
             self._act(ActionKind.HOLD, {"reason": reason}, lambda: None)
             return self._finish(RunStatus.HELD, reason + "; traffic held", look)
         self.restore_original()
-        return self._finish(RunStatus.INCONCLUSIVE, reason + "; traffic restored", look)
+        return self._finish(RunStatus.INCONCLUSIVE, reason + self._restored(), look)
+
+    def _restored(self) -> str:
+        """How a run that restores the original block says so (a dry run never changed it)."""
+        return "; traffic unchanged (dry run)" if self.plan.dry_run else "; traffic restored"
 
     def abort(self, reason: str) -> Outcome:
         """End the run as aborted: restore the original traffic unless told to hold."""
@@ -504,7 +508,7 @@ class CanaryController:
             reason += f"; restoring the original traffic failed too: {exc.message} "
             reason += f"(run `harness rollback {self.plan.service}` when the cluster answers)"
             return self._finish(RunStatus.ABORTED, reason, look)
-        return self._finish(RunStatus.ABORTED, reason + "; traffic restored", look)
+        return self._finish(RunStatus.ABORTED, reason + self._restored(), look)
 
     def _finish(self, status: RunStatus, reason: str, look: LookRecord | None) -> Outcome:
         explanations = tuple(_explain(look)) if look is not None else ()
