@@ -210,3 +210,38 @@ def test_status_text_prints_a_message_with_brackets_and_colons_as_written(
     _print_text(doc)
     out = capsys.readouterr().out
     assert "exec [/bin/sh] failed :x:" in out and "[/Exit]" in out, out
+
+
+def test_status_says_a_lease_whose_holder_is_gone_is_stale(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After a canary was killed (kill -9), `harness status` showed its lease as 'held by
+    ...' for up to a minute, although the next run or rollback takes it over at once."""
+    import socket
+    import time as clock
+
+    from harness.canary.lease import LEASE_ANNOTATION, LeaseRecord
+    from harness.commands.status import _lease, _print_text
+    from harness.knative.model import ServiceState
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    holder = f"20261202-141913-8719@{socket.gethostname()}:{dead.stdout.strip()}"
+    now = clock.time()
+    record = LeaseRecord(holder=holder, renewed=now, expires=now + 60)
+    state = ServiceState.from_object(
+        {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+         "metadata": {"name": "hello", "namespace": "default",
+                      "annotations": {LEASE_ANNOTATION: record.to_json()}}}
+    )  # fmt: skip
+    lease = _lease(state)
+    assert lease is not None and lease["holderGone"] is True and lease["expired"] is False
+    doc: dict[str, Any] = {
+        "service": {"namespace": "default", "name": "hello", "ready": True, "reason": None,
+                    "message": None, "url": None},
+        "revisions": [], "traffic": [], "lease": lease, "lastRun": None,
+    }  # fmt: skip
+    _print_text(doc)
+    assert "Run lease: stale (its process is gone on this host) by " + holder in (
+        capsys.readouterr().out
+    )

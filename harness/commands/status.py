@@ -118,6 +118,8 @@ def _lease(service: ServiceState) -> dict[str, Any] | None:
         "holder": record.holder,
         "expires": _time(record.expires),
         "expired": record.expired(time.time()),
+        # Its holder ran on this host and is gone (a crash): the next run takes it over.
+        "holderGone": record.holder_gone(),
     }
 
 
@@ -152,7 +154,13 @@ def _print_text(doc: dict[str, Any]) -> None:
     console.print(traffic)
     lease = doc["lease"]
     if lease is not None:
-        state = "expired" if lease["expired"] else "held"
+        state = (
+            "expired"
+            if lease["expired"]
+            else "stale (its process is gone on this host)"
+            if lease.get("holderGone")
+            else "held"
+        )
         console.print(
             f"Run lease: {state} by {lease['holder']} (expires {lease['expires'] or '?'})",
             markup=False,
