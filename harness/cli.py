@@ -95,7 +95,8 @@ def _usage_error(exc: typer.TyperException) -> None:
         sys.exit(EXIT_BAD_INPUT)
     format_message = getattr(exc, "format_message", None)
     text = format_message() if callable(format_message) else str(exc)
-    message = " ".join(str(text).split())
+    # typer validates some values with pydantic, whose messages start "Value error, ".
+    message = " ".join(str(text).split()).replace("Value error, ", "")
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     stderr.print(f"[bold red]error:[/] {escape(_one_line(message + where))}")
     sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))

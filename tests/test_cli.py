@@ -245,3 +245,15 @@ def test_status_says_a_lease_whose_holder_is_gone_is_stale(
     assert "Run lease: stale (its process is gone on this host) by " + holder in (
         capsys.readouterr().out
     )
+
+
+def test_a_bad_choice_is_one_line_without_pydantics_prefix() -> None:
+    """typer's validation of a choice came out as "Invalid value for '--format' / '-o':
+    Value error, 'yaml' is not one of 'text', 'json'" (pydantic's wording leaking)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "lint", "--format", "yaml", "x.yaml"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "'--format' / '-o': 'yaml' is not one of 'text', 'json'" in proc.stderr, proc.stderr
+    assert "Value error" not in proc.stderr, proc.stderr
