@@ -236,9 +236,12 @@ def _candidate(
                 return run
         if len(runs) < limit:
             scope = f" (tag {tag})" if tag else ""
+            flags = (f" -n {namespace}" if namespace != "default" else "") + (
+                f" --tag {tag}" if tag else ""
+            )
             raise Aborted(
                 f"no saved perf run of {where}{scope} in {store.location}: save one with "
-                f"`harness perf {service} --save` first"
+                f"`harness perf {service}{flags} --save` first"
             )
         limit *= 8
 

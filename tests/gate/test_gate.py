@@ -256,3 +256,13 @@ def test_a_bare_number_above_one_is_not_taken_as_a_share() -> None:
         parse_share("10", "--max-p99-increase")
     with pytest.raises(BadInput, match=r"at most 100%"):
         parse_share("200%", "--max-error-rate-increase", 1.0)
+
+
+def test_no_run_of_a_tag_suggests_the_perf_command_for_that_tag(workdir: Path) -> None:
+    """`harness gate hello --tag v9` with no run of v9 suggested `harness perf hello
+    --save`, which saves a run of the route that this gate would still not find."""
+    store = workdir / "history.sqlite"
+    save_run(store, seed=1)
+    result = run_cli("gate", "hello", "-n", "shop", "--tag", "v9", "--store", str(store))
+    assert result.code == 3, result.stderr
+    assert "`harness perf hello -n shop --tag v9 --save` first" in result.stderr, result.stderr
