@@ -158,7 +158,9 @@ def run_canary_command(
     )
     from harness.store import open_store
 
-    console = Console(stderr=True, highlight=False)
+    # soft_wrap: on a pipe (a CI log) rich assumes 80 columns and broke every longer line
+    # (look lines, kn equivalents); emoji off: the lines quote names and messages.
+    console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     say: Say = lambda message: console.print(message, highlight=False, markup=False)  # noqa: E731
 
     store_override = overrides.get("store")
