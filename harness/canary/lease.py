@@ -210,7 +210,7 @@ class ServiceLease:
                     raise BadInput(
                         f"service {self.where} is in use by canary run "
                         f"{current.describe(now)}; wait for it to end (or for its lease to "
-                        "expire if it died)"
+                        "expire if it died), or take it over with harness rollback --force"
                     )
             try:
                 self._write(state, self._record().to_json())

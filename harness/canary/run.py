@@ -129,6 +129,18 @@ def _pacing(spec: CanarySpec) -> Any:
     return Pacing.open(spec.requests_per_second or DEFAULT_RATE)
 
 
+def _check_confirm(spec: CanarySpec) -> None:
+    """``--confirm`` asks on the terminal: without one (CI, ``< /dev/null``) the first
+    question would abort the run after the lease, the tags and the warm-up."""
+    import sys
+
+    if spec.confirm and not spec.dry_run and not sys.stdin.isatty():
+        raise BadInput(
+            "--confirm asks before each traffic increase and needs a terminal on stdin; "
+            "leave it out where nobody can answer (CI)"
+        )
+
+
 def _user_code(spec: CanarySpec) -> Any:
     from harness.load.plan import read_user_code
 
@@ -178,6 +190,7 @@ def run_canary_command(
         if user_code is not None:
             check_user_code(user_code)
         check_report_dir(spec.report_dir or DEFAULT_REPORTS_ROOT)
+        _check_confirm(spec)
         with open_cluster(kubeconfig, context, state_dir, say) as cluster:
             run_id = resume or new_run_id()
             check_queries(spec, cluster)

@@ -226,6 +226,7 @@ def test_a_live_lease_of_another_host_refuses_and_changes_nothing(
     refused = rollback(fresh_emulator, store)
     assert refused.returncode == 2, refused.stderr
     assert holder in refused.stderr
+    assert "harness rollback --force" in refused.stderr  # the way out is named
     forced = rollback(fresh_emulator, store, "--force")
     assert forced.returncode == 0, forced.stderr
     assert _lease(fresh_emulator) is None
