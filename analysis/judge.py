@@ -40,6 +40,7 @@ from analysis.config import (
 from analysis.eprocess.block_proportion import ArmRate
 from analysis.eprocess.block_rate import BlockRateRatioEProcess
 from analysis.eprocess.block_shift import BatchMoments, BlockShiftEProcess
+from analysis.eprocess.proportion import ProportionBounds
 from analysis.explain import fmt, metric_sentence, pct, ratio_pct
 from analysis.histogram import Histogram
 from analysis.snapshot import ArmSnapshot
@@ -117,8 +118,7 @@ class SequentialJudge:
             else ArmRate(1.0 - cfg.slos.latency_quantile, **rate)
         )
         self._slo_latency_index: int | None = None
-        # Each arm's own error rate, for the bound on the absolute increase.
-        self._error_rates = {"reference": ArmRate(**rate), "tested": ArmRate(**rate)}
+        self._rates = ProportionBounds()
         self._max_log_e = dict.fromkeys(cfg.metric_names, 0.0)
         self._best_upper: dict[str, float] = {}
         self._srm: SampleRatioGuard | None = None
@@ -233,8 +233,6 @@ class SequentialJudge:
         ref_e, test_e = self._ordered(ERROR_RATE, deltas.errors)
         ref_n, test_n = self._ordered(ERROR_RATE, deltas.requests)
         self._errors.update(ref_e, test_e, ref_n, test_n)
-        self._error_rates["reference"].update(ref_e, ref_n)
-        self._error_rates["tested"].update(test_e, test_n)
         if self._slo_error is not None:
             self._slo_error.update(deltas.errors["canary"], deltas.requests["canary"])
 
@@ -439,8 +437,8 @@ class SequentialJudge:
         side_level = level * (1.0 - _RATIO_SHARE) / 2.0
         abs_upper = self._tighten(
             "error_abs",
-            self._error_rates["tested"].upper_bound(side_level)
-            - self._error_rates["reference"].lower_bound(side_level),
+            self._rates.upper(test_e, test_n, side_level)
+            - self._rates.lower(ref_e, ref_n, side_level),
         )
         has_data = ref_n > 0 and test_n > 0
         by_ratio = upper < cfg.margins.error_ratio
