@@ -36,21 +36,17 @@ Each case names the Kubernetes behaviour it relies on:
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from harness.local.objectstore import HISTORY
 from tests.conftest import RunningEmulator
+from tests.kube.conftest import Run
 
-KUBECTL = shutil.which("kubectl")
-Run = Callable[..., subprocess.CompletedProcess[str]]
 SERVING = ("serving.knative.dev", "v1")
 EVENTING = ("eventing.knative.dev", "v1")
 NS = "default"
@@ -67,35 +63,6 @@ def ksvc(name: str, **labels: str) -> dict[str, Any]:
 
 def broker(name: str) -> dict[str, Any]:
     return {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "metadata": {"name": name}}
-
-
-@pytest.fixture
-def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Run:
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
-    cache = tmp_path / "kube-cache"
-
-    def run(*args: str, stdin: Any = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
-            input=json.dumps(stdin) if isinstance(stdin, dict) else stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-
-    return run
-
-
-@pytest.fixture
-def objects(emulator: RunningEmulator) -> Iterator[Any]:
-    """The client's CustomObjectsApi (typed Any: its answers are plain dicts)."""
-    api = config.new_client_from_config(config_file=str(emulator.kubeconfig))
-    try:
-        yield client.CustomObjectsApi(api)
-    finally:
-        api.close()
 
 
 def names(out: str) -> list[str]:

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.conftest import RunningEmulator
+from tests.kube.conftest import Run
 
-KUBECTL = shutil.which("kubectl")
-Run = Callable[..., subprocess.CompletedProcess[str]]
 DENIED = (
     'admission webhook "validation.webhook.serving.knative.dev" denied the request: '
     "validation failed: "
@@ -41,34 +35,6 @@ def ksvc(name: str, image: str = "x", revision: str | None = None, **spec: Any) 
         "metadata": {"name": name},
         "spec": {"template": template},
     }
-
-
-@pytest.fixture
-def kubectl(emulator: RunningEmulator, tmp_path: Path) -> Run:
-    if KUBECTL is None:
-        pytest.skip("kubectl is not installed: the kubectl compatibility suite needs it")
-    cache = tmp_path / "kube-cache"
-
-    def run(*args: str, stdin: Any = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [KUBECTL, "--kubeconfig", str(emulator.kubeconfig), "--cache-dir", str(cache), *args],
-            input=json.dumps(stdin) if isinstance(stdin, dict) else stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-
-    return run
-
-
-@pytest.fixture
-def objects(emulator: RunningEmulator) -> Iterator[client.CustomObjectsApi]:
-    api = config.new_client_from_config(config_file=str(emulator.kubeconfig))
-    try:
-        yield client.CustomObjectsApi(api)
-    finally:
-        api.close()
 
 
 def test_kubectl_prints_a_denial_as_from_a_cluster(kubectl: Run) -> None:
